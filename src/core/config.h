@@ -1,0 +1,98 @@
+// Config: the one YAML file that configures every module. Every field has the default that
+// DESIGN.md lists, so an empty (or absent) file is a valid configuration. Unknown keys are
+// refused with their full path, so a typo never silently falls back to a default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+
+namespace justnews {
+
+struct EngineConfig {
+  std::string backend = "auto";              // auto | cpu | cuda
+  int num_threads = 0;                       // CPU threads; 0 = all hardware threads
+  int max_batch_items = 32;                  // DESIGN: batch 16-32 items
+  int peak_batch_items = 100;                // DESIGN: peak 100
+  int max_batch_tokens = 16384;
+  int64_t cuda_workspace_bytes = 1LL << 30;  // 1 GB CUDA workspace
+  std::string engine_cache_dir = ".cache/justnews/engines";
+};
+
+struct MemoryConfig {
+  int64_t agent_budget_bytes = 6LL << 30;    // per-agent GPU budget 6 GB
+  double safety_margin = 0.15;               // 15% of device memory held back
+  int64_t pool_bytes = 1LL << 30;            // pool 1 GB ...
+  int64_t pool_block_bytes = 64LL << 20;     // ... in 64 MB blocks
+};
+
+struct PostgresConfig {
+  std::string dsn;
+  int pool_min = 2;
+  int pool_max = 10;
+  int connect_timeout_ms = 3000;
+  int statement_timeout_ms = 30000;
+  int query_cache_ttl_s = 3600;
+};
+
+struct StoreConfig {
+  std::string backend = "sqlite";            // sqlite | postgres
+  std::string sqlite_path = "justnews.db";
+  PostgresConfig postgres;
+};
+
+struct CacheTierConfig {
+  int64_t max_items = 0;
+  int ttl_s = 0;
+};
+
+struct CacheConfig {
+  CacheTierConfig l1{1000, 300};
+  CacheTierConfig l2{10000, 3600};
+  CacheTierConfig l3{100000, 86400};
+  std::string redis_url = "redis://127.0.0.1:6379";
+};
+
+struct TrainConfig {
+  double ewc_lambda = 0.1;
+  double learning_rate = 1e-5;
+  int batch_size = 4;
+  int epochs = 1;
+  int warmup_steps = 10;
+  double rollback_accuracy_drop_points = 5.0;
+};
+
+struct AlertConfig {
+  double cpu_fraction = 0.90;
+  double memory_fraction = 0.85;
+  double gpu_memory_fraction = 0.90;
+  double disk_fraction = 0.90;
+};
+
+struct AutoscaleConfig {
+  double scale_up_utilization = 0.80;
+  int scale_up_queue_depth = 100;
+  double scale_down_utilization = 0.30;
+  int scale_down_queue_depth = 10;
+  int cooldown_s = 300;
+};
+
+struct Config {
+  EngineConfig engine;
+  MemoryConfig memory;
+  StoreConfig store;
+  CacheConfig cache;
+  TrainConfig train;
+  AlertConfig alerts;
+  AutoscaleConfig autoscale;
+};
+
+// Parses YAML text; `source_name` names the file in error messages.
+Result<Config> parse_config(const std::string& yaml_text, const std::string& source_name);
+// Reads and parses a file. A missing file is an error (callers decide whether one is optional).
+Result<Config> load_config_file(const std::string& path);
+// Writes the full configuration (all defaults spelled out) as YAML.
+std::string config_to_yaml(const Config& config);
+
+}  // namespace justnews
