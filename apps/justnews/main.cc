@@ -1,8 +1,42 @@
 // justnews: the command-line front end. Each subcommand is a thin client of the library.
 #include <cstdio>
+#include <cstring>
 #include <string>
 
+#include "core/logging.h"
+#include "model_commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(justnews — news analysis on encoder models
+
+usage: justnews <command> [options]
+
+commands:
+  inspect MODEL_DIR                 architecture, parameters, dtypes, labels, pooling
+  embed --model DIR [FILE|-]        sentence embeddings of text lines or JSONL, as JSONL
+  classify --model DIR [FILE|-]     label probabilities of text lines or JSONL, as JSONL
+
+embed / classify options:
+  --batch-size N    sequences per forward pass (default 32)
+  --max-length N    truncate to N tokens (default: the model's limit)
+  --threads N       CPU threads (default: all)
+  --field NAME      JSONL field holding the text (default "text", else title + body)
+  --format F        force weights format: safetensors | bin
+)";
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::fprintf(stderr, "usage: justnews <inspect|embed|classify> ...\n");
-  return argc > 1 ? 2 : 0;
+  justnews::set_log_level(justnews::LogLevel::kWarn);
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  if (command == "inspect") return justnews::cli::run_inspect_command(argc - 2, argv + 2);
+  if (command == "embed") return justnews::cli::run_embed_command(argc - 2, argv + 2);
+  if (command == "classify") return justnews::cli::run_classify_command(argc - 2, argv + 2);
+  std::fprintf(stderr, "justnews: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
 }
