@@ -19,6 +19,9 @@ struct LoadedModel {
   std::string weights_path;                 // the file the weights came from
   std::string tokenizer_path;               // tokenizer.json, or empty when absent
   int64_t parameter_count = 0;
+  // The longest input to feed the model: sentence-transformers' max_seq_length when configured,
+  // else the position table's limit (config.max_sequence_length()).
+  int64_t max_sequence_length = 0;
 };
 
 // Maps checkpoint names to roles for config.architecture (handles the "bert." / "roberta." /
