@@ -4,7 +4,9 @@
 #include <string>
 
 #include "core/logging.h"
+#include "analyze_command.h"
 #include "model_commands.h"
+#include "tokenize_command.h"
 
 namespace {
 
@@ -16,6 +18,10 @@ commands:
   inspect MODEL_DIR                 architecture, parameters, dtypes, labels, pooling
   embed --model DIR [FILE|-]        sentence embeddings of text lines or JSONL, as JSONL
   classify --model DIR [FILE|-]     label probabilities of text lines or JSONL, as JSONL
+  tokenize --model DIR|--tokenizer FILE [--max-length N] [--pair]
+                                    token ids, tokens and offsets of stdin lines, as JSONL
+  analyze [--config FILE] INPUT     run every agent over articles (JSONL/CSV/-) into the store
+                                    (justnews analyze --help for its options)
 
 embed / classify options:
   --batch-size N    sequences per forward pass (default 32)
@@ -37,6 +43,8 @@ int main(int argc, char** argv) {
   if (command == "inspect") return justnews::cli::run_inspect_command(argc - 2, argv + 2);
   if (command == "embed") return justnews::cli::run_embed_command(argc - 2, argv + 2);
   if (command == "classify") return justnews::cli::run_classify_command(argc - 2, argv + 2);
+  if (command == "tokenize") return justnews::run_tokenize_command(argc - 1, argv + 1);
+  if (command == "analyze") return justnews::cli::run_analyze_command(argc - 2, argv + 2);
   std::fprintf(stderr, "justnews: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }
