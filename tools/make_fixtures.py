@@ -7,8 +7,8 @@ pytorch_model.bin and reference.safetensors: packed inputs (input_ids, type_ids,
 what transformers computes for them (hidden_states, logits, embeddings), all float32 on the CPU.
 
 With --minilm DIR it also embeds 64 news titles with sentence-transformers/all-MiniLM-L6-v2 and writes
-tests/fixtures/minilm/{titles.json,reference.safetensors}. titles.json names the titles by corpus
-and id only: the text stays in ../shared/data/news, never in the repository.
+tests/fixtures/minilm/{titles.json,reference.safetensors}. titles.json names the titles by corpus,
+id and line only: the text stays in ../shared/data/news, never in the repository.
 
 Usage: python3 tools/make_fixtures.py [--out tests/fixtures] [--minilm models/all-MiniLM-L6-v2]
 """
@@ -178,11 +178,12 @@ def pick_titles(data_dir):
     for file_name, count in (("reuters21578.jsonl", 32), ("agnews_test.jsonl", 16),
                              ("semeval2017_headlines.jsonl", 16)):
         with open(os.path.join(data_dir, file_name), encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f]
+            rows = [dict(json.loads(line), line=line_idx + 1) for line_idx, line in enumerate(f)]
         rows = [r for r in rows if r.get("title", "").strip()]
         step = len(rows) // count
-        picks += [{"corpus": file_name, "id": rows[i * step]["id"], "title": rows[i * step]["title"]}
-                  for i in range(count)]
+        # Ids repeat in some corpora (SemEval), so the 1-based line number names the article too.
+        picks += [{"corpus": file_name, "id": rows[i * step]["id"], "line": rows[i * step]["line"],
+                   "title": rows[i * step]["title"]} for i in range(count)]
     return picks
 
 
@@ -201,7 +202,7 @@ def make_minilm(model_dir, out_dir, data_dir):
     directory = os.path.join(out_dir, "minilm")
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "titles.json"), "w") as f:
-        json.dump([{"corpus": p["corpus"], "id": p["id"]} for p in picks], f, indent=1)
+        json.dump([{"corpus": p["corpus"], "id": p["id"], "line": p["line"]} for p in picks], f, indent=1)
     save_file({"input_ids": torch.tensor(ids, dtype=torch.int32),
                "type_ids": torch.zeros(len(ids), dtype=torch.int32),
                "seq_offsets": torch.tensor(offsets, dtype=torch.int32),

@@ -5,6 +5,9 @@
 
 #include "core/logging.h"
 #include "analyze_command.h"
+#include "bench_command.h"
+#include "compile_command.h"
+#include "blas_environment.h"
 #include "model_commands.h"
 #include "tokenize_command.h"
 
@@ -22,6 +25,10 @@ commands:
                                     token ids, tokens and offsets of stdin lines, as JSONL
   analyze [--config FILE] INPUT     run every agent over articles (JSONL/CSV/-) into the store
                                     (justnews analyze --help for its options)
+  compile MODEL_DIR                 build (or find) the cached CUDA engine plan for this GPU
+                                    (--precision, --max-batch-tokens, --cache-dir; --help)
+  bench MODEL_DIR                   latency / throughput on --shapes 1x128,32x128 or a --corpus
+                                    (--backend cpu|cuda; justnews bench --help)
 
 embed / classify options:
   --batch-size N    sequences per forward pass (default 32)
@@ -34,6 +41,7 @@ embed / classify options:
 }  // namespace
 
 int main(int argc, char** argv) {
+  justnews::cli::reexec_with_fast_blas_if_needed(argv);
   justnews::set_log_level(justnews::LogLevel::kWarn);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
@@ -45,6 +53,8 @@ int main(int argc, char** argv) {
   if (command == "classify") return justnews::cli::run_classify_command(argc - 2, argv + 2);
   if (command == "tokenize") return justnews::run_tokenize_command(argc - 1, argv + 1);
   if (command == "analyze") return justnews::cli::run_analyze_command(argc - 2, argv + 2);
+  if (command == "compile") return justnews::cli::run_compile_command(argc - 2, argv + 2);
+  if (command == "bench") return justnews::cli::run_bench_command(argc - 2, argv + 2);
   std::fprintf(stderr, "justnews: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

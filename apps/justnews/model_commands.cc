@@ -65,7 +65,7 @@ const char* problem_name(ProblemType problem) {
 // Everything embed and classify share: the model, its tokenizer, the encoder and the input loop.
 struct ModelSession {
   LoadedModel model;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Encoder> encoder;
   int batch_size = 32;
@@ -79,8 +79,8 @@ Result<ModelSession> open_session(const CliArgs& args) {
   if (model_dir.empty()) return invalid_argument("--model DIR is required");
   ModelSession session;
   JN_ASSIGN_OR_RETURN(session.model, load_model_dir(model_dir, args.get("format")));
-  JN_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::from_model_dir(model_dir));
-  session.tokenizer = std::make_unique<Tokenizer>(std::move(tokenizer));
+  JN_ASSIGN_OR_RETURN(tokenizer::Tokenizer tokenizer, tokenizer::Tokenizer::from_model_dir(model_dir));
+  session.tokenizer = std::make_unique<tokenizer::Tokenizer>(std::move(tokenizer));
   const int model_limit = static_cast<int>(
       std::min<int64_t>(session.model.max_sequence_length, session.model.config.max_sequence_length()));
   JN_ASSIGN_OR_RETURN(int max_length, args.get_int("max-length", model_limit, 2, model_limit));

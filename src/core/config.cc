@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -65,6 +66,30 @@ std::vector<Binding> bindings(Config& c) {
       {"autoscale", "scale_down_utilization", &c.autoscale.scale_down_utilization},
       {"autoscale", "scale_down_queue_depth", &c.autoscale.scale_down_queue_depth},
       {"autoscale", "cooldown_s", &c.autoscale.cooldown_s},
+      {"input", "id_field", &c.input.id_field},
+      {"input", "title_field", &c.input.title_field},
+      {"input", "body_field", &c.input.body_field},
+      {"input", "url_field", &c.input.url_field},
+      {"input", "published_field", &c.input.published_field},
+  };
+}
+
+// The scalar fields of one `agents:` entry; `topics` (a mapping) is handled on its own.
+std::vector<std::pair<std::string, FieldPtr>> agent_bindings(AgentConfig& a) {
+  return {
+      {"name", &a.name},
+      {"model_dir", &a.model_dir},
+      {"task", &a.task},
+      {"precision", &a.precision},
+      {"device", &a.device},
+      {"memory_budget_bytes", &a.memory_budget_bytes},
+      {"max_batch_items", &a.max_batch_items},
+      {"max_batch_tokens", &a.max_batch_tokens},
+      {"max_wait_ms", &a.max_wait_ms},
+      {"truncation_length", &a.truncation_length},
+      {"queue_capacity", &a.queue_capacity},
+      {"near_duplicate_threshold", &a.near_duplicate_threshold},
+      {"story_threshold", &a.story_threshold},
   };
 }
 
@@ -129,6 +154,71 @@ Status validate(const Config& c, const std::string& source) {
   return ok_status();
 }
 
+Status validate_agent(const AgentConfig& a, const std::string& where) {
+  auto fail = [&](const std::string& what) { return invalid_argument(where + ": " + what); };
+  auto one_of = [](const std::string& value, std::initializer_list<const char*> allowed) {
+    for (const char* option : allowed) {
+      if (value == option) return true;
+    }
+    return false;
+  };
+  if (a.name.empty()) return fail("name is required");
+  if (a.model_dir.empty()) return fail("model_dir is required");
+  if (!one_of(a.task, {"classify", "multilabel", "embed", "token-classify"}))
+    return fail("task must be classify, multilabel, embed or token-classify, got '" + a.task + "'");
+  if (!one_of(a.precision, {"fp32", "fp16", "bf16"}))
+    return fail("precision must be fp32, fp16 or bf16, got '" + a.precision + "'");
+  if (!one_of(a.device, {"auto", "cpu", "cuda"}))
+    return fail("device must be auto, cpu or cuda, got '" + a.device + "'");
+  if (a.memory_budget_bytes < 0) return fail("memory_budget_bytes must be >= 0");
+  if (a.max_batch_items <= 0) return fail("max_batch_items must be positive");
+  if (a.max_batch_tokens <= 0) return fail("max_batch_tokens must be positive");
+  if (a.max_wait_ms < 0) return fail("max_wait_ms must be >= 0");
+  if (a.truncation_length < 0) return fail("truncation_length must be >= 0");
+  if (a.queue_capacity <= 0) return fail("queue_capacity must be positive");
+  if (a.near_duplicate_threshold < -1 || a.near_duplicate_threshold > 1)
+    return fail("near_duplicate_threshold must be a cosine similarity in [-1, 1]");
+  if (a.story_threshold < -1 || a.story_threshold > 1)
+    return fail("story_threshold must be a cosine similarity in [-1, 1]");
+  if (!a.topics.empty() && a.task != "embed") return fail("topics are only for task embed");
+  return ok_status();
+}
+
+Status parse_agents(const YAML::Node& node, const std::string& source, std::vector<AgentConfig>* agents) {
+  if (node.IsNull()) return ok_status();
+  if (!node.IsSequence()) return invalid_argument(source + ": agents must be a list");
+  for (size_t agent_idx = 0; agent_idx < node.size(); ++agent_idx) {
+    const std::string where = source + ": agents[" + std::to_string(agent_idx) + "]";
+    const YAML::Node item = node[agent_idx];
+    if (!item.IsMap()) return invalid_argument(where + " must be a mapping");
+    AgentConfig agent;
+    auto table = agent_bindings(agent);
+    for (const auto& entry : item) {
+      const std::string key = entry.first.as<std::string>();
+      if (key == "topics") {
+        if (entry.second.IsNull()) continue;
+        if (!entry.second.IsMap()) return invalid_argument(where + ".topics must map label to description");
+        for (const auto& topic : entry.second) {
+          if (!topic.second.IsScalar())
+            return invalid_argument(where + ".topics." + topic.first.as<std::string>() + ": expected a string");
+          agent.topics[topic.first.as<std::string>()] = topic.second.as<std::string>();
+        }
+        continue;
+      }
+      auto binding = std::find_if(table.begin(), table.end(), [&](const auto& b) { return b.first == key; });
+      if (binding == table.end()) return invalid_argument(where + ": unknown key '" + key + "'");
+      if (entry.second.IsNull()) continue;
+      JN_RETURN_IF_ERROR(assign(entry.second, binding->second, where + "." + key));
+    }
+    JN_RETURN_IF_ERROR(validate_agent(agent, where));
+    for (const auto& other : *agents) {
+      if (other.name == agent.name) return invalid_argument(where + ": agent name '" + agent.name + "' is used twice");
+    }
+    agents->push_back(std::move(agent));
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Result<Config> parse_config(const std::string& yaml_text, const std::string& source_name) {
@@ -141,6 +231,11 @@ Result<Config> parse_config(const std::string& yaml_text, const std::string& sou
   Config config;
   if (root.IsNull()) return config;
   if (!root.IsMap()) return invalid_argument(source_name + ": the top level must be a mapping");
+  if (const YAML::Node agents = static_cast<const YAML::Node&>(root)["agents"]) {
+    JN_RETURN_IF_ERROR(parse_agents(agents, source_name, &config.agents));
+    root = YAML::Clone(root);
+    root.remove("agents");
+  }
 
   auto table = bindings(config);
   std::set<std::string> known;
@@ -183,6 +278,14 @@ std::string config_to_yaml(const Config& config) {
           else root[keys[0]][keys[1]][b.key] = *target;
         },
         b.field);
+  }
+  for (AgentConfig agent : config.agents) {
+    YAML::Node item;
+    for (const auto& [key, field] : agent_bindings(agent)) {
+      std::visit([&item, &key = key](auto* target) { item[key] = *target; }, field);
+    }
+    for (const auto& [label, description] : agent.topics) item["topics"][label] = description;
+    root["agents"].push_back(item);
   }
   YAML::Emitter out;
   out << root;

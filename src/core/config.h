@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -78,6 +80,35 @@ struct AutoscaleConfig {
   int cooldown_s = 300;
 };
 
+// The input fields `justnews analyze` reads (JSONL keys or CSV header names).
+struct InputConfig {
+  std::string id_field = "id";
+  std::string title_field = "title";
+  std::string body_field = "body";
+  std::string url_field = "url";
+  std::string published_field = "published";
+};
+
+// One analysis agent: a model directory and what to compute with it. Listed under `agents:`.
+struct AgentConfig {
+  std::string name;
+  std::string model_dir;
+  std::string task = "embed";               // classify | multilabel | embed | token-classify
+  std::string precision = "fp32";           // fp32 | fp16 | bf16 (the CPU backend computes fp32)
+  std::string device = "auto";              // auto | cpu | cuda; auto follows engine.backend
+  int64_t memory_budget_bytes = 0;          // 0 = memory.agent_budget_bytes
+  int max_batch_items = 32;
+  int max_batch_tokens = 16384;
+  int max_wait_ms = 5;                      // a partial batch waits at most this long
+  int truncation_length = 0;                // tokens; 0 = the model's limit
+  int queue_capacity = 1024;                // items; beyond it submissions are refused (overloaded)
+  // embed only: zero-shot topics (label -> description), near-duplicate and story thresholds
+  // (cosine similarity). No topics means the built-in news topics.
+  std::map<std::string, std::string> topics;
+  double near_duplicate_threshold = 0.95;
+  double story_threshold = 0.65;
+};
+
 struct Config {
   EngineConfig engine;
   MemoryConfig memory;
@@ -86,6 +117,8 @@ struct Config {
   TrainConfig train;
   AlertConfig alerts;
   AutoscaleConfig autoscale;
+  InputConfig input;
+  std::vector<AgentConfig> agents;          // empty = the built-in offline MiniLM agents
 };
 
 // Parses YAML text; `source_name` names the file in error messages.

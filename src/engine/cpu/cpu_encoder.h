@@ -1,0 +1,29 @@
+// The CPU reference encoder: an FP32 forward pass over packed batches (no padding) for BERT,
+// RoBERTa and DistilBERT (all post-LN), with classification heads and sentence pooling.
+//
+// Weights are converted to float32 once, at construction, and kept in PyTorch's [out, in] layout
+// (sgemm reads them through its transpose flag); Q, K and V are fused into one [3·hidden, hidden]
+// GEMM. Threads: every GEMM is split across `pool` by this engine and OpenBLAS is pinned to one
+// thread per call (see blas_setup.h); attention and row-wise ops use the same pool. Scratch
+// buffers grow to the largest batch seen and are reused by every layer and call.
+// forward() calls are serialised by a mutex: use one encoder per engine thread for concurrency.
+#pragma once
+
+#include <memory>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "engine/encoder.h"
+#include "model/encoder_config.h"
+#include "model/encoder_weights.h"
+#include "model/model_dir.h"
+
+namespace justnews {
+
+// `pool` may be null (single-threaded); when given it must outlive the encoder. Errors name the
+// weight or config field that does not fit.
+Result<std::unique_ptr<Encoder>> make_cpu_encoder(const LoadedModel& model, ThreadPool* pool);
+Result<std::unique_ptr<Encoder>> make_cpu_encoder(const EncoderConfig& config,
+                                                  const EncoderWeights& weights, ThreadPool* pool);
+
+}  // namespace justnews

@@ -1,0 +1,93 @@
+// Linear layers: sgemm on blocks of the output, one block per pool thread, then a fused epilogue.
+#include "engine/cpu/linear_cpu.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/cpu/ops_cpu.h"
+
+namespace justnews {
+namespace {
+
+// Below these block sizes sgemm's packing overhead outweighs another thread's help.
+constexpr int64_t kMinRowsPerBlock = 16;
+constexpr int64_t kMinColumnsPerBlock = 64;
+
+void activate_row(float* values, int64_t count, Epilogue epilogue) {
+  switch (epilogue) {
+    case Epilogue::kNone:
+      return;
+    case Epilogue::kGeluErf:
+      gelu_erf_cpu(values, count);
+      return;
+    case Epilogue::kGeluTanh:
+      gelu_tanh_cpu(values, count);
+      return;
+    case Epilogue::kRelu:
+      relu_cpu(values, count);
+      return;
+    case Epilogue::kTanh:
+      for (int64_t i = 0; i < count; ++i) values[i] = std::tanh(values[i]);
+      return;
+  }
+}
+
+// output[row_begin:row_end, col_begin:col_end] for one block.
+void linear_block(const float* input, int64_t in_features, const float* weight, const float* bias,
+                  int64_t out_features, Epilogue epilogue, float* output, int64_t row_begin,
+                  int64_t row_end, int64_t col_begin, int64_t col_end) {
+  const int64_t block_rows = row_end - row_begin;
+  const int64_t block_columns = col_end - col_begin;
+  if (block_rows <= 0 || block_columns <= 0) return;
+  float* block = output + row_begin * out_features + col_begin;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(block_rows),
+              static_cast<int>(block_columns), static_cast<int>(in_features), 1.0f,
+              input + row_begin * in_features, static_cast<int>(in_features),
+              weight + col_begin * in_features, static_cast<int>(in_features), 0.0f, block,
+              static_cast<int>(out_features));
+  apply_epilogue(block, block_rows, block_columns, out_features, bias ? bias + col_begin : nullptr,
+                 epilogue);
+}
+
+}  // namespace
+
+void apply_epilogue(float* block, int64_t rows, int64_t columns, int64_t row_stride,
+                    const float* bias, Epilogue epilogue) {
+  if (!bias && epilogue == Epilogue::kNone) return;
+  for (int64_t row_idx = 0; row_idx < rows; ++row_idx) {
+    float* row = block + row_idx * row_stride;
+    if (bias)
+      for (int64_t col_idx = 0; col_idx < columns; ++col_idx) row[col_idx] += bias[col_idx];
+    activate_row(row, columns, epilogue);
+  }
+}
+
+void linear_cpu(const float* input, int64_t rows, int64_t in_features, const float* weight,
+                const float* bias, int64_t out_features, Epilogue epilogue, float* output,
+                ThreadPool* pool) {
+  if (rows <= 0 || out_features <= 0) return;
+  const size_t num_threads = pool ? pool->num_threads() : 1;
+  if (num_threads <= 1) {
+    linear_block(input, in_features, weight, bias, out_features, epilogue, output, 0, rows, 0,
+                 out_features);
+    return;
+  }
+  // Each block packs its whole share of the other operand: splitting rows re-packs the weight in
+  // every thread, splitting columns re-packs the input. Split the larger of the two dimensions.
+  if (rows >= out_features) {
+    pool->parallel_for(static_cast<size_t>(rows), kMinRowsPerBlock, [&](size_t begin, size_t end) {
+      linear_block(input, in_features, weight, bias, out_features, epilogue, output,
+                   static_cast<int64_t>(begin), static_cast<int64_t>(end), 0, out_features);
+    });
+  } else {
+    pool->parallel_for(
+        static_cast<size_t>(out_features), kMinColumnsPerBlock, [&](size_t begin, size_t end) {
+          linear_block(input, in_features, weight, bias, out_features, epilogue, output, 0, rows,
+                       static_cast<int64_t>(begin), static_cast<int64_t>(end));
+        });
+  }
+}
+
+}  // namespace justnews

@@ -1,0 +1,68 @@
+// Device-side helpers shared by the kernels: float conversion of the three element types, 16-byte
+// packs for vectorised loads, warp reductions, and dispatch from Precision to a C++ type.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "engine/cuda/cuda_ops.h"
+
+namespace justnews::cuda {
+
+__device__ __forceinline__ float to_float(float value) { return value; }
+__device__ __forceinline__ float to_float(__half value) { return __half2float(value); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 value) { return __bfloat162float(value); }
+
+template <typename T> __device__ __forceinline__ T from_float(float value);
+template <> __device__ __forceinline__ float from_float<float>(float value) { return value; }
+template <> __device__ __forceinline__ __half from_float<__half>(float value) {
+  return __float2half_rn(value);
+}
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float value) {
+  return __float2bfloat16_rn(value);
+}
+
+// 16 bytes of T: the widest single load or store a thread can issue.
+template <typename T>
+struct alignas(16) Pack {
+  static constexpr int kSize = 16 / sizeof(T);
+  T values[kSize];
+};
+
+template <typename T>
+__device__ __forceinline__ Pack<T> load_pack(const T* address) {
+  Pack<T> pack;
+  *reinterpret_cast<uint4*>(&pack) = *reinterpret_cast<const uint4*>(address);
+  return pack;
+}
+
+template <typename T>
+__device__ __forceinline__ void store_pack(T* address, const Pack<T>& pack) {
+  *reinterpret_cast<uint4*>(address) = *reinterpret_cast<const uint4*>(&pack);
+}
+
+__device__ __forceinline__ float warp_sum(float value) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+__device__ __forceinline__ float warp_max(float value) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1)
+    value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+  return value;
+}
+
+}  // namespace justnews::cuda
+
+// Calls `body` (a generic lambda taking a T* null pointer as a type tag) with the element type of
+// `precision`.
+#define JN_DISPATCH_PRECISION(precision, ...)                                      \
+  [&] {                                                                            \
+    switch (precision) {                                                           \
+      case ::justnews::cuda::Precision::kFp16: { using T = __half; return __VA_ARGS__(); }        \
+      case ::justnews::cuda::Precision::kBf16: { using T = __nv_bfloat16; return __VA_ARGS__(); } \
+      default: { using T = float; return __VA_ARGS__(); }                          \
+    }                                                                              \
+  }()

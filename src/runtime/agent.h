@@ -1,0 +1,76 @@
+// Agent: one configured model and what it computes (classify, multilabel, embed, token-classify):
+// its tokenizer, its encoder on the chosen backend, and its memory budget. Loading charges the
+// weights to the budget before the encoder is built; every batch charges its activation estimate
+// and is split when it would not fit, so over-budget work is refused with an error naming the
+// agent instead of failing inside the device.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "engine/encoder.h"
+#include "memory/memory_manager.h"
+#include "model/model_dir.h"
+#include "runtime/agent_output.h"
+#include "runtime/scheduler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace justnews {
+
+enum class AgentTask { kClassify, kMultiLabel, kEmbed, kTokenClassify };
+
+Result<AgentTask> parse_agent_task(const std::string& name);
+const char* agent_task_name(AgentTask task);
+
+// Bytes of activations a forward pass of this shape needs (an upper estimate for budgets).
+int64_t estimate_batch_bytes(const EncoderConfig& config, int64_t total_tokens, int64_t max_sequence_tokens);
+
+class Agent {
+ public:
+  // Registers the agent with `memory` (its budget: config.memory_budget_bytes, else
+  // memory_config.agent_budget_bytes) and charges the weights. `pool` must outlive the agent.
+  static Result<std::unique_ptr<Agent>> load(const AgentConfig& config, const EngineConfig& engine,
+                                             const MemoryConfig& memory_config, MemoryManager* memory,
+                                             ThreadPool* pool);
+  // Returns the agent's memory to the manager.
+  ~Agent();
+
+  const std::string& name() const { return config_.name; }
+  const AgentConfig& config() const { return config_; }
+  AgentTask task() const { return task_; }
+  const EncoderConfig& model_config() const { return model_.config; }
+  const std::vector<std::string>& labels() const { return model_.config.id2label; }
+  std::string backend_name() const { return encoder_->backend_name(); }
+  int max_tokens() const { return max_tokens_; }
+  const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+
+  // Tokenises (with the agent's truncation) into a work item for the scheduler.
+  Result<WorkItem> tokenize(uint64_t key, const std::string& text) const;
+  // Runs one batch: one result per item, in order. Used as the scheduler's batch function.
+  std::vector<Result<AgentOutput>> run_batch(const std::vector<const WorkItem*>& items);
+
+  AgentMemoryUsage memory_usage() const;
+
+ private:
+  Agent() = default;
+  void run_range(const std::vector<const WorkItem*>& items, size_t begin, size_t end,
+                   std::vector<Result<AgentOutput>>* results);
+  void forward_range(const std::vector<const WorkItem*>& items, size_t begin, size_t end,
+                       std::vector<Result<AgentOutput>>* results);
+
+  AgentConfig config_;
+  AgentTask task_ = AgentTask::kEmbed;
+  LoadedModel model_;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  std::unique_ptr<Encoder> encoder_;
+  MemoryManager* memory_ = nullptr;
+  MemoryLease weights_lease_;
+  int max_tokens_ = 512;
+};
+
+}  // namespace justnews

@@ -1,0 +1,68 @@
+// What the offline embedding agent derives from unit-length embeddings: zero-shot topics (cosine
+// similarity to embedded label descriptions), near-duplicates (cosine to every earlier article over
+// a threshold) and stories (online clustering: join the closest story centroid over a threshold or
+// start a new story). The tracker's state can be restored from the store so resumed runs continue
+// the same stories.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/agent.h"
+
+namespace justnews {
+
+// Built-in news topics (label -> description) used when an embed agent configures none.
+const std::map<std::string, std::string>& default_news_topics();
+
+struct TopicScore {
+  std::string label;
+  float score = 0;
+};
+
+class TopicClassifier {
+ public:
+  // Embeds every description with `agent` (an embed agent).
+  static Result<TopicClassifier> create(Agent& agent, const std::map<std::string, std::string>& topics);
+  // All topics, best first.
+  std::vector<TopicScore> rank(const std::vector<float>& embedding) const;
+
+ private:
+  std::vector<std::string> labels_;
+  std::vector<std::vector<float>> label_embeddings_;
+};
+
+struct StoryAssignment {
+  std::string near_duplicate_of;  // content hash of the most similar earlier article, if over threshold
+  float duplicate_similarity = 0; // the best similarity to any earlier article
+  std::string story_id;
+  float story_similarity = 1;     // to the story's centroid (1 for a new story)
+};
+
+class StoryTracker {
+ public:
+  StoryTracker(double near_duplicate_threshold, double story_threshold)
+      : near_duplicate_threshold_(near_duplicate_threshold), story_threshold_(story_threshold) {}
+
+  StoryAssignment add(const std::string& content_hash, const std::vector<float>& embedding);
+  // Replays an article analysed earlier (same order as it was added then).
+  void restore(const std::string& content_hash, const std::vector<float>& embedding, const std::string& story_id);
+  size_t num_stories() const { return story_ids_.size(); }
+
+ private:
+  void join_story(size_t story_idx, const std::vector<float>& embedding);
+
+  double near_duplicate_threshold_;
+  double story_threshold_;
+  std::vector<std::string> article_hashes_;
+  std::vector<std::vector<float>> article_embeddings_;
+  std::vector<std::string> story_ids_;
+  std::vector<std::vector<double>> story_sums_;
+  std::map<std::string, size_t> story_index_;
+};
+
+float cosine_similarity(const std::vector<float>& a, const std::vector<float>& b);
+
+}  // namespace justnews

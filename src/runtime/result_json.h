@@ -1,0 +1,15 @@
+// The JSON form of an agent's output, as stored and as written to JSONL: label probabilities for
+// classifiers, labels over 0.5 for multi-label, token labels with character spans for token
+// classification; embeddings keep only their dimension here (the vector goes to the store).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/agent.h"
+#include "runtime/agent_output.h"
+
+namespace justnews {
+
+nlohmann::json agent_output_json(const Agent& agent, const AgentOutput& output);
+
+}  // namespace justnews

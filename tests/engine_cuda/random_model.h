@@ -1,0 +1,42 @@
+// Random-weight encoders of a chosen shape (BERT-base, MiniLM, tiny test models) for the CUDA
+// tests and benchmarks: real float32 tensors with values on the scale of trained checkpoints, so
+// that LayerNorm, softmax and GELU see realistic inputs.
+#pragma once
+
+#include <cstdint>
+#include <random>
+
+#include "engine/packed_batch.h"
+#include "model/encoder_config.h"
+#include "model/encoder_weights.h"
+
+namespace justnews::testing {
+
+struct RandomModelShape {
+  int64_t vocab_size = 1000;
+  int64_t hidden_size = 64;
+  int64_t num_layers = 2;
+  int64_t num_heads = 4;
+  int64_t intermediate_size = 256;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  Activation activation = Activation::kGeluErf;
+  HeadKind head = HeadKind::kNone;
+  int64_t num_labels = 0;
+  HeadActivation head_pre_activation = HeadActivation::kTanh;  // kNone: no pre-projection
+  PoolingConfig pooling;
+};
+
+struct RandomModel {
+  EncoderConfig config;
+  EncoderWeights weights;
+};
+
+RandomModel make_random_model(const RandomModelShape& shape, uint32_t seed);
+
+// A packed batch of `lengths.size()` sequences of random ids (and random type ids when the model
+// has two or more token types).
+PackedBatch make_random_batch(const EncoderConfig& config, const std::vector<int64_t>& lengths,
+                              uint32_t seed);
+
+}  // namespace justnews::testing
