@@ -204,7 +204,7 @@ int run_bench_command(int argc, char** argv) {
 
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Encoder> encoder;
-  size_t baseline_bytes = 0;
+  [[maybe_unused]] size_t baseline_bytes = 0;  // device memory before the encoder (CUDA)
   if (backend == "cpu") {
     pool = std::make_unique<ThreadPool>(static_cast<size_t>(*threads));
     auto cpu = make_cpu_encoder(*model, pool.get());

@@ -9,6 +9,7 @@
 #include "compile_command.h"
 #include "blas_environment.h"
 #include "model_commands.h"
+#include "quantize_command.h"
 #include "tokenize_command.h"
 
 namespace {
@@ -29,6 +30,8 @@ commands:
                                     (--precision, --max-batch-tokens, --cache-dir; --help)
   bench MODEL_DIR                   latency / throughput on --shapes 1x128,32x128 or a --corpus
                                     (--backend cpu|cuda; justnews bench --help)
+  quantize MODEL_DIR --report       accuracy / speed / memory of every CPU precision vs FP32
+                                    (--calibrate, --eval, --precision auto; --help)
 
 embed / classify options:
   --batch-size N    sequences per forward pass (default 32)
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
   if (command == "analyze") return justnews::cli::run_analyze_command(argc - 2, argv + 2);
   if (command == "compile") return justnews::cli::run_compile_command(argc - 2, argv + 2);
   if (command == "bench") return justnews::cli::run_bench_command(argc - 2, argv + 2);
+  if (command == "quantize") return justnews::cli::run_quantize_command(argc - 2, argv + 2);
   std::fprintf(stderr, "justnews: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -3,7 +3,7 @@
 # and carried as .carry/pack/carry.tar.xz (bin/ and the non-CUDA shared libraries they need; packed
 # because the carried tree is limited to 64 MiB) plus .carry/news_mix.ids. Logs go to $OUT.
 # Usage (from the repo root, on the device):
-#   bash bench/engine_cuda/run_on_device.sh [tests] [bench] [cli] [peer]
+#   bash bench/engine_cuda/run_on_device.sh [tests] [bench] [cli] [peer] [attention]
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -36,9 +36,12 @@ for step in "$@"; do
         truncate -s 5000 "$plan"
         .carry/bin/justnews compile tests/fixtures/bert_base --cache-dir $cache
         .carry/bin/justnews compile tests/fixtures/bert_base --precision bf16 --cache-dir $cache
-        .carry/bin/justnews bench tests/fixtures/bert_base --shapes 1x128,32x128 --iterations 30 --cache-dir $cache
-        .carry/bin/justnews bench tests/fixtures/bert_base --backend cpu --shapes 1x128,8x128 --iterations 5
+        .carry/bin/justnews bench tests/fixtures/bert_base --shapes 1x64,32x64 --iterations 30 --cache-dir $cache
+        .carry/bin/justnews bench tests/fixtures/bert_base --backend cpu --shapes 1x64,8x64 --iterations 5
       } 2>&1 | tee "$OUT/cli.log"
+      ;;
+    attention)
+      .carry/bin/attention_forward 50 2>&1 | tee "$OUT/attention.log"
       ;;
     peer)
       PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-300} python3 bench/peers/torch_peer.py --iterations 50 \

@@ -195,7 +195,6 @@ Status write_engine_plan(const EnginePlan& plan, const std::string& path) {
   }
   put_u64(header, xxhash64(header));
 
-  const std::filesystem::path final_path(path);
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (!file) return io_error("engine plan: cannot create " + temporary + ": " + std::strerror(errno));

@@ -75,7 +75,10 @@ class Pipeline {
   MemoryManager* memory_for(const std::string& backend, Status* status);
   Status submit_chunk(std::vector<Article>* chunk);
   Status finalize(bool block);
-  Status finalize_article(PendingArticle pending);
+  // Story assignments of every embed agent for the complete articles of `ready`, in one batch per
+  // agent: result[agent_idx][ready_idx] (empty vectors for other agents).
+  std::vector<std::vector<StoryAssignment>> assign_stories(const std::vector<PendingArticle>& ready);
+  Status finalize_article(PendingArticle pending, const std::vector<StoryAssignment>& stories);
   Status commit();
   void warn(const std::string& message) {
     if (callbacks_.on_warning) callbacks_.on_warning(message);
@@ -275,15 +278,45 @@ Status Pipeline::finalize(bool block) {
         continue;
       }
     }
-    for (PendingArticle& pending : ready) {
-      JN_RETURN_IF_ERROR(finalize_article(std::move(pending)));
+    const std::vector<std::vector<StoryAssignment>> stories = assign_stories(ready);
+    for (size_t ready_idx = 0; ready_idx < ready.size(); ++ready_idx) {
+      std::vector<StoryAssignment> article_stories(agents_.size());
+      for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
+        if (!stories[agent_idx].empty()) article_stories[agent_idx] = stories[agent_idx][ready_idx];
+      }
+      JN_RETURN_IF_ERROR(finalize_article(std::move(ready[ready_idx]), article_stories));
       if (summary_.stopped_early) return ok_status();
     }
     if (!block) return ok_status();
   }
 }
 
-Status Pipeline::finalize_article(PendingArticle pending) {
+std::vector<std::vector<StoryAssignment>> Pipeline::assign_stories(const std::vector<PendingArticle>& ready) {
+  StageTimer timer(&summary_.postprocess_s);
+  std::vector<std::vector<StoryAssignment>> stories(agents_.size());
+  std::vector<size_t> complete;
+  for (size_t ready_idx = 0; ready_idx < ready.size(); ++ready_idx) {
+    bool all_ok = true;
+    for (const auto& output : ready[ready_idx].outputs) all_ok = all_ok && output && output->ok();
+    if (all_ok) complete.push_back(ready_idx);
+  }
+  for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
+    if (agents_[agent_idx]->task() != AgentTask::kEmbed || complete.empty()) continue;
+    std::vector<std::string> hashes;
+    std::vector<const std::vector<float>*> embeddings;
+    for (size_t ready_idx : complete) {
+      hashes.push_back(ready[ready_idx].hash);
+      embeddings.push_back(&ready[ready_idx].outputs[agent_idx]->value().values);
+    }
+    std::vector<StoryAssignment> assigned = embed_analyses_[agent_idx].stories->add_batch(hashes, embeddings);
+    stories[agent_idx].resize(ready.size());
+    for (size_t complete_idx = 0; complete_idx < complete.size(); ++complete_idx)
+      stories[agent_idx][complete[complete_idx]] = std::move(assigned[complete_idx]);
+  }
+  return stories;
+}
+
+Status Pipeline::finalize_article(PendingArticle pending, const std::vector<StoryAssignment>& stories) {
   const Article& article = pending.article;
   const std::string where = options_.input_path + ":" + std::to_string(article.line_number);
   for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
@@ -318,7 +351,7 @@ Status Pipeline::finalize_article(PendingArticle pending) {
         for (size_t topic_idx = 0; topic_idx < topics.size() && topic_idx < 3; ++topic_idx) {
           json["topics"].push_back({{"label", topics[topic_idx].label}, {"score", topics[topic_idx].score}});
         }
-        const StoryAssignment story = analysis.stories->add(pending.hash, output.values);
+        const StoryAssignment& story = stories[agent_idx];
         json["near_duplicate_of"] = story.near_duplicate_of.empty() ? nlohmann::json(nullptr)
                                                                     : nlohmann::json(story.near_duplicate_of);
         json["max_similarity"] = story.duplicate_similarity;

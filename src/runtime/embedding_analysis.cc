@@ -1,6 +1,8 @@
 // Topics, near-duplicates and stories from embeddings.
 #include "runtime/embedding_analysis.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -59,62 +61,139 @@ std::vector<TopicScore> TopicClassifier::rank(const std::vector<float>& embeddin
   return scores;
 }
 
-void StoryTracker::join_story(size_t story_idx, const std::vector<float>& embedding) {
-  std::vector<double>& sum = story_sums_[story_idx];
-  if (sum.size() < embedding.size()) sum.resize(embedding.size(), 0.0);
-  for (size_t idx = 0; idx < embedding.size(); ++idx) sum[idx] += embedding[idx];
+namespace {
+
+float dot_product(const float* a, const float* b, size_t dim) {
+  float sum = 0;
+  for (size_t idx = 0; idx < dim; ++idx) sum += a[idx] * b[idx];
+  return sum;
+}
+
+// out (rows_a x rows_b) = a (rows_a x dim) * b (rows_b x dim)^T, all row-major.
+void similarity_matrix(const float* a, size_t rows_a, const float* b, size_t rows_b, size_t dim,
+                       std::vector<float>* out) {
+  out->assign(rows_a * rows_b, 0.0f);
+  if (rows_a == 0 || rows_b == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows_a),
+              static_cast<int>(rows_b), static_cast<int>(dim), 1.0f, a, static_cast<int>(dim), b,
+              static_cast<int>(dim), 0.0f, out->data(), static_cast<int>(rows_b));
+}
+
+}  // namespace
+
+void StoryTracker::append_unit_row(const std::vector<float>& embedding, std::vector<float>* matrix) const {
+  double norm = 0;
+  for (float value : embedding) norm += double(value) * value;
+  const float scale = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
+  for (size_t idx = 0; idx < dim_; ++idx) matrix->push_back(idx < embedding.size() ? embedding[idx] * scale : 0.0f);
+}
+
+size_t StoryTracker::create_story(const std::string& story_id, const float* unit_row) {
+  const size_t story_idx = story_ids_.size();
+  story_index_[story_id] = story_idx;
+  story_ids_.push_back(story_id);
+  story_sums_.insert(story_sums_.end(), unit_row, unit_row + dim_);
+  story_centroids_.insert(story_centroids_.end(), unit_row, unit_row + dim_);
+  return story_idx;
+}
+
+void StoryTracker::join_story(size_t story_idx, const float* unit_row) {
+  double* sum = story_sums_.data() + story_idx * dim_;
+  double norm = 0;
+  for (size_t idx = 0; idx < dim_; ++idx) {
+    sum[idx] += unit_row[idx];
+    norm += sum[idx] * sum[idx];
+  }
+  const double scale = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
+  float* centroid = story_centroids_.data() + story_idx * dim_;
+  for (size_t idx = 0; idx < dim_; ++idx) centroid[idx] = static_cast<float>(sum[idx] * scale);
+}
+
+std::vector<StoryAssignment> StoryTracker::add_batch(const std::vector<std::string>& content_hashes,
+                                                     const std::vector<const std::vector<float>*>& embeddings) {
+  const size_t batch = embeddings.size();
+  std::vector<StoryAssignment> assignments(batch);
+  if (batch == 0) return assignments;
+  if (dim_ == 0) dim_ = embeddings.front()->size();
+  std::vector<float> batch_rows;
+  batch_rows.reserve(batch * dim_);
+  for (const auto* embedding : embeddings) append_unit_row(*embedding, &batch_rows);
+
+  const size_t stored_articles = article_hashes_.size();
+  const size_t stored_stories = story_ids_.size();
+  std::vector<float> article_similarity, story_similarity;
+  similarity_matrix(batch_rows.data(), batch, article_rows_.data(), stored_articles, dim_, &article_similarity);
+  similarity_matrix(batch_rows.data(), batch, story_centroids_.data(), stored_stories, dim_, &story_similarity);
+
+  std::vector<bool> story_changed_in_batch(stored_stories, false);
+  for (size_t item = 0; item < batch; ++item) {
+    const float* row = batch_rows.data() + item * dim_;
+    StoryAssignment& assignment = assignments[item];
+    // Near-duplicates: the most similar earlier article (stored ones, then earlier ones in this batch).
+    float best_similarity = -2;
+    size_t best_article = 0;
+    const float* stored_sims = article_similarity.data() + item * stored_articles;
+    for (size_t article_idx = 0; article_idx < stored_articles; ++article_idx) {
+      if (stored_sims[article_idx] > best_similarity) {
+        best_similarity = stored_sims[article_idx];
+        best_article = article_idx;
+      }
+    }
+    for (size_t earlier = 0; earlier < item; ++earlier) {
+      const float similarity = dot_product(row, batch_rows.data() + earlier * dim_, dim_);
+      if (similarity > best_similarity) {
+        best_similarity = similarity;
+        best_article = stored_articles + earlier;
+      }
+    }
+    if (best_similarity >= near_duplicate_threshold_) {
+      assignment.near_duplicate_of = best_article < stored_articles ? article_hashes_[best_article]
+                                                                    : content_hashes[best_article - stored_articles];
+    }
+    assignment.duplicate_similarity = std::max(best_similarity, 0.0f);
+
+    // Stories: centroids this batch has not touched come from the sgemm, the rest are recomputed.
+    size_t best_story = story_ids_.size();
+    float best_story_similarity = -2;
+    const float* story_sims = story_similarity.data() + item * stored_stories;
+    for (size_t story_idx = 0; story_idx < story_ids_.size(); ++story_idx) {
+      const bool recompute = story_idx >= stored_stories || story_changed_in_batch[story_idx];
+      const float similarity = recompute ? dot_product(row, story_centroids_.data() + story_idx * dim_, dim_)
+                                         : story_sims[story_idx];
+      if (similarity > best_story_similarity) {
+        best_story_similarity = similarity;
+        best_story = story_idx;
+      }
+    }
+    if (best_story < story_ids_.size() && best_story_similarity >= story_threshold_) {
+      join_story(best_story, row);
+      if (best_story < stored_stories) story_changed_in_batch[best_story] = true;
+      assignment.story_id = story_ids_[best_story];
+      assignment.story_similarity = best_story_similarity;
+    } else {
+      assignment.story_id = "story-" + content_hashes[item].substr(0, 16);
+      create_story(assignment.story_id, row);
+    }
+  }
+  article_hashes_.insert(article_hashes_.end(), content_hashes.begin(), content_hashes.end());
+  article_rows_.insert(article_rows_.end(), batch_rows.begin(), batch_rows.end());
+  return assignments;
 }
 
 StoryAssignment StoryTracker::add(const std::string& content_hash, const std::vector<float>& embedding) {
-  StoryAssignment assignment;
-  float best_similarity = -2;
-  for (size_t article_idx = 0; article_idx < article_embeddings_.size(); ++article_idx) {
-    const float similarity = cosine_similarity(embedding, article_embeddings_[article_idx]);
-    if (similarity > best_similarity) {
-      best_similarity = similarity;
-      if (similarity >= near_duplicate_threshold_) assignment.near_duplicate_of = article_hashes_[article_idx];
-    }
-  }
-  assignment.duplicate_similarity = std::max(best_similarity, 0.0f);
-
-  size_t best_story = story_ids_.size();
-  float best_story_similarity = -2;
-  for (size_t story_idx = 0; story_idx < story_sums_.size(); ++story_idx) {
-    const std::vector<double>& sum = story_sums_[story_idx];
-    const std::vector<float> centroid(sum.begin(), sum.end());
-    const float similarity = cosine_similarity(embedding, centroid);
-    if (similarity > best_story_similarity) {
-      best_story_similarity = similarity;
-      best_story = story_idx;
-    }
-  }
-  if (best_story < story_ids_.size() && best_story_similarity >= story_threshold_) {
-    join_story(best_story, embedding);
-    assignment.story_id = story_ids_[best_story];
-    assignment.story_similarity = best_story_similarity;
-  } else {
-    assignment.story_id = "story-" + content_hash.substr(0, 16);
-    story_index_[assignment.story_id] = story_ids_.size();
-    story_ids_.push_back(assignment.story_id);
-    story_sums_.emplace_back(embedding.begin(), embedding.end());
-  }
-  article_hashes_.push_back(content_hash);
-  article_embeddings_.push_back(embedding);
-  return assignment;
+  return add_batch({content_hash}, {&embedding}).front();
 }
 
 void StoryTracker::restore(const std::string& content_hash, const std::vector<float>& embedding,
                            const std::string& story_id) {
+  if (dim_ == 0) dim_ = embedding.size();
+  std::vector<float> row;
+  append_unit_row(embedding, &row);
   auto found = story_index_.find(story_id);
-  if (found == story_index_.end()) {
-    story_index_[story_id] = story_ids_.size();
-    story_ids_.push_back(story_id);
-    story_sums_.emplace_back(embedding.begin(), embedding.end());
-  } else {
-    join_story(found->second, embedding);
-  }
+  if (found == story_index_.end()) create_story(story_id, row.data());
+  else join_story(found->second, row.data());
   article_hashes_.push_back(content_hash);
-  article_embeddings_.push_back(embedding);
+  article_rows_.insert(article_rows_.end(), row.begin(), row.end());
 }
 
 }  // namespace justnews

@@ -41,25 +41,38 @@ struct StoryAssignment {
   float story_similarity = 1;     // to the story's centroid (1 for a new story)
 };
 
+// Exact online clustering, made fast for large stores: embeddings live as unit-length rows of one
+// matrix, so a batch of new articles is compared with every stored article and story centroid by
+// one sgemm; only comparisons inside the batch (and with stories the batch itself changed) are
+// done one by one. Results equal adding the articles one at a time.
 class StoryTracker {
  public:
   StoryTracker(double near_duplicate_threshold, double story_threshold)
       : near_duplicate_threshold_(near_duplicate_threshold), story_threshold_(story_threshold) {}
 
+  // Assigns each article in order, as if add() were called for each.
+  std::vector<StoryAssignment> add_batch(const std::vector<std::string>& content_hashes,
+                                         const std::vector<const std::vector<float>*>& embeddings);
   StoryAssignment add(const std::string& content_hash, const std::vector<float>& embedding);
   // Replays an article analysed earlier (same order as it was added then).
   void restore(const std::string& content_hash, const std::vector<float>& embedding, const std::string& story_id);
   size_t num_stories() const { return story_ids_.size(); }
+  size_t num_articles() const { return article_hashes_.size(); }
 
  private:
-  void join_story(size_t story_idx, const std::vector<float>& embedding);
+  // Appends a unit-length copy of `embedding` (zeros stay zeros) to `matrix`.
+  void append_unit_row(const std::vector<float>& embedding, std::vector<float>* matrix) const;
+  size_t create_story(const std::string& story_id, const float* unit_row);
+  void join_story(size_t story_idx, const float* unit_row);
 
   double near_duplicate_threshold_;
   double story_threshold_;
+  size_t dim_ = 0;
   std::vector<std::string> article_hashes_;
-  std::vector<std::vector<float>> article_embeddings_;
+  std::vector<float> article_rows_;     // num_articles x dim, unit length
   std::vector<std::string> story_ids_;
-  std::vector<std::vector<double>> story_sums_;
+  std::vector<double> story_sums_;      // num_stories x dim: sum of member rows
+  std::vector<float> story_centroids_;  // num_stories x dim: story_sums_ rows, unit length
   std::map<std::string, size_t> story_index_;
 };
 

@@ -99,6 +99,13 @@ TEST(PlanChecksumTest, MatchesReferenceXxh64) {
   EXPECT_EQ(xxhash64("abc"), 0x44BC2CF5AD770999ull);
   EXPECT_EQ(xxhash64("Nobody inspects the spammish repetition"), 0xFBCEA83C8A378BF1ull);
   EXPECT_EQ(hash_to_hex(0x44BC2CF5AD770999ull), "44bc2cf5ad770999");
+  // A long input (many 32-byte stripes plus every tail length class) and a seed, checked against
+  // the system's libxxhash 0.8.1 (XXH64) on the same bytes.
+  std::vector<uint8_t> long_input(100003);
+  for (size_t idx = 0; idx < long_input.size(); ++idx) long_input[idx] = static_cast<uint8_t>(idx * 31 + 7);
+  EXPECT_EQ(xxhash64(long_input.data(), long_input.size()), 0xC333C0BFF6F9EFDBull);
+  EXPECT_EQ(xxhash64(long_input.data(), long_input.size(), 12345), 0xEF873ADD21B618FFull);
+  EXPECT_EQ(xxhash64(long_input.data(), 37), 0x5D71D9FC4B676D9Full);
 }
 
 TEST(PlanChecksumTest, EveryByteAndLengthMatters) {

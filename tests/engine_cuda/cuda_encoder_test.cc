@@ -228,7 +228,7 @@ TEST(CudaEncoderErrors, RefusesBadInputWithoutCrashing) {
   bad_shape.weights.layers[1].ffn_in_weight = bad_shape.weights.layers[1].ffn_out_weight;
   auto refused = make_cuda_encoder(bad_shape.config, bad_shape.weights, options);
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("layer 1 ffn in weight"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("layer.1.ffn_in_weight"), std::string::npos)
       << refused.status().message();
 
   RandomModelShape odd_heads;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -23,7 +24,7 @@ namespace {
 
 using testing::TempDir;
 
-Config fixture_config(const TempDir& dir) {
+Config fixture_config(const std::string& dir_path) {
   Config config;
   config.engine.backend = "cpu";
   config.engine.num_threads = 2;
@@ -31,13 +32,29 @@ Config fixture_config(const TempDir& dir) {
        {std::tuple{"sentiment", "bert_seqcls", "classify"}, std::tuple{"toxicity", "bert_multilabel", "multilabel"}}) {
     AgentConfig agent;
     agent.name = name;
-    agent.model_dir = testing::make_fixture_model_dir(fixture, dir.path());
+    agent.model_dir = testing::make_fixture_model_dir(fixture, dir_path);
     agent.task = task;
     agent.memory_budget_bytes = 256 << 20;
     agent.max_batch_items = 8;
     config.agents.push_back(agent);
   }
   return config;
+}
+
+Config fixture_config(const TempDir& dir) { return fixture_config(dir.path()); }
+
+// The settings of the killed-process test, shared by the parent and the child it starts.
+constexpr const char* kKillChildDirVariable = "JUSTNEWS_PIPELINE_KILL_CHILD_DIR";
+
+AnalyzeOptions kill_test_options(const std::string& dir_path, Config* config) {
+  *config = fixture_config(dir_path);
+  for (AgentConfig& agent : config->agents) agent.max_batch_items = 2;  // slow it down
+  AnalyzeOptions options;
+  options.input_path = dir_path + "/articles.jsonl";
+  options.store_path = dir_path + "/store.db";
+  options.commit_every = 5;
+  options.chunk_articles = 4;
+  return options;
 }
 
 // The content hashes of the articles that should be stored: first of each content hash and URL.
@@ -224,26 +241,35 @@ TEST_F(PipelineTest, StoppedRunResumesWithoutDuplicates) {
   }
 }
 
+// The child half of KilledProcessResumesWithoutDuplicates: it runs only when that test starts
+// this binary again with the variable set (fork + exec, so the child starts single-threaded
+// rather than inheriting a copy of a multi-threaded process).
+TEST_F(PipelineTest, KilledProcessChild) {
+  const char* dir_path = std::getenv(kKillChildDirVariable);
+  if (!dir_path) GTEST_SKIP() << "runs only as the child of KilledProcessResumesWithoutDuplicates";
+  Config config;
+  AnalyzeOptions options = kill_test_options(dir_path, &config);
+  auto summary = run_analyze(config, options);
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+}
+
 // A child process analyses the input and is SIGKILLed once it has committed something; the rerun
 // completes the store with every article exactly once and all of its results.
 TEST_F(PipelineTest, KilledProcessResumesWithoutDuplicates) {
   TempDir dir("pipeline");
   std::vector<int64_t> malformed_lines;
-  const std::string input = dir.file("articles.jsonl");
+  Config config;
+  AnalyzeOptions options = kill_test_options(dir.path(), &config);
+  const std::string input = options.input_path;
   const size_t unique = write_input(input, 400, &malformed_lines);
-  Config config = fixture_config(dir);
-  for (AgentConfig& agent : config.agents) agent.max_batch_items = 2;  // slow it down
-  AnalyzeOptions options;
-  options.input_path = input;
-  options.store_path = dir.file("store.db");
-  options.commit_every = 5;
-  options.chunk_articles = 4;
 
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    auto summary = run_analyze(config, options);
-    _exit(summary.ok() ? 0 : 1);
+    setenv(kKillChildDirVariable, dir.path().c_str(), 1);
+    execl("/proc/self/exe", "runtime_pipeline_test", "--gtest_filter=PipelineTest.KilledProcessChild",
+          static_cast<char*>(nullptr));
+    _exit(127);
   }
   int64_t stored_when_killed = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -261,7 +287,7 @@ TEST_F(PipelineTest, KilledProcessResumesWithoutDuplicates) {
   kill(child, SIGKILL);
   int wait_status = 0;
   waitpid(child, &wait_status, 0);
-  ASSERT_GE(stored_when_killed, 20) << "the child never committed";
+  ASSERT_GE(stored_when_killed, 20) << "the child never committed (wait status " << wait_status << ")";
   ASSERT_TRUE(WIFSIGNALED(wait_status)) << "the child finished before it could be killed";
 
   auto rerun = run_analyze(config, options);

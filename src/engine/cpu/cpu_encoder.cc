@@ -13,16 +13,21 @@
 #include "engine/cpu/linear_cpu.h"
 #include "engine/cpu/ops_cpu.h"
 #include "engine/cpu/pooling_cpu.h"
+#include "engine/cpu/quantized_linear_cpu.h"
 
 namespace justnews {
 namespace {
 
 struct CpuLayer {
-  Tensor qkv_weight, qkv_bias;  // [3·hidden, hidden], [3·hidden]: query | key | value rows
-  Tensor attention_output_weight, attention_output_bias;
+  QuantizedLinearCpu qkv;  // [3·hidden, hidden]: query | key | value rows
+  Tensor qkv_bias;         // [3·hidden]
+  QuantizedLinearCpu attention_output;
+  Tensor attention_output_bias;
   Tensor attention_norm_gamma, attention_norm_beta;
-  Tensor ffn_in_weight, ffn_in_bias;
-  Tensor ffn_out_weight, ffn_out_bias;
+  QuantizedLinearCpu ffn_in;
+  Tensor ffn_in_bias;
+  QuantizedLinearCpu ffn_out;
+  Tensor ffn_out_bias;
   Tensor ffn_norm_gamma, ffn_norm_beta;
 };
 
@@ -121,7 +126,8 @@ Epilogue epilogue_for(Activation activation) {
 
 class CpuEncoder final : public Encoder {
  public:
-  CpuEncoder(EncoderConfig config, ThreadPool* pool) : config_(std::move(config)), pool_(pool) {}
+  CpuEncoder(EncoderConfig config, ThreadPool* pool, const CpuEncoderOptions& options)
+      : config_(std::move(config)), pool_(pool), options_(options) {}
 
   Status init(const EncoderWeights& weights);
 
@@ -131,12 +137,20 @@ class CpuEncoder final : public Encoder {
 
  private:
   void ensure_workspace(int64_t total_tokens);
-  void run_layer(const CpuLayer& layer, const PackedBatch& batch, const int32_t* sequence_order);
+  // The weight of one layer linear in options_.precision (with its calibration, if any).
+  Result<QuantizedLinearCpu> quantize_linear(const Tensor& weight, int64_t layer_idx,
+                                             LinearSite site, const std::string& name) const;
+  void run_linear(const QuantizedLinearCpu& linear, int64_t layer_idx, LinearSite site,
+                  const float* input, int64_t rows, const Tensor& bias, Epilogue epilogue,
+                  float* output);
+  void run_layer(const CpuLayer& layer, int64_t layer_idx, const PackedBatch& batch,
+                 const int32_t* sequence_order);
   Tensor compute_logits(const PackedBatch& batch);
   Tensor compute_embeddings(const PackedBatch& batch);
 
   EncoderConfig config_;
   ThreadPool* pool_;
+  CpuEncoderOptions options_;
   Tensor word_embeddings_, position_embeddings_, token_type_embeddings_;
   Tensor embedding_norm_gamma_, embedding_norm_beta_;
   std::vector<CpuLayer> layers_;
@@ -148,8 +162,46 @@ class CpuEncoder final : public Encoder {
   std::vector<float> hidden_, qkv_, context_, projected_, ffn_;
 };
 
+Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int64_t layer_idx,
+                                                       LinearSite site,
+                                                       const std::string& name) const {
+  LinearQuantOptions quant;
+  quant.group_size = options_.group_size;
+  std::vector<float> smoothing;
+  if (options_.precision == Precision::kInt8 && options_.calibration) {
+    const SiteCalibration& stats = options_.calibration->site(layer_idx, site);
+    if (options_.smoothquant_alpha > 0.0f) {
+      smoothing = smoothing_factors(stats.channel_absmax, weight.data_as<float>(), weight.dim(0),
+                                    weight.dim(1), options_.smoothquant_alpha);
+      quant.smoothing = &smoothing;
+    }
+    if (options_.static_activation_scales) {
+      // The percentile clip measured on the raw input, carried over to the smoothed channels.
+      float absmax = stats.absmax;
+      if (!smoothing.empty()) {
+        absmax = 0.0f;
+        for (size_t channel = 0; channel < smoothing.size(); ++channel)
+          absmax = std::max(absmax, stats.channel_absmax[channel] / smoothing[channel]);
+      }
+      quant.static_activation_absmax =
+          stats.absmax > 0.0f ? absmax * (stats.clipped_absmax / stats.absmax) : 0.0f;
+    }
+  }
+  if (options_.precision == Precision::kInt8 && options_.int8_ffn_out_bf16 &&
+      site == LinearSite::kFfnOut)
+    return QuantizedLinearCpu::prepare(weight, Precision::kBf16, quant, name);
+  return QuantizedLinearCpu::prepare(weight, options_.precision, quant, name);
+}
+
 Status CpuEncoder::init(const EncoderWeights& weights) {
   JN_RETURN_IF_ERROR(check_config(config_, weights));
+  if (options_.calibration)
+    JN_RETURN_IF_ERROR(options_.calibration->check_shape(config_.num_layers, config_.hidden_size,
+                                                         config_.intermediate_size));
+  if ((options_.smoothquant_alpha > 0.0f || options_.static_activation_scales) &&
+      !options_.calibration)
+    return invalid_argument(
+        "cpu encoder: SmoothQuant and static activation scales need an activation calibration");
   const int64_t hidden = config_.hidden_size;
   const int64_t inter = config_.intermediate_size;
   JN_ASSIGN_OR_RETURN(
@@ -185,22 +237,32 @@ Status CpuEncoder::init(const EncoderWeights& weights) {
     JN_ASSIGN_OR_RETURN(Tensor query_bias, prepare(src.query_bias, {hidden}, "query_bias"));
     JN_ASSIGN_OR_RETURN(Tensor key_bias, prepare(src.key_bias, {hidden}, "key_bias"));
     JN_ASSIGN_OR_RETURN(Tensor value_bias, prepare(src.value_bias, {hidden}, "value_bias"));
-    dst.qkv_weight = concat_rows({query_weight, key_weight, value_weight});
+    JN_ASSIGN_OR_RETURN(dst.qkv, quantize_linear(concat_rows({query_weight, key_weight, value_weight}),
+                                                 static_cast<int64_t>(layer_idx), LinearSite::kQkv,
+                                                 prefix + "qkv_weight"));
     dst.qkv_bias = concat_rows({query_bias, key_bias, value_bias});
     JN_ASSIGN_OR_RETURN(
-        dst.attention_output_weight,
+        Tensor attention_output_weight,
         prepare(src.attention_output_weight, {hidden, hidden}, "attention_output_weight"));
+    JN_ASSIGN_OR_RETURN(dst.attention_output,
+                        quantize_linear(attention_output_weight, static_cast<int64_t>(layer_idx),
+                                        LinearSite::kAttentionOutput,
+                                        prefix + "attention_output_weight"));
     JN_ASSIGN_OR_RETURN(dst.attention_output_bias,
                         prepare(src.attention_output_bias, {hidden}, "attention_output_bias"));
     JN_ASSIGN_OR_RETURN(dst.attention_norm_gamma,
                         prepare(src.attention_norm_gamma, {hidden}, "attention_norm_gamma"));
     JN_ASSIGN_OR_RETURN(dst.attention_norm_beta,
                         prepare(src.attention_norm_beta, {hidden}, "attention_norm_beta"));
-    JN_ASSIGN_OR_RETURN(dst.ffn_in_weight,
+    JN_ASSIGN_OR_RETURN(Tensor ffn_in_weight,
                         prepare(src.ffn_in_weight, {inter, hidden}, "ffn_in_weight"));
+    JN_ASSIGN_OR_RETURN(dst.ffn_in, quantize_linear(ffn_in_weight, static_cast<int64_t>(layer_idx),
+                                                    LinearSite::kFfnIn, prefix + "ffn_in_weight"));
     JN_ASSIGN_OR_RETURN(dst.ffn_in_bias, prepare(src.ffn_in_bias, {inter}, "ffn_in_bias"));
-    JN_ASSIGN_OR_RETURN(dst.ffn_out_weight,
+    JN_ASSIGN_OR_RETURN(Tensor ffn_out_weight,
                         prepare(src.ffn_out_weight, {hidden, inter}, "ffn_out_weight"));
+    JN_ASSIGN_OR_RETURN(dst.ffn_out, quantize_linear(ffn_out_weight, static_cast<int64_t>(layer_idx),
+                                                     LinearSite::kFfnOut, prefix + "ffn_out_weight"));
     JN_ASSIGN_OR_RETURN(dst.ffn_out_bias, prepare(src.ffn_out_bias, {hidden}, "ffn_out_bias"));
     JN_ASSIGN_OR_RETURN(dst.ffn_norm_gamma,
                         prepare(src.ffn_norm_gamma, {hidden}, "ffn_norm_gamma"));
@@ -241,27 +303,32 @@ void CpuEncoder::ensure_workspace(int64_t total_tokens) {
   grow(ffn_, total_tokens * config_.intermediate_size);
 }
 
-void CpuEncoder::run_layer(const CpuLayer& layer, const PackedBatch& batch,
+void CpuEncoder::run_linear(const QuantizedLinearCpu& linear, int64_t layer_idx, LinearSite site,
+                            const float* input, int64_t rows, const Tensor& bias,
+                            Epilogue epilogue, float* output) {
+  if (options_.observer)
+    options_.observer->observe(layer_idx, site, input, rows, linear.in_features());
+  linear.run(input, rows, bias.data_as<float>(), epilogue, output, pool_);
+}
+
+void CpuEncoder::run_layer(const CpuLayer& layer, int64_t layer_idx, const PackedBatch& batch,
                            const int32_t* sequence_order) {
   const int64_t tokens = batch.total_tokens();
   const int64_t hidden = config_.hidden_size;
-  const int64_t inter = config_.intermediate_size;
   const float eps = config_.layer_norm_eps;
-  linear_cpu(hidden_.data(), tokens, hidden, layer.qkv_weight.data_as<float>(),
-             layer.qkv_bias.data_as<float>(), 3 * hidden, Epilogue::kNone, qkv_.data(), pool_);
+  run_linear(layer.qkv, layer_idx, LinearSite::kQkv, hidden_.data(), tokens, layer.qkv_bias,
+             Epilogue::kNone, qkv_.data());
   attention_cpu(qkv_.data(), batch.seq_offsets.data(), batch.num_sequences(), sequence_order,
                 {config_.num_heads, config_.head_dim()}, context_.data(), pool_);
-  linear_cpu(context_.data(), tokens, hidden, layer.attention_output_weight.data_as<float>(),
-             layer.attention_output_bias.data_as<float>(), hidden, Epilogue::kNone,
-             projected_.data(), pool_);
+  run_linear(layer.attention_output, layer_idx, LinearSite::kAttentionOutput, context_.data(),
+             tokens, layer.attention_output_bias, Epilogue::kNone, projected_.data());
   add_layer_norm_cpu(projected_.data(), hidden_.data(), tokens, hidden,
                      layer.attention_norm_gamma.data_as<float>(),
                      layer.attention_norm_beta.data_as<float>(), eps, pool_);
-  linear_cpu(hidden_.data(), tokens, hidden, layer.ffn_in_weight.data_as<float>(),
-             layer.ffn_in_bias.data_as<float>(), inter, ffn_epilogue_, ffn_.data(), pool_);
-  linear_cpu(ffn_.data(), tokens, inter, layer.ffn_out_weight.data_as<float>(),
-             layer.ffn_out_bias.data_as<float>(), hidden, Epilogue::kNone, projected_.data(),
-             pool_);
+  run_linear(layer.ffn_in, layer_idx, LinearSite::kFfnIn, hidden_.data(), tokens,
+             layer.ffn_in_bias, ffn_epilogue_, ffn_.data());
+  run_linear(layer.ffn_out, layer_idx, LinearSite::kFfnOut, ffn_.data(), tokens,
+             layer.ffn_out_bias, Epilogue::kNone, projected_.data());
   add_layer_norm_cpu(projected_.data(), hidden_.data(), tokens, hidden,
                      layer.ffn_norm_gamma.data_as<float>(), layer.ffn_norm_beta.data_as<float>(),
                      eps, pool_);
@@ -337,7 +404,8 @@ Result<ForwardResult> CpuEncoder::forward(const PackedBatch& batch, const Forwar
 
   const std::vector<int32_t> sequence_order =
       longest_first_order(batch.seq_offsets.data(), batch.num_sequences());
-  for (const CpuLayer& layer : layers_) run_layer(layer, batch, sequence_order.data());
+  for (size_t layer_idx = 0; layer_idx < layers_.size(); ++layer_idx)
+    run_layer(layers_[layer_idx], static_cast<int64_t>(layer_idx), batch, sequence_order.data());
 
   ForwardResult result;
   if (request.hidden_states) {
@@ -353,16 +421,27 @@ Result<ForwardResult> CpuEncoder::forward(const PackedBatch& batch, const Forwar
 }  // namespace
 
 Result<std::unique_ptr<Encoder>> make_cpu_encoder(const EncoderConfig& config,
-                                                  const EncoderWeights& weights, ThreadPool* pool) {
-  auto encoder = std::make_unique<CpuEncoder>(config, pool);
+                                                  const EncoderWeights& weights, ThreadPool* pool,
+                                                  const CpuEncoderOptions& options) {
+  auto encoder = std::make_unique<CpuEncoder>(config, pool, options);
   JN_RETURN_IF_ERROR(encoder->init(weights));
   return std::unique_ptr<Encoder>(std::move(encoder));
 }
 
-Result<std::unique_ptr<Encoder>> make_cpu_encoder(const LoadedModel& model, ThreadPool* pool) {
-  auto encoder = make_cpu_encoder(model.config, model.weights, pool);
+Result<std::unique_ptr<Encoder>> make_cpu_encoder(const EncoderConfig& config,
+                                                  const EncoderWeights& weights, ThreadPool* pool) {
+  return make_cpu_encoder(config, weights, pool, CpuEncoderOptions{});
+}
+
+Result<std::unique_ptr<Encoder>> make_cpu_encoder(const LoadedModel& model, ThreadPool* pool,
+                                                  const CpuEncoderOptions& options) {
+  auto encoder = make_cpu_encoder(model.config, model.weights, pool, options);
   if (!encoder.ok()) return encoder.status().with_context(model.directory);
   return encoder;
+}
+
+Result<std::unique_ptr<Encoder>> make_cpu_encoder(const LoadedModel& model, ThreadPool* pool) {
+  return make_cpu_encoder(model, pool, CpuEncoderOptions{});
 }
 
 }  // namespace justnews

@@ -17,6 +17,8 @@
 #include "model/encoder_config.h"
 #include "model/encoder_weights.h"
 #include "model/model_dir.h"
+#include "quant/activation_stats.h"
+#include "quant/precision.h"
 
 namespace justnews {
 
@@ -25,5 +27,25 @@ namespace justnews {
 Result<std::unique_ptr<Encoder>> make_cpu_encoder(const LoadedModel& model, ThreadPool* pool);
 Result<std::unique_ptr<Encoder>> make_cpu_encoder(const EncoderConfig& config,
                                                   const EncoderWeights& weights, ThreadPool* pool);
+
+// The precision of the encoder layers' linear weights (embeddings, LayerNorms, attention and the
+// task head stay float32). Pointers are borrowed and must outlive the encoder.
+struct CpuEncoderOptions {
+  Precision precision = Precision::kFp32;
+  int64_t group_size = 64;                             // int4 / nf4 group size (64 or 128)
+  const ActivationCalibration* calibration = nullptr;  // int8: needed by the two options below
+  float smoothquant_alpha = 0.0f;                      // int8: > 0 migrates outliers (SmoothQuant)
+  bool static_activation_scales = false;               // int8: calibrated per-tensor scales
+  // int8: run the FFN output projection in BF16 instead; its input (the GELU output) has the
+  // heaviest tails, and on MiniLM it carries most of the W8A8 error.
+  bool int8_ffn_out_bf16 = false;
+  ActivationObserver* observer = nullptr;              // sees every linear layer's input
+};
+
+Result<std::unique_ptr<Encoder>> make_cpu_encoder(const EncoderConfig& config,
+                                                  const EncoderWeights& weights, ThreadPool* pool,
+                                                  const CpuEncoderOptions& options);
+Result<std::unique_ptr<Encoder>> make_cpu_encoder(const LoadedModel& model, ThreadPool* pool,
+                                                  const CpuEncoderOptions& options);
 
 }  // namespace justnews

@@ -46,8 +46,8 @@ class WeightArena {
   explicit WeightArena(Precision precision)
       : precision_(precision), bytes_(std::make_shared<std::vector<uint8_t>>()) {}
 
-  // Appends `values` converted to the arena's precision under `name`; returns the byte offset.
-  size_t append(const std::string& name, const float* values, int64_t count) {
+  // Appends `values` converted to the arena's precision under `name`, 256-byte aligned.
+  void append(const std::string& name, const float* values, int64_t count) {
     std::vector<uint8_t>& bytes = *bytes_;
     const size_t offset = bytes.size();
     const size_t element_bytes = cuda::precision_size_bytes(precision_);
@@ -63,18 +63,18 @@ class WeightArena {
         std::memcpy(out + idx * 2, &half_bits, 2);
       }
     }
-    return offset;
   }
 
   // Checks `tensor` against `expected` and appends it.
-  Result<size_t> append_tensor(const Tensor& tensor, const Shape& expected, const std::string& name) {
+  Status append_tensor(const Tensor& tensor, const Shape& expected, const std::string& name) {
     JN_ASSIGN_OR_RETURN(Tensor values, checked_f32(tensor, expected, name));
-    return append(name, values.data_as<float>(), values.numel());
+    append(name, values.data_as<float>(), values.numel());
+    return ok_status();
   }
 
   // Q, K and V rows one after the other: the fused [3·hidden, hidden] weight (or [3·hidden] bias).
-  Result<size_t> append_fused(const Tensor& query, const Tensor& key, const Tensor& value,
-                              const Shape& expected, const std::string& name) {
+  Status append_fused(const Tensor& query, const Tensor& key, const Tensor& value,
+                      const Shape& expected, const std::string& name) {
     JN_ASSIGN_OR_RETURN(Tensor q, checked_f32(query, expected, name + " query"));
     JN_ASSIGN_OR_RETURN(Tensor k, checked_f32(key, expected, name + " key"));
     JN_ASSIGN_OR_RETURN(Tensor v, checked_f32(value, expected, name + " value"));
@@ -82,7 +82,8 @@ class WeightArena {
     fused.reserve(q.numel() * 3);
     for (const Tensor* part : {&q, &k, &v})
       fused.insert(fused.end(), part->data_as<float>(), part->data_as<float>() + part->numel());
-    return append(name, fused.data(), static_cast<int64_t>(fused.size()));
+    append(name, fused.data(), static_cast<int64_t>(fused.size()));
+    return ok_status();
   }
 
   // Hands the bytes and the tensor table to `plan`; the arena is empty afterwards.
@@ -187,49 +188,49 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights, We
     return invalid_argument("cuda encoder: config has " + std::to_string(config.num_layers) +
                             " layers but the weights have " + std::to_string(weights.layers.size()));
   JN_RETURN_IF_ERROR(arena.append_tensor(weights.word_embeddings, {config.vocab_size, hidden},
-                                         "word_embeddings").status());
+                                         "word_embeddings"));
   JN_RETURN_IF_ERROR(arena.append_tensor(weights.position_embeddings,
                                          {config.max_position_embeddings, hidden},
-                                         "position_embeddings").status());
+                                         "position_embeddings"));
   if (config.type_vocab_size > 0) {
     JN_RETURN_IF_ERROR(arena.append_tensor(weights.token_type_embeddings,
                                            {config.type_vocab_size, hidden},
-                                           "token_type_embeddings").status());
+                                           "token_type_embeddings"));
   }
-  JN_RETURN_IF_ERROR(arena.append_tensor(weights.embedding_norm_gamma, {hidden}, "embedding_norm_gamma").status());
-  JN_RETURN_IF_ERROR(arena.append_tensor(weights.embedding_norm_beta, {hidden}, "embedding_norm_beta").status());
+  JN_RETURN_IF_ERROR(arena.append_tensor(weights.embedding_norm_gamma, {hidden}, "embedding_norm_gamma"));
+  JN_RETURN_IF_ERROR(arena.append_tensor(weights.embedding_norm_beta, {hidden}, "embedding_norm_beta"));
   for (size_t layer_idx = 0; layer_idx < weights.layers.size(); ++layer_idx) {
     const LayerWeights& layer = weights.layers[layer_idx];
     const auto name = [&](const char* role) { return layer_tensor(layer_idx, role); };
     JN_RETURN_IF_ERROR(arena.append_fused(layer.query_weight, layer.key_weight, layer.value_weight,
-                                          {hidden, hidden}, name("qkv_weight")).status());
+                                          {hidden, hidden}, name("qkv_weight")));
     JN_RETURN_IF_ERROR(arena.append_fused(layer.query_bias, layer.key_bias, layer.value_bias, {hidden},
-                                          name("qkv_bias")).status());
+                                          name("qkv_bias")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_output_weight, {hidden, hidden},
-                                           name("attention_output_weight")).status());
+                                           name("attention_output_weight")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_output_bias, {hidden},
-                                           name("attention_output_bias")).status());
+                                           name("attention_output_bias")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_norm_gamma, {hidden},
-                                           name("attention_norm_gamma")).status());
+                                           name("attention_norm_gamma")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_norm_beta, {hidden},
-                                           name("attention_norm_beta")).status());
+                                           name("attention_norm_beta")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_in_weight, {intermediate, hidden},
-                                           name("ffn_in_weight")).status());
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_in_bias, {intermediate}, name("ffn_in_bias")).status());
+                                           name("ffn_in_weight")));
+    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_in_bias, {intermediate}, name("ffn_in_bias")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_out_weight, {hidden, intermediate},
-                                           name("ffn_out_weight")).status());
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_out_bias, {hidden}, name("ffn_out_bias")).status());
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_gamma, {hidden}, name("ffn_norm_gamma")).status());
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_beta, {hidden}, name("ffn_norm_beta")).status());
+                                           name("ffn_out_weight")));
+    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_out_bias, {hidden}, name("ffn_out_bias")));
+    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_gamma, {hidden}, name("ffn_norm_gamma")));
+    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_beta, {hidden}, name("ffn_norm_beta")));
   }
   if (config.head != HeadKind::kNone) {
     const int64_t labels = config.num_labels();
     if (config.head == HeadKind::kSequenceClassification && !weights.head.pre_weight.empty()) {
-      JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.pre_weight, {hidden, hidden}, "head.pre_weight").status());
-      JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.pre_bias, {hidden}, "head.pre_bias").status());
+      JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.pre_weight, {hidden, hidden}, "head.pre_weight"));
+      JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.pre_bias, {hidden}, "head.pre_bias"));
     }
-    JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.out_weight, {labels, hidden}, "head.out_weight").status());
-    JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.out_bias, {labels}, "head.out_bias").status());
+    JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.out_weight, {labels, hidden}, "head.out_weight"));
+    JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.out_bias, {labels}, "head.out_bias"));
   }
   return ok_status();
 }
@@ -737,10 +738,15 @@ Result<EnginePlan> build_cuda_plan(const EncoderConfig& config, const EncoderWei
                               std::to_string(workspace_bytes >> 20) + " MiB, more than " +
                               std::to_string(options.max_workspace_bytes >> 20) +
                               " MiB (max_workspace_bytes)");
+  const std::string precision = cuda::precision_name(options.precision);
+  if (!key.precision.empty() && key.precision != precision)
+    return invalid_argument("cuda plan: key precision " + key.precision + " differs from the options' " +
+                            precision);
   WeightArena arena(options.precision);
   JN_RETURN_IF_ERROR(fill_arena(config, weights, arena));
   EnginePlan plan;
   plan.key = key;
+  plan.key.precision = precision;  // an in-memory plan (empty key) still records its precision
   plan.config = config;
   plan.head_pre_activation = weights.head.pre_activation;
   plan.max_batch_tokens = options.max_batch_tokens;

@@ -1,0 +1,158 @@
+// justnews quantize MODEL_DIR --report: argument parsing and the report table; the work is done by
+// quant/accuracy_report.h.
+#include "quantize_command.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli_args.h"
+#include "core/thread_pool.h"
+#include "model/model_dir.h"
+#include "quant/accuracy_report.h"
+#include "tokenizer/tokenizer.h"
+
+namespace justnews::cli {
+namespace {
+
+constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [options]
+
+  --report                   evaluate every CPU precision against FP32 (required)
+  --eval FILE.jsonl          evaluation texts (default ../shared/data/news/agnews_test.jsonl)
+  --field NAME               JSON field with the text (default "title")
+  --label-field NAME         JSON field with the label: adds task accuracy
+  --limit N                  evaluation texts to use (default 1000)
+  --calibrate FILE.jsonl     calibration texts: enables int8-smooth / int8-static rows
+  --calibrate-field NAME     default "body"
+  --calibrate-limit N        default 512
+  --precision LIST|auto      comma-separated precisions (default: all), or auto
+  --max-accuracy-drop X      with auto: largest top-1 / task accuracy drop allowed (default 0.01)
+  --group-size N             int4 / nf4 group size (default 64)
+  --smoothquant-alpha X      migration strength for int8-smooth / int8-static (default 0.5)
+  --max-length N             tokens per text (default 128)
+  --batch-size N             texts per forward pass (default 32)
+  --threads N                CPU threads (default: all)
+)";
+
+Result<std::vector<Precision>> parse_precisions(const std::string& list) {
+  if (list.empty() || list == "auto") return all_precisions();
+  std::vector<Precision> precisions;
+  size_t begin = 0;
+  while (begin <= list.size()) {
+    const size_t end = std::min(list.find(',', begin), list.size());
+    JN_ASSIGN_OR_RETURN(Precision precision, parse_precision(list.substr(begin, end - begin)));
+    precisions.push_back(precision);
+    begin = end + 1;
+  }
+  return precisions;
+}
+
+void print_reports(const std::vector<PrecisionReport>& reports) {
+  std::printf("%-18s %9s %9s %10s %8s %9s %11s %10s %8s\n", "precision", "cos mean", "cos min",
+              "max|dlogit|", "top1", "task acc", "tokens/s", "weights MB", "vs fp16");
+  for (const PrecisionReport& report : reports) {
+    const std::string task = report.task_accuracy ? std::to_string(*report.task_accuracy).substr(0, 6) : "-";
+    std::printf("%-18s %9.5f %9.5f %10.4f %7.2f%% %9s %11.0f %10.2f %7.3fx\n", report.name.c_str(),
+                report.mean_cosine, report.min_cosine, report.max_abs_logit_error,
+                100.0 * report.top1_agreement, task.c_str(), report.tokens_per_second,
+                static_cast<double>(report.weight_bytes) / 1e6, report.weight_ratio_vs_fp16);
+  }
+}
+
+}  // namespace
+
+int run_quantize_command(int argc, char** argv) {
+  auto args = CliArgs::parse(argc, argv,
+                             {"eval", "field", "label-field", "limit", "calibrate", "calibrate-field",
+                              "calibrate-limit", "precision", "max-accuracy-drop", "group-size", "smoothquant-alpha",
+                              "max-length", "batch-size", "threads"},
+                             {"report", "help"});
+  if (!args.ok()) {
+    std::fprintf(stderr, "justnews quantize: %s\n\n%s", args.status().message().c_str(), kUsage);
+    return 2;
+  }
+  if (args->has("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (args->positional().size() != 1 || !args->has("report")) {
+    std::fprintf(stderr, "justnews quantize: expected MODEL_DIR and --report\n\n%s", kUsage);
+    return 2;
+  }
+  auto fail = [](const Status& status) {
+    std::fprintf(stderr, "justnews quantize: %s\n", status.to_string().c_str());
+    return 1;
+  };
+  QuantEvalOptions options;
+  auto limit = args->get_int("limit", 1000, 2, 1000000);
+  auto calibrate_limit = args->get_int("calibrate-limit", 512, 1, 1000000);
+  auto group_size = args->get_int("group-size", 64, 2, 1 << 20);
+  auto max_length = args->get_int("max-length", 128, 2, 1 << 16);
+  auto batch_size = args->get_int("batch-size", 32, 1, 4096);
+  auto threads = args->get_int("threads", 0, 0, 1024);
+  for (const auto* value : {&limit, &calibrate_limit, &group_size, &max_length, &batch_size, &threads})
+    if (!value->ok()) return fail(value->status());
+  options.group_size = *group_size;
+  options.max_length = *max_length;
+  options.batch_size = *batch_size;
+  double max_drop = 0.01;
+  if (args->has("max-accuracy-drop")) {
+    try {
+      max_drop = std::stod(args->get("max-accuracy-drop"));
+    } catch (const std::exception&) {
+      return fail(invalid_argument("--max-accuracy-drop '" + args->get("max-accuracy-drop") +
+                                   "' is not a number"));
+    }
+  }
+  if (args->has("smoothquant-alpha")) {
+    try {
+      options.smoothquant_alpha = std::stof(args->get("smoothquant-alpha"));
+    } catch (const std::exception&) {
+      return fail(invalid_argument("--smoothquant-alpha '" + args->get("smoothquant-alpha") +
+                                   "' is not a number"));
+    }
+  }
+  const bool automatic = args->get("precision") == "auto";
+  auto precisions = parse_precisions(args->get("precision"));
+  if (!precisions.ok()) return fail(precisions.status());
+
+  const std::string model_dir = args->positional().front();
+  auto model = load_model_dir(model_dir);
+  if (!model.ok()) return fail(model.status());
+  auto tokenizer = tokenizer::Tokenizer::from_model_dir(model_dir);
+  if (!tokenizer.ok()) return fail(tokenizer.status());
+  ThreadPool pool(static_cast<size_t>(*threads));
+
+  std::optional<ActivationCalibration> calibration;
+  if (args->has("calibrate")) {
+    auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"), "",
+                                    *calibrate_limit);
+    if (!texts.ok()) return fail(texts.status().with_context("--calibrate"));
+    auto calibrated = calibrate_activations(*model, *tokenizer, texts->texts, options, &pool);
+    if (!calibrated.ok()) return fail(calibrated.status());
+    calibration = std::move(*calibrated);
+    std::printf("calibration: %zu texts, %lld tokens, per-layer absmax and p%.1f\n",
+                texts->texts.size(), static_cast<long long>(calibration->num_tokens), options.percentile);
+  }
+  const std::string eval_path = args->get("eval", "../shared/data/news/agnews_test.jsonl");
+  auto eval = read_labeled_texts(eval_path, args->get("field", "title"), args->get("label-field"), *limit);
+  if (!eval.ok()) return fail(eval.status().with_context("--eval"));
+  std::printf("model: %s, %zu evaluation texts from %s, %zu threads, group size %d\n",
+              model_dir.c_str(), eval->texts.size(), eval_path.c_str(), pool.num_threads(), *group_size);
+  auto reports = evaluate_precisions(*model, *tokenizer, *eval, *precisions,
+                                     calibration ? &*calibration : nullptr, options, &pool);
+  if (!reports.ok()) return fail(reports.status());
+  print_reports(*reports);
+  if (automatic) {
+    const PrecisionReport& choice = choose_precision(*reports, max_drop);
+    std::printf("\nauto (max accuracy drop %.4f): %s — %.0f tokens/s (%.2fx fp32), top-1 agreement %.2f%%",
+                max_drop, choice.name.c_str(), choice.tokens_per_second,
+                choice.tokens_per_second / reports->front().tokens_per_second, 100.0 * choice.top1_agreement);
+    if (choice.task_accuracy)
+      std::printf(", task accuracy %.4f vs fp32 %.4f", *choice.task_accuracy, *reports->front().task_accuracy);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace justnews::cli

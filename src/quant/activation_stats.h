@@ -1,0 +1,73 @@
+// Activation statistics for calibration: what the input of every linear layer looks like on real
+// text. The CPU encoder reports each linear input to an ActivationObserver; the recorder keeps,
+// per (layer, site), the absmax of every input channel (for SmoothQuant) and the absmax of every
+// token row (for percentile-clipped per-tensor scales).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace justnews {
+
+// The four linear layers of an encoder layer, in forward order.
+enum class LinearSite { kQkv, kAttentionOutput, kFfnIn, kFfnOut };
+inline constexpr int kNumLinearSites = 4;
+const char* linear_site_name(LinearSite site);
+
+class ActivationObserver {
+ public:
+  virtual ~ActivationObserver() = default;
+  // input: [rows, columns] row-major float32, the linear layer's input before quantisation.
+  virtual void observe(int64_t layer_idx, LinearSite site, const float* input, int64_t rows,
+                       int64_t columns) = 0;
+};
+
+struct SiteCalibration {
+  float absmax = 0.0f;               // over every token seen
+  float clipped_absmax = 0.0f;       // the chosen percentile of per-token absmax values
+  std::vector<float> channel_absmax; // [columns]
+};
+
+struct ActivationCalibration {
+  float percentile = 100.0f;
+  int64_t num_tokens = 0;
+  std::vector<std::array<SiteCalibration, kNumLinearSites>> layers;
+  const SiteCalibration& site(int64_t layer_idx, LinearSite site) const {
+    return layers[static_cast<size_t>(layer_idx)][static_cast<size_t>(site)];
+  }
+  // Matches the model's layer count and widths; errors say which layer / site differs.
+  Status check_shape(int64_t num_layers, int64_t hidden, int64_t intermediate) const;
+};
+
+// Thread-safe recorder (the encoder may call observe from pool threads).
+class ActivationStatsRecorder final : public ActivationObserver {
+ public:
+  explicit ActivationStatsRecorder(int64_t num_layers);
+  void observe(int64_t layer_idx, LinearSite site, const float* input, int64_t rows,
+               int64_t columns) override;
+  // percentile in (0, 100]: 100 keeps the plain absmax. Fails when nothing was observed.
+  Result<ActivationCalibration> finish(float percentile) const;
+
+ private:
+  struct Site {
+    std::vector<float> channel_absmax;
+    std::vector<float> token_absmax;
+  };
+  mutable std::mutex mutex_;
+  std::vector<std::array<Site, kNumLinearSites>> layers_;
+};
+
+// SmoothQuant (Xiao et al. 2023) migration factors for one linear layer: s_j =
+// max|X_j|^alpha / max|W_:j|^(1-alpha). The layer computes (X / s) · (W · s)ᵀ, which equals X · Wᵀ
+// but moves outlier activation channels into the (per-channel quantised) weights.
+// weight: [out_features, in_features]; activation_channel_absmax: [in_features].
+std::vector<float> smoothing_factors(const std::vector<float>& activation_channel_absmax,
+                                     const float* weight, int64_t out_features,
+                                     int64_t in_features, float alpha);
+
+}  // namespace justnews

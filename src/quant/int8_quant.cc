@@ -1,0 +1,57 @@
+// INT8 per-row quantisation.
+#include "quant/int8_quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace justnews {
+
+float int8_scale_for_absmax(float absmax) { return absmax / static_cast<float>(kInt8MaxCode); }
+
+int8_t quantize_int8_value(float value, float inv_scale) {
+  const float scaled = std::round(value * inv_scale);
+  return static_cast<int8_t>(std::clamp(scaled, -127.0f, 127.0f));
+}
+
+Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int64_t columns,
+                                         const std::string& name) {
+  if (rows <= 0 || columns <= 0)
+    return invalid_argument("int8 quantisation of " + name + ": shape [" + std::to_string(rows) +
+                            ", " + std::to_string(columns) + "] is empty; expected rows, columns > 0");
+  Int8Matrix matrix;
+  matrix.rows = rows;
+  matrix.columns = columns;
+  matrix.codes.resize(static_cast<size_t>(rows * columns));
+  matrix.scales.resize(static_cast<size_t>(rows));
+  for (int64_t row_idx = 0; row_idx < rows; ++row_idx) {
+    const float* row = values + row_idx * columns;
+    float absmax = 0.0f;
+    for (int64_t col_idx = 0; col_idx < columns; ++col_idx) {
+      if (!std::isfinite(row[col_idx]))
+        return invalid_argument("int8 quantisation of " + name + ": element [" +
+                                std::to_string(row_idx) + ", " + std::to_string(col_idx) +
+                                "] is not finite");
+      absmax = std::max(absmax, std::fabs(row[col_idx]));
+    }
+    const float scale = int8_scale_for_absmax(absmax);
+    const float inv_scale = scale > 0.0f ? 1.0f / scale : 0.0f;
+    matrix.scales[static_cast<size_t>(row_idx)] = scale;
+    int8_t* codes = matrix.codes.data() + row_idx * columns;
+    for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
+      codes[col_idx] = quantize_int8_value(row[col_idx], inv_scale);
+  }
+  return matrix;
+}
+
+std::vector<float> dequantize_int8(const Int8Matrix& matrix) {
+  std::vector<float> values(matrix.codes.size());
+  for (int64_t row_idx = 0; row_idx < matrix.rows; ++row_idx)
+    for (int64_t col_idx = 0; col_idx < matrix.columns; ++col_idx) {
+      const size_t idx = static_cast<size_t>(row_idx * matrix.columns + col_idx);
+      values[idx] = static_cast<float>(matrix.codes[idx]) * matrix.scales[static_cast<size_t>(row_idx)];
+    }
+  return values;
+}
+
+}  // namespace justnews

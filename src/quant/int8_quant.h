@@ -1,0 +1,33 @@
+// INT8 symmetric quantisation: per-output-channel weights, per-token or per-tensor activations.
+// value ≈ code · scale with code in [-127, 127] (−128 is never produced, so negation is exact and
+// the range is symmetric); scale = absmax / 127, so the rounding error is at most scale / 2.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace justnews {
+
+inline constexpr int kInt8MaxCode = 127;
+
+// A [rows, columns] float matrix (PyTorch [out, in] layout) quantised row by row.
+struct Int8Matrix {
+  int64_t rows = 0, columns = 0;
+  std::vector<int8_t> codes;   // [rows, columns]
+  std::vector<float> scales;   // [rows]; 0 for an all-zero row
+};
+
+// Errors name `name` and say which dimension is wrong (empty or non-finite input).
+Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int64_t columns,
+                                         const std::string& name);
+std::vector<float> dequantize_int8(const Int8Matrix& matrix);
+
+// One value's code for a given scale (round half away from zero, clamped to ±127).
+int8_t quantize_int8_value(float value, float inv_scale);
+// The scale that maps `absmax` to 127 (0 stays 0: an all-zero row needs no scale).
+float int8_scale_for_absmax(float absmax);
+
+}  // namespace justnews

@@ -1,0 +1,263 @@
+// Quantizer formats against references derived from the formats themselves: exactly representable
+// values survive a round trip, every other value lands within half a quantisation step, FP8 codes
+// decode to the values the E4M3 definition gives, NF4 picks the nearest codebook entry, double
+// quantisation never stores a scale below the true one, and bad shapes / group sizes are refused.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "quant/activation_stats.h"
+#include "quant/fp8_e4m3.h"
+#include "quant/int4_quant.h"
+#include "quant/int8_quant.h"
+#include "quant/precision.h"
+#include "quant/weight_memory.h"
+
+namespace justnews {
+namespace {
+
+std::vector<float> random_values(int64_t count, uint32_t seed, float stddev = 1.0f) {
+  std::mt19937 generator(seed);
+  std::normal_distribution<float> normal(0.0f, stddev);
+  std::vector<float> values(static_cast<size_t>(count));
+  for (float& value : values) value = normal(generator);
+  return values;
+}
+
+TEST(Int8Quant, ErrorIsAtMostHalfAScalePerRow) {
+  const int64_t rows = 7, columns = 300;
+  std::vector<float> values = random_values(rows * columns, 1);
+  values[5] = 40.0f;  // an outlier widens row 0's scale only
+  auto matrix = quantize_int8_per_row(values.data(), rows, columns, "w");
+  ASSERT_TRUE(matrix.ok()) << matrix.status().to_string();
+  const std::vector<float> restored = dequantize_int8(*matrix);
+  for (int64_t row = 0; row < rows; ++row) {
+    float absmax = 0.0f;
+    for (int64_t col = 0; col < columns; ++col) absmax = std::max(absmax, std::fabs(values[row * columns + col]));
+    const float scale = matrix->scales[static_cast<size_t>(row)];
+    EXPECT_FLOAT_EQ(scale, absmax / 127.0f);
+    for (int64_t col = 0; col < columns; ++col) {
+      const size_t idx = static_cast<size_t>(row * columns + col);
+      EXPECT_LE(std::fabs(restored[idx] - values[idx]), scale / 2 * (1 + 1e-6f));
+      EXPECT_GE(matrix->codes[idx], -127);
+    }
+  }
+}
+
+TEST(Int8Quant, RepresentableValuesRoundTripExactly) {
+  const float scale = 0.03125f;  // a power of two: code · scale is exact in float
+  std::vector<float> values;
+  for (int code = -127; code <= 127; ++code) values.push_back(static_cast<float>(code) * scale);
+  auto matrix = quantize_int8_per_row(values.data(), 1, static_cast<int64_t>(values.size()), "w");
+  ASSERT_TRUE(matrix.ok());
+  EXPECT_EQ(dequantize_int8(*matrix), values);
+}
+
+TEST(Int8Quant, RefusesEmptyAndNonFinite) {
+  std::vector<float> values = {1.0f, std::numeric_limits<float>::infinity()};
+  auto bad = quantize_int8_per_row(values.data(), 1, 2, "layer 3 ffn_in_weight");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("layer 3 ffn_in_weight"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("[0, 1]"), std::string::npos);
+  EXPECT_FALSE(quantize_int8_per_row(values.data(), 0, 2, "w").ok());
+}
+
+// E4M3 from its definition: bias 7, 3 mantissa bits, subnormals below 2^-6, S.1111.111 = NaN.
+float e4m3_reference(int code) {
+  const int exponent = (code >> 3) & 0xF, mantissa = code & 7;
+  const float sign = (code & 0x80) ? -1.0f : 1.0f;
+  if (exponent == 0) return sign * static_cast<float>(mantissa) / 8.0f * std::pow(2.0f, -6.0f);
+  return sign * (1.0f + static_cast<float>(mantissa) / 8.0f) * std::pow(2.0f, static_cast<float>(exponent - 7));
+}
+
+TEST(Fp8E4M3, EveryCodeDecodesAndRoundTrips) {
+  for (int code = 0; code < 256; ++code) {
+    if ((code & 0x7F) == 0x7F) {
+      EXPECT_TRUE(std::isnan(fp8_e4m3_to_float(static_cast<uint8_t>(code))));
+      continue;
+    }
+    const float value = fp8_e4m3_to_float(static_cast<uint8_t>(code));
+    EXPECT_EQ(value, e4m3_reference(code)) << "code " << code;
+    if (code == 0x80) continue;  // -0 encodes back to 0x80 too, but compare values
+    EXPECT_EQ(float_to_fp8_e4m3(value), code) << "code " << code;
+  }
+  EXPECT_EQ(fp8_e4m3_to_float(0x7E), 448.0f);
+  EXPECT_EQ(fp8_e4m3_to_float(0x01), std::pow(2.0f, -9.0f));
+}
+
+TEST(Fp8E4M3, RoundsToNearestEvenAndSaturates) {
+  EXPECT_EQ(float_to_fp8_e4m3(1e6f), 0x7E);
+  EXPECT_EQ(float_to_fp8_e4m3(-1e6f), 0xFE);
+  EXPECT_EQ(float_to_fp8_e4m3(1.0f + 1.0f / 16.0f), float_to_fp8_e4m3(1.0f));   // tie → even (1.000)
+  EXPECT_EQ(float_to_fp8_e4m3(1.0f + 3.0f / 16.0f), float_to_fp8_e4m3(1.25f));  // tie → even (1.010)
+  EXPECT_EQ(float_to_fp8_e4m3(std::pow(2.0f, -10.0f)), 0x00);  // half the smallest subnormal → 0
+  // Brute force: the chosen code is a nearest representable value.
+  for (float value : random_values(20000, 2, 30.0f)) {
+    const float decoded = fp8_e4m3_to_float(float_to_fp8_e4m3(value));
+    float best = std::numeric_limits<float>::infinity();
+    for (int code = 0; code < 256; ++code) {
+      if ((code & 0x7F) == 0x7F) continue;
+      best = std::min(best, std::fabs(e4m3_reference(code) - std::clamp(value, -448.0f, 448.0f)));
+    }
+    EXPECT_EQ(std::fabs(decoded - std::clamp(value, -448.0f, 448.0f)), best) << value;
+  }
+}
+
+TEST(Fp8E4M3, PerRowScalesKeepRelativeErrorWithinHalfAnUlp) {
+  const int64_t rows = 5, columns = 256;
+  const std::vector<float> values = random_values(rows * columns, 3);
+  auto matrix = quantize_fp8_per_row(values.data(), rows, columns, "w");
+  ASSERT_TRUE(matrix.ok());
+  const std::vector<float> restored = dequantize_fp8(*matrix);
+  for (size_t idx = 0; idx < values.size(); ++idx) {
+    const float scale = matrix->scales[idx / static_cast<size_t>(columns)];
+    // Normal range: half an ulp is 2^-4 relative; subnormals: 2^-10 absolute (in scaled units).
+    const float bound = std::max(std::fabs(values[idx]) / 16.0f, scale * std::pow(2.0f, -10.0f));
+    EXPECT_LE(std::fabs(restored[idx] - values[idx]), bound * (1 + 1e-5f));
+  }
+}
+
+TEST(Int4Quant, SymmetricErrorWithinHalfTheStoredScale) {
+  for (int64_t group_size : {64, 128}) {
+    const int64_t rows = 12, columns = 384;
+    const std::vector<float> values = random_values(rows * columns, 4, 0.05f);
+    auto matrix = quantize_int4(values.data(), rows, columns, group_size, Int4Format::kInt4, "w");
+    ASSERT_TRUE(matrix.ok()) << matrix.status().to_string();
+    const std::vector<float> restored = dequantize_int4(*matrix);
+    for (int64_t group = 0; group < rows * columns / group_size; ++group) {
+      const float stored = matrix->scales.scale(group);
+      float absmax = 0.0f;
+      for (int64_t idx = 0; idx < group_size; ++idx)
+        absmax = std::max(absmax, std::fabs(values[static_cast<size_t>(group * group_size + idx)]));
+      EXPECT_GE(stored, absmax / 7.0f) << "double quantisation must not shrink a scale";
+      EXPECT_LE(stored, absmax / 7.0f * 1.1f + 1e-6f);
+      for (int64_t idx = 0; idx < group_size; ++idx) {
+        const size_t at = static_cast<size_t>(group * group_size + idx);
+        EXPECT_LE(std::fabs(restored[at] - values[at]), stored / 2 * (1 + 1e-5f));
+      }
+    }
+  }
+}
+
+TEST(Int4Quant, Nf4PicksTheNearestCodebookValue) {
+  // The bitsandbytes table has 16 sorted values from -1 to 1 with 0 at index 7.
+  EXPECT_EQ(kNf4Codebook.front(), -1.0f);
+  EXPECT_EQ(kNf4Codebook.back(), 1.0f);
+  EXPECT_EQ(kNf4Codebook[7], 0.0f);
+  for (size_t idx = 1; idx < kNf4Codebook.size(); ++idx) EXPECT_LT(kNf4Codebook[idx - 1], kNf4Codebook[idx]);
+  const int64_t rows = 4, columns = 128;
+  const std::vector<float> values = random_values(rows * columns, 5);
+  auto matrix = quantize_int4(values.data(), rows, columns, 64, Int4Format::kNf4, "w");
+  ASSERT_TRUE(matrix.ok());
+  const std::vector<float> restored = dequantize_int4(*matrix);
+  for (size_t idx = 0; idx < values.size(); ++idx) {
+    const float scale = matrix->scales.scale(static_cast<int64_t>(idx) / 64);
+    float best = std::numeric_limits<float>::infinity();
+    for (float code_value : kNf4Codebook) best = std::min(best, std::fabs(code_value * scale - values[idx]));
+    EXPECT_NEAR(std::fabs(restored[idx] - values[idx]), best, 1e-6f);
+  }
+}
+
+TEST(Int4Quant, CodebookValuesRoundTripExactly) {
+  // One group holding every NF4 value times 0.5 (the group's absmax is 0.5 = its scale).
+  std::vector<float> values;
+  for (int repeat = 0; repeat < 4; ++repeat)
+    for (float code_value : kNf4Codebook) values.push_back(code_value * 0.5f);
+  auto matrix = quantize_int4(values.data(), 1, 64, 64, Int4Format::kNf4, "w");
+  ASSERT_TRUE(matrix.ok());
+  EXPECT_EQ(matrix->scales.scale(0), 0.5f);
+  EXPECT_EQ(dequantize_int4(*matrix), values);
+}
+
+TEST(Int4Quant, BadGroupSizesNameTheTensorAndSizes) {
+  const std::vector<float> values(2 * 96, 1.0f);
+  auto too_large = quantize_int4(values.data(), 2, 96, 128, Int4Format::kInt4, "layer 0 qkv_weight");
+  ASSERT_FALSE(too_large.ok());
+  EXPECT_NE(too_large.status().message().find("larger than the row"), std::string::npos);
+  EXPECT_NE(too_large.status().message().find("layer 0 qkv_weight"), std::string::npos);
+  auto not_dividing = quantize_int4(values.data(), 2, 96, 64, Int4Format::kNf4, "w");
+  ASSERT_FALSE(not_dividing.ok());
+  EXPECT_NE(not_dividing.status().message().find("does not divide"), std::string::npos);
+  EXPECT_FALSE(quantize_int4(values.data(), 2, 96, 0, Int4Format::kInt4, "w").ok());
+  EXPECT_FALSE(quantize_int4(values.data(), 2, 96, 3, Int4Format::kInt4, "w").ok());
+}
+
+TEST(Int4Quant, DoubleQuantisedScalesStayWithinOneStep) {
+  std::vector<float> scales;
+  std::mt19937 generator(6);
+  std::uniform_real_distribution<float> uniform(0.001f, 0.2f);
+  for (int idx = 0; idx < 1000; ++idx) scales.push_back(uniform(generator));
+  const DoubleQuantizedScales quantized = double_quantize_scales(scales);
+  ASSERT_EQ(quantized.block_scales.size(), 4u);  // ceil(1000 / 256)
+  for (size_t idx = 0; idx < scales.size(); ++idx) {
+    const float stored = quantized.scale(static_cast<int64_t>(idx));
+    EXPECT_GE(stored, scales[idx]);
+    EXPECT_LE(stored - scales[idx], quantized.block_scales[idx / 256] * 1.001f);
+  }
+}
+
+TEST(Int4Quant, PackUnpackRoundTrips) {
+  std::vector<uint8_t> codes;
+  for (int idx = 0; idx < 33; ++idx) codes.push_back(static_cast<uint8_t>((idx * 7) % 16));
+  const std::vector<uint8_t> packed = pack_nibbles(codes);
+  ASSERT_EQ(packed.size(), 17u);
+  EXPECT_EQ(packed[0], (codes[1] << 4) | codes[0]);
+  EXPECT_EQ(unpack_nibbles(packed, 33), codes);
+}
+
+TEST(WeightMemory, MeetsTheRatiosAgainstFp16) {
+  for (auto [out, in] : {std::pair<int64_t, int64_t>{768, 768}, {3072, 768}, {384, 1536}}) {
+    const double fp16 = static_cast<double>(fp16_weight_bytes(out, in));
+    EXPECT_LE(linear_weight_memory(Precision::kInt8, out, in, 0).total_bytes() / fp16, 0.52);
+    EXPECT_LE(linear_weight_memory(Precision::kInt4, out, in, 64).total_bytes() / fp16, 0.30);
+    EXPECT_LE(linear_weight_memory(Precision::kNf4, out, in, 64).total_bytes() / fp16, 0.30);
+  }
+  // The accounting matches what the quantiser allocates.
+  const std::vector<float> values = random_values(384 * 1536, 7);
+  auto matrix = quantize_int4(values.data(), 384, 1536, 64, Int4Format::kNf4, "w");
+  ASSERT_TRUE(matrix.ok());
+  EXPECT_EQ(matrix->memory_bytes(), linear_weight_memory(Precision::kNf4, 384, 1536, 64).total_bytes());
+}
+
+TEST(Precision, NamesParseBackAndUnknownNamesAreListed) {
+  for (Precision precision : all_precisions()) {
+    auto parsed = parse_precision(precision_name(precision));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, precision);
+  }
+  auto bad = parse_precision("int3");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("int8-weight-only"), std::string::npos);
+}
+
+TEST(ActivationStats, PercentilesAndChannelMaxima) {
+  ActivationStatsRecorder recorder(1);
+  std::vector<float> rows(100 * 4);
+  for (int row = 0; row < 100; ++row)
+    for (int col = 0; col < 4; ++col) rows[static_cast<size_t>(row * 4 + col)] = (col == 2 ? -1.0f : 0.5f) * static_cast<float>(row + 1);
+  for (int site = 0; site < kNumLinearSites; ++site)
+    recorder.observe(0, static_cast<LinearSite>(site), rows.data(), 100, 4);
+  auto calibration = recorder.finish(99.0f);
+  ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
+  const SiteCalibration& site = calibration->site(0, LinearSite::kFfnIn);
+  EXPECT_EQ(site.absmax, 100.0f);
+  EXPECT_EQ(site.clipped_absmax, 99.0f);
+  EXPECT_EQ(site.channel_absmax, (std::vector<float>{50.0f, 50.0f, 100.0f, 50.0f}));
+  EXPECT_EQ(calibration->num_tokens, 100);
+  EXPECT_FALSE(ActivationStatsRecorder(2).finish(99.0f).ok());  // nothing observed
+  EXPECT_FALSE(recorder.finish(0.0f).ok());
+}
+
+TEST(ActivationStats, SmoothingFactorsFollowTheFormula) {
+  const std::vector<float> activation = {8.0f, 0.5f};
+  const std::vector<float> weight = {0.5f, -2.0f, 0.25f, 1.0f};  // [2 out, 2 in]
+  const std::vector<float> factors = smoothing_factors(activation, weight.data(), 2, 2, 0.5f);
+  EXPECT_FLOAT_EQ(factors[0], std::sqrt(8.0f) / std::sqrt(0.5f));
+  EXPECT_FLOAT_EQ(factors[1], std::sqrt(0.5f) / std::sqrt(2.0f));
+}
+
+}  // namespace
+}  // namespace justnews
