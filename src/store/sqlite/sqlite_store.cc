@@ -61,20 +61,14 @@ class Statement {
 class SqliteStore final : public Store {
  public:
   SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  ~SqliteStore() override { sqlite3_close(db_); }
+  // close_v2: the connection closes once the member statements below are finalised.
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
 
   std::string name() const override { return "sqlite:" + path_; }
 
   Result<bool> contains(const std::string& content_hash, const std::string& url) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement stmt(db_, "SELECT 1 FROM articles WHERE content_hash = ?1 OR (?2 <> '' AND url = ?2) LIMIT 1");
-    if (!stmt.valid()) return error("prepare membership query");
-    stmt.bind_text(1, content_hash);
-    stmt.bind_text(2, url);
-    const int rc = sqlite3_step(stmt.get());
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return error("query article membership");
+    return contains_locked(content_hash, url);
   }
 
   Status write(const std::vector<AnalyzedArticle>& articles) override {
@@ -139,16 +133,31 @@ class SqliteStore final : public Store {
     return io_error(path_ + ": sqlite cannot " + what + ": " + sqlite3_errmsg(db_));
   }
 
+  // Two single-index lookups: an OR across the two columns would make SQLite scan the table.
+  Result<bool> contains_locked(const std::string& content_hash, const std::string& url) {
+    if (!by_hash_.valid() || !by_url_.valid()) return error("prepare membership queries");
+    sqlite3_reset(by_hash_.get());
+    by_hash_.bind_text(1, content_hash);
+    int rc = sqlite3_step(by_hash_.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) return error("query article by content hash");
+    if (url.empty()) return false;
+    sqlite3_reset(by_url_.get());
+    by_url_.bind_text(1, url);
+    rc = sqlite3_step(by_url_.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) return error("query article by url");
+    return false;
+  }
+
   Status write_locked(const std::vector<AnalyzedArticle>& articles) {
-    Statement insert_article(db_,
-                             "INSERT INTO articles(content_hash, url, source_id, title, published) "
-                             "SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM articles WHERE "
-                             "content_hash = ?1 OR (?2 <> '' AND url = ?2))");
-    Statement insert_result(db_, "INSERT OR REPLACE INTO results(article_id, agent, output, vector) "
-                                 "VALUES (?1, ?2, ?3, ?4)");
+    Statement& insert_article = insert_article_;
+    Statement& insert_result = insert_result_;
     if (!insert_article.valid() || !insert_result.valid()) return error("prepare insert");
     for (const AnalyzedArticle& analyzed : articles) {
       const ArticleRecord& article = analyzed.article;
+      JN_ASSIGN_OR_RETURN(const bool stored, contains_locked(article.content_hash, article.url));
+      if (stored) continue;  // already stored: keep the first analysis
       sqlite3_reset(insert_article.get());
       insert_article.bind_text(1, article.content_hash);
       insert_article.bind_text(2, article.url);
@@ -158,7 +167,6 @@ class SqliteStore final : public Store {
       if (sqlite3_step(insert_article.get()) != SQLITE_DONE) {
         return error("insert article " + article.content_hash);
       }
-      if (sqlite3_changes(db_) == 0) continue;  // already stored: keep the first analysis
       const sqlite3_int64 article_id = sqlite3_last_insert_rowid(db_);
       for (const AgentResultRecord& result : analyzed.results) {
         sqlite3_reset(insert_result.get());
@@ -182,6 +190,13 @@ class SqliteStore final : public Store {
   sqlite3* db_;
   std::string path_;
   std::mutex mutex_;
+  // Prepared once, reset per use (declared after db_, which they need).
+  Statement by_hash_{db_, "SELECT 1 FROM articles WHERE content_hash = ?1"};
+  Statement by_url_{db_, "SELECT 1 FROM articles WHERE url = ?1 AND url <> ''"};
+  Statement insert_article_{db_, "INSERT INTO articles(content_hash, url, source_id, title, published) "
+                                 "VALUES (?1, ?2, ?3, ?4, ?5)"};
+  Statement insert_result_{db_, "INSERT OR REPLACE INTO results(article_id, agent, output, vector) "
+                                "VALUES (?1, ?2, ?3, ?4)"};
 };
 
 }  // namespace

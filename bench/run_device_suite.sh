@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One device call for the whole GPU suite: GPU tests, tokenizer scaling on the device's cores
+# (side by side with HF tokenizers), and the 3-agent CUDA pipeline on Reuters. Expects, carried:
+# .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
+# of ../shared/data/news, which does not travel). Logs go to $OUT.
+set -u
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+tar -xJf .carry/pack/carry.tar.xz
+cublas_dir=$(dirname "$(find / -name 'libcublasLt.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
+export LD_LIBRARY_PATH="$PWD/.carry/lib:$cublas_dir:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+mkdir -p ../shared/data/news && cp .carry/news/*.jsonl ../shared/data/news/
+nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv | tee "$OUT/device.txt"
+nproc | tee -a "$OUT/device.txt"
+for step in "$@"; do
+  case "$step" in
+    tests)
+      for test in engine_cuda_ops_test engine_cuda_encoder_test engine_cuda_plan_test memory_cuda_test; do
+        .carry/bin/$test --gtest_brief=1 2>&1 | tee "$OUT/$test.log" | tail -4
+      done
+      ;;
+    tokenizer)
+      PYTHONUNBUFFERED=1 python3 bench/peers/tokenizer_peer.py --bench .carry/bin/bench_tokenizer --repeats 3 \
+        2>&1 | tee "$OUT/tokenizer.log"
+      .carry/bin/bench_tokenizer --benchmark_filter=BM_EncodeBatch 2>&1 | tee -a "$OUT/tokenizer.log"
+      ;;
+    pipeline)
+      python3 tools/make_random_checkpoints.py /tmp/jn_models 2>&1 | grep -v Warning | tail -2
+      rm -f /tmp/jn_gpu_pipeline.db*
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/gpu_memory_mib.txt" &
+      sampler=$!
+      /usr/bin/time -v .carry/bin/justnews analyze --config bench/pipeline/gpu_three_agents.yaml --no-progress \
+        ../shared/data/news/reuters21578.jsonl > "$OUT/pipeline.log" 2> "$OUT/pipeline.err"
+      status=$?
+      kill $sampler
+      echo "exit $status; peak GPU memory in use (MiB, whole device): $(sort -n "$OUT/gpu_memory_mib.txt" | tail -1)"
+      grep -v "^\[" "$OUT/pipeline.err" | grep -v "^	" | tail -20
+      grep -E "Maximum resident|Elapsed" "$OUT/pipeline.err"
+      # A second run finds everything stored (resumability) and must be fast.
+      .carry/bin/justnews analyze --config bench/pipeline/gpu_three_agents.yaml --no-progress \
+        ../shared/data/news/reuters21578.jsonl 2>&1 | grep -E "summary" | tee -a "$OUT/pipeline.log"
+      nvidia-smi --query-gpu=memory.used --format=csv
+      ;;
+  esac
+done
