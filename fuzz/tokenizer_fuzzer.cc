@@ -1,5 +1,7 @@
-// libFuzzer target: arbitrary bytes through both tokenizer fixtures (MiniLM WordPiece and the
-// byte-level BPE), single texts and pairs, with and without special tokens and truncation.
+// libFuzzer target: arbitrary bytes through the tokenizer fixtures (MiniLM WordPiece, the
+// byte-level BPE and the regex byte-level BPE whose normaliser and pre-tokenizer run ICU regexes),
+// single texts and pairs, with and without special tokens and truncation. The bytes are also
+// compiled as a regex pattern: a bad pattern must be an error, never a crash.
 // Invalid UTF-8 must come back as an error, never a crash or an out-of-bounds read. Run from the
 // repository root so the fixture paths resolve.
 #include <cstddef>
@@ -8,6 +10,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "tokenizer/regex.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -42,13 +45,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Tokenizer wordpiece = load("tests/fixtures/tokenizers/minilm_wordpiece/tokenizer.json", 0);
   static const Tokenizer bpe = load("tests/fixtures/tokenizers/roberta_bpe/tokenizer.json", 0);
   static const Tokenizer truncated = load("tests/fixtures/tokenizers/roberta_bpe/tokenizer.json", 16);
+  static const Tokenizer regex_bpe = load("tests/fixtures/tokenizers/regex_bpe/tokenizer.json", 0);
   std::string_view text(reinterpret_cast<const char*>(data), size);
   // Offsets are in characters, so never more than the byte count.
-  for (const Tokenizer* tokenizer : {&wordpiece, &bpe, &truncated}) {
+  for (const Tokenizer* tokenizer : {&wordpiece, &bpe, &truncated, &regex_bpe}) {
     check(tokenizer->encode(text), size);
     check(tokenizer->encode(text, false), size);
     size_t half = size / 2;
     check(tokenizer->encode_pair(text.substr(0, half), text.substr(half)), size);
   }
+  // Compile only: matching an arbitrary pattern can backtrack exponentially, which is a property of
+  // the tokenizer.json author's pattern, not of our code.
+  (void)justnews::tokenizer::Regex::compile(text.substr(0, 256), "fuzz");
   return 0;
 }

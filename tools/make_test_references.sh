@@ -9,7 +9,8 @@ python_bin="${PYTHON:-$root/.venv/bin/python}"
 out_dir="$root/$build_dir/tokenizer_reference"
 mkdir -p "$out_dir"
 for pair in minilm:tests/fixtures/tokenizers/minilm_wordpiece/tokenizer.json \
-            roberta_bpe:tests/fixtures/tokenizers/roberta_bpe/tokenizer.json; do
+            roberta_bpe:tests/fixtures/tokenizers/roberta_bpe/tokenizer.json \
+            regex_bpe:tests/fixtures/tokenizers/regex_bpe/tokenizer.json; do
   name="${pair%%:*}"
   tokenizer="$root/${pair#*:}"
   dump="$out_dir/$name.bin"

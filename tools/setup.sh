@@ -8,7 +8,7 @@ cd "$root"
 
 packages=(cmake g++ clang pkg-config make python3-venv
   libopenblas-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libutf8proc-dev
-  libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev)
+  libsqlite3-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

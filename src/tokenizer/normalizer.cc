@@ -275,6 +275,41 @@ class ReplaceNormalizer final : public Normalizer {
   std::string content_;
 };
 
+class RegexReplaceNormalizer final : public Normalizer {
+ public:
+  RegexReplaceNormalizer(std::shared_ptr<const Regex> regex, std::string content)
+      : regex_(std::move(regex)), content_(std::move(content)) {}
+
+  void normalize(NormalizedText& text, NormalizedText& scratch) const override {
+    RegexSearcher searcher(*regex_);
+    std::vector<ByteRange> matches;
+    searcher.find_all(text.text, matches);
+    if (matches.empty()) return;
+    NormalizedBuilder builder(scratch);
+    size_t pos = 0;
+    for (const ByteRange& match : matches) {
+      builder.copy(text, pos, match.start);
+      // HF's transform_range: inserted characters take the alignment of the character before the
+      // insertion point, i.e. the last replaced one; an empty match at 0 gets an empty span.
+      Span alignment = match.end > 0 ? text.alignment[match.end - 1]
+                                     : Span{text.alignment[0].start, text.alignment[0].start};
+      size_t content_pos = 0;
+      while (content_pos < content_.size()) {
+        size_t length;
+        builder.push(decode_utf8_at(content_, content_pos, &length), alignment);
+        content_pos += length;
+      }
+      pos = match.end;
+    }
+    builder.copy(text, pos, text.size());
+    std::swap(text, scratch);
+  }
+
+ private:
+  std::shared_ptr<const Regex> regex_;
+  std::string content_;
+};
+
 class SequenceNormalizer final : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
@@ -302,6 +337,9 @@ std::unique_ptr<Normalizer> make_strip_normalizer(bool strip_left, bool strip_ri
 std::unique_ptr<Normalizer> make_strip_accents_normalizer() { return std::make_unique<StripAccentsNormalizer>(); }
 std::unique_ptr<Normalizer> make_replace_normalizer(std::string pattern, std::string content) {
   return std::make_unique<ReplaceNormalizer>(std::move(pattern), std::move(content));
+}
+std::unique_ptr<Normalizer> make_regex_replace_normalizer(std::shared_ptr<const Regex> regex, std::string content) {
+  return std::make_unique<RegexReplaceNormalizer>(std::move(regex), std::move(content));
 }
 std::unique_ptr<Normalizer> make_sequence_normalizer(std::vector<std::unique_ptr<Normalizer>> steps) {
   return std::make_unique<SequenceNormalizer>(std::move(steps));

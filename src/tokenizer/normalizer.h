@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tokenizer/normalized_text.h"
+#include "tokenizer/regex.h"
 
 namespace justnews::tokenizer {
 
@@ -38,6 +39,8 @@ std::unique_ptr<Normalizer> make_strip_normalizer(bool strip_left, bool strip_ri
 std::unique_ptr<Normalizer> make_strip_accents_normalizer();
 // Replaces every occurrence of the literal `pattern` by `content`.
 std::unique_ptr<Normalizer> make_replace_normalizer(std::string pattern, std::string content);
+// Replaces every match of `regex` by `content` (literally: HF has no backreferences).
+std::unique_ptr<Normalizer> make_regex_replace_normalizer(std::shared_ptr<const Regex> regex, std::string content);
 std::unique_ptr<Normalizer> make_sequence_normalizer(std::vector<std::unique_ptr<Normalizer>> steps);
 
 }  // namespace justnews::tokenizer

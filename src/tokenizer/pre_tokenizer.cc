@@ -241,6 +241,41 @@ class SplitPreTokenizer final : public PreTokenizer {
   bool invert_;
 };
 
+// Split with a regex: each piece is searched on its own, as HF runs find_matches per split.
+class RegexSplitPreTokenizer final : public PreTokenizer {
+ public:
+  RegexSplitPreTokenizer(std::shared_ptr<const Regex> regex, SplitBehavior behavior, bool invert)
+      : regex_(std::move(regex)), behavior_(behavior), invert_(invert) {}
+
+  void split(const NormalizedText& text, const std::vector<Piece>& in, std::vector<Piece>& out) const override {
+    RegexSearcher searcher(*regex_);
+    std::vector<ByteRange> found;
+    std::vector<Match> matches;
+    for (const Piece& piece : in) {
+      if (piece.end <= piece.start) continue;
+      searcher.find_all(std::string_view(text.text.data() + piece.start, piece.end - piece.start), found);
+      matches.clear();
+      uint32_t last = 0;
+      for (const ByteRange& range : found) {
+        if (range.start > last) matches.push_back(Match{piece.start + last, piece.start + range.start, false});
+        // Empty matches are kept: under the Merged and Contiguous behaviours they still split.
+        matches.push_back(Match{piece.start + range.start, piece.start + range.end, true});
+        last = range.end;
+      }
+      if (piece.end - piece.start > last) matches.push_back(Match{piece.start + last, piece.end, false});
+      if (invert_) {
+        for (Match& match : matches) match.is_match = !match.is_match;
+      }
+      apply_behavior(matches, behavior_, out);
+    }
+  }
+
+ private:
+  std::shared_ptr<const Regex> regex_;
+  SplitBehavior behavior_;
+  bool invert_;
+};
+
 class PunctuationPreTokenizer final : public PreTokenizer {
  public:
   explicit PunctuationPreTokenizer(SplitBehavior behavior) : behavior_(behavior) {}
@@ -386,6 +421,10 @@ std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(bool add_prefix_spac
 }
 std::unique_ptr<PreTokenizer> make_split_pre_tokenizer(std::string pattern, SplitBehavior behavior, bool invert) {
   return std::make_unique<SplitPreTokenizer>(std::move(pattern), behavior, invert);
+}
+std::unique_ptr<PreTokenizer> make_regex_split_pre_tokenizer(std::shared_ptr<const Regex> regex, SplitBehavior behavior,
+                                                             bool invert) {
+  return std::make_unique<RegexSplitPreTokenizer>(std::move(regex), behavior, invert);
 }
 std::unique_ptr<PreTokenizer> make_punctuation_pre_tokenizer(SplitBehavior behavior) {
   return std::make_unique<PunctuationPreTokenizer>(behavior);

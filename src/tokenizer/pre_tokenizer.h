@@ -1,6 +1,6 @@
 // Pre-tokenisers: split normalised text into pieces that the model tokenises independently
 // (Hugging Face semantics: BertPreTokenizer, Whitespace, WhitespaceSplit, ByteLevel, Split with a
-// literal pattern, Punctuation, Digits, Sequence).
+// literal or regex pattern, Punctuation, Digits, Sequence).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tokenizer/normalized_text.h"
+#include "tokenizer/regex.h"
 
 namespace justnews::tokenizer {
 
@@ -40,6 +41,9 @@ std::unique_ptr<PreTokenizer> make_whitespace_split_pre_tokenizer();
 // use_regex: split with the GPT-2 pattern first. trim_offsets only matters in post-processing.
 std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(bool add_prefix_space, bool use_regex);
 std::unique_ptr<PreTokenizer> make_split_pre_tokenizer(std::string pattern, SplitBehavior behavior, bool invert);
+// Split on the matches of a regex (HF's Split with {"Regex": ...}).
+std::unique_ptr<PreTokenizer> make_regex_split_pre_tokenizer(std::shared_ptr<const Regex> regex, SplitBehavior behavior,
+                                                             bool invert);
 std::unique_ptr<PreTokenizer> make_punctuation_pre_tokenizer(SplitBehavior behavior);
 std::unique_ptr<PreTokenizer> make_digits_pre_tokenizer(bool individual_digits);
 std::unique_ptr<PreTokenizer> make_sequence_pre_tokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps);

@@ -4,6 +4,7 @@
 
 #include "tokenizer/bpe.h"
 #include "tokenizer/pipeline.h"
+#include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/wordpiece.h"
 
@@ -36,13 +37,19 @@ Result<SplitBehavior> parse_behavior(const Json& object, const std::string& wher
                       "Contiguous, found '" + name + "'");
 }
 
-// The literal of a {"String": ...} pattern; Regex patterns are refused (no Oniguruma here).
-Result<std::string> parse_string_pattern(const Json& object, const std::string& where) {
+// A Split / Replace pattern: a {"String": ...} literal or a {"Regex": ...} compiled once here.
+struct Pattern {
+  std::string literal;
+  std::shared_ptr<const Regex> regex;  // set for Regex patterns
+};
+
+Result<Pattern> parse_pattern(const Json& object, const std::string& where) {
   auto it = object.find("pattern");
   if (it == object.end() || !it->is_object()) return corrupt_data(where + ".pattern: expected an object");
-  if (auto literal = string_field(*it, "String")) return *literal;
-  if (it->contains("Regex")) {
-    return unsupported(where + ".pattern: Regex patterns are not supported (only String literals)");
+  if (auto literal = string_field(*it, "String")) return Pattern{*literal, nullptr};
+  if (auto regex = string_field(*it, "Regex")) {
+    JN_ASSIGN_OR_RETURN(auto compiled, Regex::compile(*regex, where + ".pattern.Regex"));
+    return Pattern{"", std::move(compiled)};
   }
   return corrupt_data(where + ".pattern: expected {\"String\": ...} or {\"Regex\": ...}");
 }
@@ -69,10 +76,11 @@ Result<std::unique_ptr<Normalizer>> parse_normalizer(const Json& object, const s
     return make_strip_normalizer(bool_field(object, "strip_left", true), bool_field(object, "strip_right", true));
   }
   if (type == "Replace") {
-    JN_ASSIGN_OR_RETURN(std::string pattern, parse_string_pattern(object, where));
+    JN_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(object, where));
     auto content = string_field(object, "content");
     if (!content) return corrupt_data(where + ".content: expected a string");
-    return make_replace_normalizer(std::move(pattern), *content);
+    if (pattern.regex) return make_regex_replace_normalizer(std::move(pattern.regex), *content);
+    return make_replace_normalizer(std::move(pattern.literal), *content);
   }
   if (type == "Sequence") {
     auto list = object.find("normalizers");
@@ -98,9 +106,11 @@ Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const Json& object, co
                                          bool_field(object, "use_regex", true));
   }
   if (type == "Split") {
-    JN_ASSIGN_OR_RETURN(std::string pattern, parse_string_pattern(object, where));
+    JN_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(object, where));
     JN_ASSIGN_OR_RETURN(SplitBehavior behavior, parse_behavior(object, where));
-    return make_split_pre_tokenizer(std::move(pattern), behavior, bool_field(object, "invert", false));
+    const bool invert = bool_field(object, "invert", false);
+    if (pattern.regex) return make_regex_split_pre_tokenizer(std::move(pattern.regex), behavior, invert);
+    return make_split_pre_tokenizer(std::move(pattern.literal), behavior, invert);
   }
   if (type == "Punctuation") {
     JN_ASSIGN_OR_RETURN(SplitBehavior behavior, parse_behavior(object, where));

@@ -95,5 +95,9 @@ TEST(TokenizerParity, RobertaByteLevelBpeMatchesHuggingFace) {
   check_parity(testing::roberta_bpe_json(), "roberta_bpe.bin");
 }
 
+TEST(TokenizerParity, RegexByteLevelBpeMatchesHuggingFace) {
+  check_parity(testing::regex_bpe_json(), "regex_bpe.bin");
+}
+
 }  // namespace
 }  // namespace justnews::tokenizer
