@@ -119,7 +119,7 @@ void print_summary(const AnalyzeSummary& s) {
                static_cast<long long>(s.malformed), static_cast<long long>(s.failed), s.wall_s,
                s.wall_s > 0 ? s.analyzed / s.wall_s : 0.0, s.stopped_early ? " (stopped early)" : "");
   std::fprintf(stderr,
-               "stages (caller thread): load %.2f s, read %.2f s, tokenize %.2f s, wait for engines %.2f s, "
+               "stages (busy s, overlapping threads): load %.2f s, read %.2f s, tokenize %.2f s, wait for engines %.2f s, "
                "post-process %.2f s, store %.2f s\n",
                s.load_s, s.read_s, s.tokenize_s, s.wait_s, s.postprocess_s, s.store_s);
   std::fprintf(stderr, "%-14s %-14s %-8s %8s %8s %10s %10s %11s %11s  %s\n", "agent", "task", "backend", "items",

@@ -1,7 +1,15 @@
-// The analyze pipeline: read → de-duplicate → tokenise (pool) → schedulers (engine threads) →
-// in-order post-processing → transactional store writes.
+// The analyze pipeline as four overlapping stages on their own threads:
+//   reader thread: parse, content hash, de-duplication, store membership → bounded chunk queue;
+//   caller thread: tokenise every article for every agent on the pool, submit to the schedulers;
+//   engine threads (one per agent, in the schedulers): batches;
+//   writer thread: in input order, post-process (topics, near-duplicates, stories, JSON) and
+//   commit to the store in transactions.
+// Memory stays bounded: the chunk queue holds a few chunks and at most max_in_flight_articles are
+// between tokenisation and the store.
 #include "runtime/analyze_pipeline.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -10,6 +18,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 #include <unordered_set>
 
 #include "core/thread_pool.h"
@@ -17,6 +26,7 @@
 #include "runtime/agent.h"
 #include "runtime/article_reader.h"
 #include "runtime/backend.h"
+#include "runtime/bounded_queue.h"
 #include "runtime/embedding_analysis.h"
 #include "runtime/result_json.h"
 #include "runtime/scheduler.h"
@@ -29,6 +39,9 @@ namespace justnews {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Chunks the reader may run ahead of tokenisation.
+constexpr size_t kReadQueueChunks = 4;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -45,8 +58,14 @@ class StageTimer {
   Clock::time_point start_;
 };
 
-struct PendingArticle {
+// An article that passed de-duplication, with the hash computed once by the reader.
+struct ReadArticle {
   Article article;
+  std::string hash;
+};
+
+struct PendingArticle {
+  Article article;  // without its body once tokenised: post-processing needs only the metadata
   std::string hash;
   std::vector<std::optional<Result<AgentOutput>>> outputs;  // one per agent
   size_t remaining = 0;
@@ -58,12 +77,28 @@ struct EmbedAnalysis {
   std::unique_ptr<StoryTracker> stories;
 };
 
+// The text the agents analyse (Article::text()), taking the body instead of copying it.
+std::string take_text(Article* article) {
+  if (article->title.empty()) return std::move(article->body);
+  std::string text;
+  text.reserve(article->title.size() + 1 + article->body.size());
+  text += article->title;
+  if (!article->body.empty()) {
+    text += '\n';
+    text += article->body;
+  }
+  article->body = std::string();
+  return text;
+}
+
 class Pipeline {
  public:
   Pipeline(const Config& config, const AnalyzeOptions& options, const AnalyzeCallbacks& callbacks)
       : config_(config), options_(options), callbacks_(callbacks) {}
 
   ~Pipeline() {
+    stop(ok_status());
+    join_threads();
     for (auto& scheduler : schedulers_) scheduler->shutdown();
   }
 
@@ -73,14 +108,28 @@ class Pipeline {
   Status load();
   Status load_agent(const AgentConfig& agent_config);
   MemoryManager* memory_for(const std::string& backend, Status* status);
-  Status submit_chunk(std::vector<Article>* chunk);
-  Status finalize(bool block);
+
+  // Reader thread.
+  void read_loop(ArticleReader* reader);
+  Status read_all(ArticleReader* reader);
+  // Caller thread.
+  Status dispatch_all();
+  Status submit_chunk(std::vector<ReadArticle>* chunk);
+  // Writer thread.
+  void write_loop();
+  Status write_all();
   // Story assignments of every embed agent for the complete articles of `ready`, in one batch per
   // agent: result[agent_idx][ready_idx] (empty vectors for other agents).
   std::vector<std::vector<StoryAssignment>> assign_stories(const std::vector<PendingArticle>& ready);
   Status finalize_article(PendingArticle pending, const std::vector<StoryAssignment>& stories);
   Status commit();
+
+  // Asks every stage to stop; the first error (if any) is what run() returns.
+  void stop(const Status& status);
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  void join_threads();
   void warn(const std::string& message) {
+    std::lock_guard<std::mutex> lock(callback_mutex_);
     if (callbacks_.on_warning) callbacks_.on_warning(message);
   }
   void report_progress(bool input_finished);
@@ -88,7 +137,7 @@ class Pipeline {
   const Config& config_;
   const AnalyzeOptions& options_;
   const AnalyzeCallbacks& callbacks_;
-  AnalyzeSummary summary_;
+  AnalyzeSummary summary_;  // each field written by one stage's thread only
   Clock::time_point started_ = Clock::now();
 
   std::unique_ptr<Store> store_;
@@ -101,15 +150,34 @@ class Pipeline {
   std::FILE* jsonl_ = nullptr;
   bool owns_jsonl_ = false;
 
+  std::thread reader_thread_;
+  std::thread writer_thread_;
+  BoundedQueue<std::vector<ReadArticle>> read_queue_{kReadQueueChunks};
+  std::atomic<bool> stopping_{false};
+  std::mutex error_mutex_;
+  Status first_error_;
+  std::mutex callback_mutex_;
+  // Counters the writer's progress reports read while the reader updates them.
+  std::atomic<int64_t> progress_read_{0};     // well-formed or not
+  std::atomic<int64_t> progress_skipped_{0};  // duplicates, already stored, malformed
+
+  // Reader thread only.
   std::unordered_set<std::string> seen_hashes_;
   std::unordered_set<std::string> seen_urls_;
+  // Caller thread only.
   uint64_t next_key_ = 0;
-  uint64_t next_to_finalize_ = 0;
+
+  // Shared between the caller, the engine threads and the writer.
   std::mutex mutex_;
-  std::condition_variable done_cv_;
+  std::condition_variable done_cv_;   // an article got its last result, or input ended
+  std::condition_variable space_cv_;  // the writer took articles out of pending_
   std::map<uint64_t, PendingArticle> pending_;
+  bool input_done_ = false;
+
+  // Writer thread only.
+  uint64_t next_to_finalize_ = 0;
   std::vector<AnalyzedArticle> to_write_;
-  std::vector<nlohmann::json> to_write_json_;
+  std::vector<std::string> to_write_lines_;
 };
 
 MemoryManager* Pipeline::memory_for(const std::string& backend, Status* status) {
@@ -167,14 +235,15 @@ Status Pipeline::load_agent(const AgentConfig& agent_config) {
   schedulers_.push_back(std::make_unique<BatchScheduler>(
       scheduler_options, [agent_ptr](const std::vector<const WorkItem*>& items) { return agent_ptr->run_batch(items); },
       [this, agent_idx](uint64_t key, Result<AgentOutput> result) {
+        bool complete = false;
         {
           std::lock_guard<std::mutex> lock(mutex_);
           auto found = pending_.find(key);
           if (found == pending_.end()) return;
           found->second.outputs[agent_idx] = std::move(result);
-          --found->second.remaining;
+          complete = --found->second.remaining == 0;
         }
-        done_cv_.notify_all();
+        if (complete) done_cv_.notify_all();
       }));
   return ok_status();
 }
@@ -198,96 +267,200 @@ Status Pipeline::load() {
   return ok_status();
 }
 
-Status Pipeline::submit_chunk(std::vector<Article>* chunk) {
-  if (chunk->empty()) return ok_status();
-  std::vector<std::string> texts;
-  texts.reserve(chunk->size());
-  for (const Article& article : *chunk) texts.push_back(article.text());
-  const uint64_t first_key = next_key_;
-  next_key_ += chunk->size();
-
-  // Tokenise for every agent on the pool while the engines work on earlier batches.
-  std::vector<std::vector<std::optional<Result<WorkItem>>>> items(agents_.size());
+void Pipeline::stop(const Status& status) {
+  if (!status.ok()) {
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    if (first_error_.ok()) first_error_ = status;
+  }
+  stopping_.store(true, std::memory_order_release);
+  read_queue_.close();
   {
-    StageTimer timer(&summary_.tokenize_s);
-    for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
-      items[agent_idx].resize(chunk->size());
-      const Agent& agent = *agents_[agent_idx];
-      pool_->parallel_for(chunk->size(), 4, [&](size_t begin, size_t end) {
-        for (size_t article_idx = begin; article_idx < end; ++article_idx) {
-          items[agent_idx][article_idx] = agent.tokenize(first_key + article_idx, texts[article_idx]);
+    // Under the lock, so that a thread between its predicate check and its wait cannot miss it.
+    std::lock_guard<std::mutex> lock(mutex_);
+  }
+  done_cv_.notify_all();
+  space_cv_.notify_all();
+}
+
+void Pipeline::join_threads() {
+  if (reader_thread_.joinable()) reader_thread_.join();
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+// ---- reader thread ----
+
+void Pipeline::read_loop(ArticleReader* reader) {
+  Status status = read_all(reader);
+  if (!status.ok()) stop(status);
+  read_queue_.close();
+}
+
+Status Pipeline::read_all(ArticleReader* reader) {
+  bool at_end = false;
+  while (!at_end && !stopping()) {
+    std::vector<ReadArticle> chunk;
+    chunk.reserve(static_cast<size_t>(options_.chunk_articles));
+    {
+      StageTimer timer(&summary_.read_s);
+      while (static_cast<int>(chunk.size()) < options_.chunk_articles) {
+        auto next = reader->next();
+        if (!next) {
+          at_end = true;
+          break;
         }
+        if (!next->ok()) {
+          ++summary_.malformed;
+          ++progress_read_;
+          ++progress_skipped_;
+          warn("skipped: " + next->status().message());
+          continue;
+        }
+        ReadArticle read{std::move(next->value()), ""};
+        ++summary_.articles_read;
+        ++progress_read_;
+        read.hash = content_hash(read.article);
+        const std::string& url = read.article.url;
+        if (seen_hashes_.count(read.hash) || (!url.empty() && seen_urls_.count(url))) {
+          ++summary_.duplicates;
+          ++progress_skipped_;
+          continue;
+        }
+        seen_hashes_.insert(read.hash);
+        if (!url.empty()) seen_urls_.insert(url);
+        JN_ASSIGN_OR_RETURN(const bool stored, store_->contains(read.hash, url));
+        if (stored) {
+          ++summary_.already_stored;
+          ++progress_skipped_;
+          continue;
+        }
+        chunk.push_back(std::move(read));
+      }
+    }
+    if (!chunk.empty() && !read_queue_.push(std::move(chunk))) break;  // closed: the pipeline stops
+  }
+  return ok_status();
+}
+
+// ---- caller thread ----
+
+Status Pipeline::dispatch_all() {
+  while (auto chunk = read_queue_.pop()) {
+    if (stopping()) break;
+    {
+      // Bound the articles in flight: wait for the writer to take older ones.
+      StageTimer timer(&summary_.wait_s);
+      std::unique_lock<std::mutex> lock(mutex_);
+      space_cv_.wait(lock, [&] {
+        return stopping() || pending_.empty() ||
+               pending_.size() + chunk->size() <= static_cast<size_t>(options_.max_in_flight_articles);
       });
     }
+    if (stopping()) break;
+    JN_RETURN_IF_ERROR(submit_chunk(&*chunk));
+  }
+  return ok_status();
+}
+
+Status Pipeline::submit_chunk(std::vector<ReadArticle>* chunk) {
+  const size_t num_articles = chunk->size();
+  const size_t num_agents = agents_.size();
+  std::vector<std::string> texts(num_articles);
+  for (size_t article_idx = 0; article_idx < num_articles; ++article_idx) {
+    texts[article_idx] = take_text(&(*chunk)[article_idx].article);
+  }
+  const uint64_t first_key = next_key_;
+  next_key_ += num_articles;
+
+  // Every (agent, article) pair in one parallel loop, so no agent waits for another's stragglers.
+  std::vector<std::optional<Result<WorkItem>>> items(num_agents * num_articles);
+  {
+    StageTimer timer(&summary_.tokenize_s);
+    pool_->parallel_for(items.size(), 4, [&](size_t begin, size_t end) {
+      for (size_t item_idx = begin; item_idx < end; ++item_idx) {
+        const size_t agent_idx = item_idx / num_articles;
+        const size_t article_idx = item_idx % num_articles;
+        items[item_idx] = agents_[agent_idx]->tokenize(first_key + article_idx, texts[article_idx]);
+      }
+    });
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (size_t article_idx = 0; article_idx < chunk->size(); ++article_idx) {
+    for (size_t article_idx = 0; article_idx < num_articles; ++article_idx) {
       PendingArticle pending;
-      pending.hash = content_hash((*chunk)[article_idx]);
-      pending.article = std::move((*chunk)[article_idx]);
-      pending.outputs.resize(agents_.size());
-      pending.remaining = agents_.size();
+      pending.article = std::move((*chunk)[article_idx].article);
+      pending.hash = std::move((*chunk)[article_idx].hash);
+      pending.outputs.resize(num_agents);
+      pending.remaining = num_agents;
+      for (size_t agent_idx = 0; agent_idx < num_agents; ++agent_idx) {
+        Result<WorkItem>& item = *items[agent_idx * num_articles + article_idx];
+        if (item.ok()) continue;
+        pending.outputs[agent_idx] = item.status();
+        --pending.remaining;
+      }
+      const bool complete = pending.remaining == 0;
       pending_.emplace(first_key + article_idx, std::move(pending));
+      if (complete) done_cv_.notify_all();
     }
   }
-  for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
-    for (size_t article_idx = 0; article_idx < chunk->size(); ++article_idx) {
-      const uint64_t key = first_key + article_idx;
-      Result<WorkItem>& item = *items[agent_idx][article_idx];
-      if (!item.ok()) {
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          PendingArticle& pending = pending_.at(key);
-          pending.outputs[agent_idx] = item.status();
-          --pending.remaining;
-        }
-        continue;
-      }
+  for (size_t agent_idx = 0; agent_idx < num_agents; ++agent_idx) {
+    for (size_t article_idx = 0; article_idx < num_articles; ++article_idx) {
+      Result<WorkItem>& item = *items[agent_idx * num_articles + article_idx];
+      if (!item.ok()) continue;
       for (;;) {
-        Status submitted = schedulers_[agent_idx]->submit(std::move(item).value());
+        Status submitted = schedulers_[agent_idx]->submit(std::move(item.value()));
         if (submitted.ok()) break;
         if (submitted.code() != StatusCode::kOverloaded) return submitted;
-        // Back-pressure: finish what is done, give the engine a moment, then retry.
-        JN_RETURN_IF_ERROR(finalize(false));
+        if (stopping()) return ok_status();
+        // Back-pressure: the engine's queue is full; wait for it to finish something.
         StageTimer timer(&summary_.wait_s);
         std::unique_lock<std::mutex> lock(mutex_);
-        done_cv_.wait_for(lock, std::chrono::milliseconds(5));
+        done_cv_.wait_for(lock, std::chrono::milliseconds(2));
       }
     }
   }
   return ok_status();
 }
 
-Status Pipeline::finalize(bool block) {
+// ---- writer thread ----
+
+void Pipeline::write_loop() {
+  Status status = write_all();
+  if (!status.ok()) stop(status);
+  if (summary_.stopped_early) stop(ok_status());
+}
+
+Status Pipeline::write_all() {
   for (;;) {
     std::vector<PendingArticle> ready;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       for (;;) {
-        auto found = pending_.find(next_to_finalize_);
-        if (found == pending_.end() || found->second.remaining > 0) break;
-        ready.push_back(std::move(found->second));
-        pending_.erase(found);
-        ++next_to_finalize_;
-      }
-      if (ready.empty()) {
-        if (!block || pending_.empty()) return ok_status();
-        StageTimer timer(&summary_.wait_s);
-        done_cv_.wait_for(lock, std::chrono::milliseconds(20));
-        continue;
+        for (;;) {
+          auto found = pending_.find(next_to_finalize_);
+          if (found == pending_.end() || found->second.remaining > 0) break;
+          ready.push_back(std::move(found->second));
+          pending_.erase(found);
+          ++next_to_finalize_;
+        }
+        if (!ready.empty() || stopping()) break;
+        if (input_done_ && pending_.empty()) break;
+        done_cv_.wait(lock);
       }
     }
-    const std::vector<std::vector<StoryAssignment>> stories = assign_stories(ready);
+    if (ready.empty()) {
+      if (stopping()) return ok_status();
+      return commit();  // the input is done: the last partial transaction
+    }
+    space_cv_.notify_all();
+    std::vector<std::vector<StoryAssignment>> stories = assign_stories(ready);
     for (size_t ready_idx = 0; ready_idx < ready.size(); ++ready_idx) {
       std::vector<StoryAssignment> article_stories(agents_.size());
       for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
-        if (!stories[agent_idx].empty()) article_stories[agent_idx] = stories[agent_idx][ready_idx];
+        if (!stories[agent_idx].empty()) article_stories[agent_idx] = std::move(stories[agent_idx][ready_idx]);
       }
       JN_RETURN_IF_ERROR(finalize_article(std::move(ready[ready_idx]), article_stories));
       if (summary_.stopped_early) return ok_status();
     }
-    if (!block) return ok_status();
   }
 }
 
@@ -316,14 +489,33 @@ std::vector<std::vector<StoryAssignment>> Pipeline::assign_stories(const std::ve
   return stories;
 }
 
+// The JSONL line of an article: `metadata` (an object without "agents") with the agents' stored
+// JSON spliced in, so each agent's JSON is serialised once. Byte for byte what nlohmann::json would
+// write for the whole object: keys sorted, and "agents" sorts before every metadata key.
+std::string jsonl_line(const nlohmann::json& metadata, std::vector<std::pair<std::string, const std::string*>> agents) {
+  std::sort(agents.begin(), agents.end(),
+            [](const auto& left, const auto& right) { return left.first < right.first; });
+  std::string line = "{\"agents\":{";
+  for (size_t agent_idx = 0; agent_idx < agents.size(); ++agent_idx) {
+    if (agent_idx > 0) line += ',';
+    line += nlohmann::json(agents[agent_idx].first).dump();
+    line += ':';
+    line += *agents[agent_idx].second;
+  }
+  line += "},";
+  const std::string rest = metadata.dump();
+  line.append(rest, 1, std::string::npos);
+  return line;
+}
+
 Status Pipeline::finalize_article(PendingArticle pending, const std::vector<StoryAssignment>& stories) {
   const Article& article = pending.article;
-  const std::string where = options_.input_path + ":" + std::to_string(article.line_number);
   for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
     const auto& output = pending.outputs[agent_idx];
     if (!output || !output->ok()) {
       ++summary_.failed;
-      warn(where + ": not analysed (a rerun retries it): agent '" + agents_[agent_idx]->name() +
+      warn(options_.input_path + ":" + std::to_string(article.line_number) +
+           ": not analysed (a rerun retries it): agent '" + agents_[agent_idx]->name() +
            "': " + (output ? output->status().message() : std::string("no result")));
       return ok_status();
     }
@@ -331,21 +523,15 @@ Status Pipeline::finalize_article(PendingArticle pending, const std::vector<Stor
   {
     StageTimer timer(&summary_.postprocess_s);
     AnalyzedArticle analyzed;
-    analyzed.article = {pending.hash, article.url, article.id, article.title, article.published};
-    nlohmann::json line = {{"line", article.line_number}, {"content_hash", pending.hash}};
-    if (!article.id.empty()) line["id"] = article.id;
-    if (!article.url.empty()) line["url"] = article.url;
-    line["title"] = article.title;
-    if (!article.published.empty()) line["published"] = article.published;
+    analyzed.results.reserve(agents_.size());
     for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
       const Agent& agent = *agents_[agent_idx];
-      const AgentOutput& output = pending.outputs[agent_idx]->value();
+      AgentOutput& output = pending.outputs[agent_idx]->value();
       nlohmann::json json = agent_output_json(agent, output);
       AgentResultRecord record;
       record.agent = agent.name();
-      EmbedAnalysis& analysis = embed_analyses_[agent_idx];
       if (agent.task() == AgentTask::kEmbed) {
-        const std::vector<TopicScore> topics = analysis.topics->rank(output.values);
+        const std::vector<TopicScore> topics = embed_analyses_[agent_idx].topics->rank(output.values);
         if (!topics.empty()) json["topic"] = topics.front().label;
         json["topics"] = nlohmann::json::array();
         for (size_t topic_idx = 0; topic_idx < topics.size() && topic_idx < 3; ++topic_idx) {
@@ -356,14 +542,24 @@ Status Pipeline::finalize_article(PendingArticle pending, const std::vector<Stor
                                                                     : nlohmann::json(story.near_duplicate_of);
         json["max_similarity"] = story.duplicate_similarity;
         json["story"] = story.story_id;
-        record.vector = output.values;
+        record.vector = std::move(output.values);
       }
       record.output_json = json.dump();
-      line["agents"][agent.name()] = std::move(json);
       analyzed.results.push_back(std::move(record));
     }
+    if (jsonl_) {
+      nlohmann::json metadata = {{"line", article.line_number}, {"content_hash", pending.hash}};
+      if (!article.id.empty()) metadata["id"] = article.id;
+      if (!article.url.empty()) metadata["url"] = article.url;
+      metadata["title"] = article.title;
+      if (!article.published.empty()) metadata["published"] = article.published;
+      std::vector<std::pair<std::string, const std::string*>> agent_json;
+      for (const AgentResultRecord& record : analyzed.results) agent_json.emplace_back(record.agent, &record.output_json);
+      to_write_lines_.push_back(jsonl_line(metadata, std::move(agent_json)));
+    }
+    analyzed.article = {std::move(pending.hash), std::move(pending.article.url), std::move(pending.article.id),
+                        std::move(pending.article.title), std::move(pending.article.published)};
     to_write_.push_back(std::move(analyzed));
-    to_write_json_.push_back(std::move(line));
   }
   if (static_cast<int>(to_write_.size()) >= options_.commit_every) return commit();
   return ok_status();
@@ -371,15 +567,20 @@ Status Pipeline::finalize_article(PendingArticle pending, const std::vector<Stor
 
 Status Pipeline::commit() {
   if (to_write_.empty()) return ok_status();
-  StageTimer timer(&summary_.store_s);
-  JN_RETURN_IF_ERROR(store_->write(to_write_));
-  summary_.analyzed += static_cast<int64_t>(to_write_.size());
-  if (jsonl_) {
-    for (const auto& line : to_write_json_) std::fprintf(jsonl_, "%s\n", line.dump().c_str());
-    std::fflush(jsonl_);
+  {
+    StageTimer timer(&summary_.store_s);
+    JN_RETURN_IF_ERROR(store_->write(to_write_));
+    summary_.analyzed += static_cast<int64_t>(to_write_.size());
+    if (jsonl_) {
+      for (const std::string& line : to_write_lines_) {
+        std::fwrite(line.data(), 1, line.size(), jsonl_);
+        std::fputc('\n', jsonl_);
+      }
+      std::fflush(jsonl_);
+    }
+    to_write_.clear();
+    to_write_lines_.clear();
   }
-  to_write_.clear();
-  to_write_json_.clear();
   if (options_.stop_after_articles > 0 && summary_.analyzed >= options_.stop_after_articles) {
     summary_.stopped_early = true;
   }
@@ -387,12 +588,13 @@ Status Pipeline::commit() {
   return ok_status();
 }
 
+// Called by the writer while the run goes on, and by the caller once the threads are joined.
 void Pipeline::report_progress(bool input_finished) {
+  std::lock_guard<std::mutex> lock(callback_mutex_);
   if (!callbacks_.on_progress) return;
   AnalyzeProgress progress;
-  progress.articles_read = summary_.articles_read + summary_.malformed;
-  progress.articles_done = summary_.analyzed + summary_.failed + summary_.duplicates + summary_.already_stored +
-                           summary_.malformed;
+  progress.articles_read = progress_read_.load();
+  progress.articles_done = summary_.analyzed + summary_.failed + progress_skipped_.load();
   progress.elapsed_s = seconds_since(started_);
   progress.input_finished = input_finished;
   callbacks_.on_progress(progress);
@@ -401,62 +603,28 @@ void Pipeline::report_progress(bool input_finished) {
 Result<AnalyzeSummary> Pipeline::run() {
   JN_ASSIGN_OR_RETURN(ArticleReader reader, ArticleReader::open(options_.input_path, config_.input, options_.input_format));
   JN_RETURN_IF_ERROR(load());
-  bool at_end = false;
-  while (!at_end && !summary_.stopped_early) {
-    std::vector<Article> chunk;
-    {
-      StageTimer timer(&summary_.read_s);
-      while (static_cast<int>(chunk.size()) < options_.chunk_articles) {
-        auto next = reader.next();
-        if (!next) {
-          at_end = true;
-          break;
-        }
-        if (!next->ok()) {
-          ++summary_.malformed;
-          warn("skipped: " + next->status().message());
-          continue;
-        }
-        Article article = std::move(next->value());
-        ++summary_.articles_read;
-        const std::string hash = content_hash(article);
-        if (seen_hashes_.count(hash) || (!article.url.empty() && seen_urls_.count(article.url))) {
-          ++summary_.duplicates;
-          continue;
-        }
-        seen_hashes_.insert(hash);
-        if (!article.url.empty()) seen_urls_.insert(article.url);
-        JN_ASSIGN_OR_RETURN(const bool stored, store_->contains(hash, article.url));
-        if (stored) {
-          ++summary_.already_stored;
-          continue;
-        }
-        chunk.push_back(std::move(article));
-      }
-    }
-    // Bound the articles in flight: finish older ones before reading further.
-    while (!summary_.stopped_early) {
-      size_t in_flight;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        in_flight = pending_.size();
-      }
-      if (in_flight + chunk.size() <= static_cast<size_t>(options_.max_in_flight_articles) || in_flight == 0) break;
-      JN_RETURN_IF_ERROR(finalize(true));
-    }
-    if (summary_.stopped_early) break;
-    JN_RETURN_IF_ERROR(submit_chunk(&chunk));
-    JN_RETURN_IF_ERROR(finalize(false));
-    report_progress(false);
-  }
-  if (!summary_.stopped_early) {
+  reader_thread_ = std::thread([this, &reader] { read_loop(&reader); });
+  writer_thread_ = std::thread([this] { write_loop(); });
+  Status dispatched = dispatch_all();
+  if (!dispatched.ok()) stop(dispatched);
+  if (!stopping()) {
     for (auto& scheduler : schedulers_) scheduler->flush();
-    JN_RETURN_IF_ERROR(finalize(true));
-    if (!summary_.stopped_early) JN_RETURN_IF_ERROR(commit());
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    input_done_ = true;
+  }
+  done_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  stop(ok_status());  // the reader may still be blocked on a full queue after an early stop
+  join_threads();
   for (auto& scheduler : schedulers_) scheduler->shutdown();
   if (owns_jsonl_) std::fclose(jsonl_);
   jsonl_ = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(error_mutex_);
+    if (!first_error_.ok()) return first_error_;
+  }
 
   for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
     const Agent& agent = *agents_[agent_idx];

@@ -1,9 +1,11 @@
 // The analyze pipeline: articles in (JSONL/CSV), every agent run on each new article, results out
-// to the store (and optionally JSONL). Reading, de-duplication (content hash and URL, within the
-// run and against the store) and tokenisation (on the thread pool) run on the caller's thread
-// while each agent's engine thread computes earlier batches. Finished articles are post-processed
-// (topics, near-duplicates, stories) in input order and committed in transactions: an article is
-// stored with all of its results or not at all, so a killed run resumes by skipping what is stored.
+// to the store (and optionally JSONL). The stages overlap on their own threads: a reader thread
+// parses and de-duplicates (content hash and URL, within the run and against the store); the
+// caller's thread tokenises for all agents on the thread pool; each agent's engine thread computes
+// batches; a writer thread post-processes finished articles (topics, near-duplicates, stories) in
+// input order and commits them in transactions: an article is stored with all of its results or
+// not at all, so a killed run resumes by skipping what is stored. Bounded queues between the stages
+// keep memory bounded.
 #pragma once
 
 #include <cstdint>
@@ -53,12 +55,12 @@ struct AnalyzeSummary {
   int64_t failed = 0;             // an agent failed on it: reported, not stored (a rerun retries)
   bool stopped_early = false;
   double wall_s = 0;
-  // Caller-thread time per stage; engine time is per agent.
-  double read_s = 0;
-  double tokenize_s = 0;
-  double wait_s = 0;              // blocked on engines (back-pressure or the final drain)
-  double postprocess_s = 0;
-  double store_s = 0;
+  // Busy time per stage, each on its own thread (so they overlap); engine time is per agent.
+  double read_s = 0;              // reader thread: parse, hash, de-duplicate, store lookup
+  double tokenize_s = 0;          // caller thread (with the pool)
+  double wait_s = 0;              // caller thread blocked: engine queues or articles in flight full
+  double postprocess_s = 0;       // writer thread: stories, topics, JSON
+  double store_s = 0;             // writer thread: transactions and JSONL
   double load_s = 0;
   std::vector<AgentRunSummary> agents;
 };

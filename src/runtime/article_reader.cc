@@ -61,7 +61,9 @@ bool ArticleReader::read_line(std::string* line) {
   line->clear();
   int ch;
   bool any = false;
-  while ((ch = std::fgetc(file_)) != EOF) {
+  // Unlocked: one thread reads the file, and the lock of a plain fgetc per byte cost more than the
+  // JSON parse of the line in profiles of `justnews analyze`.
+  while ((ch = getc_unlocked(file_)) != EOF) {
     any = true;
     if (ch == '\n') break;
     line->push_back(static_cast<char>(ch));

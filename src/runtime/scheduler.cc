@@ -16,7 +16,7 @@ BatchScheduler::BatchScheduler(SchedulerOptions options, BatchFn run_batch, Done
 
 BatchScheduler::~BatchScheduler() { shutdown(); }
 
-Status BatchScheduler::submit(WorkItem item) {
+Status BatchScheduler::submit(WorkItem&& item) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) {

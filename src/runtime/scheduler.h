@@ -62,8 +62,9 @@ class BatchScheduler {
   BatchScheduler(const BatchScheduler&) = delete;
   BatchScheduler& operator=(const BatchScheduler&) = delete;
 
-  // kOverloaded when the queue is full, kCancelled after shutdown().
-  Status submit(WorkItem item);
+  // kOverloaded when the queue is full, kCancelled after shutdown(). `item` is moved from only
+  // when it is accepted, so a refused item can be submitted again.
+  Status submit(WorkItem&& item);
   // Completes a queued item with kCancelled; false when it is not queued (running or done).
   bool cancel(uint64_t key);
   // Completes every queued item with kCancelled; returns how many.

@@ -73,6 +73,24 @@ std::set<std::string> input_hashes(const std::string& path) {
   return hashes;
 }
 
+// The content hashes of the articles that should be stored, in input order.
+std::vector<std::string> ordered_input_hashes(const std::string& path) {
+  std::vector<std::string> ordered;
+  std::set<std::string> hashes;
+  std::set<std::string> urls;
+  auto reader = ArticleReader::open(path, InputConfig{});
+  while (auto next = reader->next()) {
+    if (!next->ok()) continue;
+    const std::string hash = content_hash(next->value());
+    const std::string& url = next->value().url;
+    if (hashes.count(hash) || urls.count(url)) continue;
+    hashes.insert(hash);
+    urls.insert(url);
+    ordered.push_back(hash);
+  }
+  return ordered;
+}
+
 // `count` Reuters articles, plus a malformed line, a content duplicate (re-spaced) and a URL
 // duplicate. Returns the number of articles that should be stored (the corpus has duplicates of
 // its own, so this is counted, not assumed).
@@ -210,6 +228,61 @@ TEST_F(PipelineTest, BatchedResultsEqualOneArticleAtATime) {
       }
     }
   }
+}
+
+// Tiny queues everywhere (chunks of 3, 5 articles in flight, engine queues of 2) force the reader,
+// tokeniser, engines and writer to block on each other; the JSONL output must still list every
+// article once, in input order, and the store must hold exactly those articles.
+TEST_F(PipelineTest, OverlappedStagesKeepInputOrderUnderBackPressure) {
+  TempDir dir("pipeline");
+  std::vector<int64_t> malformed_lines;
+  const std::string input = dir.file("articles.jsonl");
+  write_input(input, 120, &malformed_lines);
+  const std::vector<std::string> expected = ordered_input_hashes(input);
+  Config config = fixture_config(dir);
+  for (AgentConfig& agent : config.agents) {
+    agent.max_batch_items = 3;
+    agent.queue_capacity = 2;
+  }
+  AnalyzeOptions options;
+  options.input_path = input;
+  options.store_path = dir.file("store.db");
+  options.jsonl_output = dir.file("out.jsonl");
+  options.chunk_articles = 3;
+  options.max_in_flight_articles = 5;
+  options.commit_every = 4;
+  std::vector<std::string> warnings;
+  AnalyzeCallbacks callbacks;
+  callbacks.on_warning = [&](const std::string& message) { warnings.push_back(message); };
+  auto summary = run_analyze(config, options, callbacks);
+  ASSERT_TRUE(summary.ok()) << summary.status().to_string();
+  EXPECT_EQ(summary->analyzed, static_cast<int64_t>(expected.size()));
+  EXPECT_EQ(summary->failed, 0);
+  // The planted malformed line, plus corpus lines without text, each reported with its number.
+  ASSERT_EQ(static_cast<int64_t>(warnings.size()), summary->malformed);
+  bool planted_reported = false;
+  for (const std::string& warning : warnings) {
+    EXPECT_EQ(warning.rfind("skipped: ", 0), 0u) << warning;
+    planted_reported = planted_reported ||
+                       warning.find("articles.jsonl:" + std::to_string(malformed_lines[0]) + ":") != std::string::npos;
+  }
+  EXPECT_TRUE(planted_reported);
+
+  std::ifstream jsonl(options.jsonl_output);
+  std::vector<std::string> written;
+  int64_t previous_line = 0;
+  std::string text;
+  while (std::getline(jsonl, text)) {
+    const auto json = nlohmann::json::parse(text);
+    written.push_back(json["content_hash"].get<std::string>());
+    EXPECT_GT(json["line"].get<int64_t>(), previous_line) << "output out of input order at " << text;
+    previous_line = json["line"].get<int64_t>();
+    ASSERT_TRUE(json["agents"].contains("sentiment") && json["agents"].contains("toxicity")) << text;
+  }
+  EXPECT_EQ(written, expected);
+  auto store = open_sqlite_store(options.store_path);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(*(*store)->count_articles(), static_cast<int64_t>(expected.size()));
 }
 
 TEST_F(PipelineTest, StoppedRunResumesWithoutDuplicates) {

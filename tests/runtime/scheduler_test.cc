@@ -193,13 +193,15 @@ TEST(BatchScheduler, FullQueueRefusesWithOverloaded) {
   ASSERT_TRUE(scheduler.submit(item(0, 4)).ok());
   recorder.wait_for_batches(1);
   for (uint64_t key = 1; key <= 3; ++key) ASSERT_TRUE(scheduler.submit(item(key, 4)).ok());
-  Status refused = scheduler.submit(item(4, 4));
+  WorkItem refused_item = item(4, 4);
+  Status refused = scheduler.submit(std::move(refused_item));
   EXPECT_EQ(refused.code(), StatusCode::kOverloaded);
   EXPECT_NE(refused.message().find("sentiment"), std::string::npos);
   EXPECT_NE(refused.message().find("3 of 3"), std::string::npos);
+  EXPECT_EQ(refused_item.num_tokens(), 4) << "a refused item is left intact for the retry";
   recorder.release();
   scheduler.wait_idle();
-  EXPECT_TRUE(scheduler.submit(item(4, 4)).ok()) << "accepted again once the queue drains";
+  EXPECT_TRUE(scheduler.submit(std::move(refused_item)).ok()) << "accepted again once the queue drains";
   scheduler.wait_idle();
   EXPECT_EQ(recorder.done().size(), 5u);
 }
