@@ -48,12 +48,15 @@ Result<std::vector<Precision>> parse_precisions(const std::string& list) {
 }
 
 void print_reports(const std::vector<PrecisionReport>& reports) {
-  std::printf("%-18s %9s %9s %10s %8s %9s %11s %10s %8s\n", "precision", "cos mean", "cos min",
+  std::printf("%-18s %9s %9s %11s %8s %9s %11s %10s %8s\n", "precision", "cos mean", "cos min",
               "max|dlogit|", "top1", "task acc", "tokens/s", "weights MB", "vs fp16");
   for (const PrecisionReport& report : reports) {
-    const std::string task = report.task_accuracy ? std::to_string(*report.task_accuracy).substr(0, 6) : "-";
-    std::printf("%-18s %9.5f %9.5f %10.4f %7.2f%% %9s %11.0f %10.2f %7.3fx\n", report.name.c_str(),
-                report.mean_cosine, report.min_cosine, report.max_abs_logit_error,
+    const std::string task =
+        report.task_accuracy ? std::to_string(*report.task_accuracy).substr(0, 6) : "-";
+    const std::string logit_error =
+        report.has_logits ? std::to_string(report.max_abs_logit_error).substr(0, 7) : "-";
+    std::printf("%-18s %9.5f %9.5f %11s %7.2f%% %9s %11.0f %10.2f %7.3fx\n", report.name.c_str(),
+                report.mean_cosine, report.min_cosine, logit_error.c_str(),
                 100.0 * report.top1_agreement, task.c_str(), report.tokens_per_second,
                 static_cast<double>(report.weight_bytes) / 1e6, report.weight_ratio_vs_fp16);
   }
@@ -62,11 +65,12 @@ void print_reports(const std::vector<PrecisionReport>& reports) {
 }  // namespace
 
 int run_quantize_command(int argc, char** argv) {
-  auto args = CliArgs::parse(argc, argv,
-                             {"eval", "field", "label-field", "limit", "calibrate", "calibrate-field",
-                              "calibrate-limit", "precision", "max-accuracy-drop", "group-size", "smoothquant-alpha",
-                              "max-length", "batch-size", "threads"},
-                             {"report", "help"});
+  auto args =
+      CliArgs::parse(argc, argv,
+                     {"eval", "field", "label-field", "limit", "calibrate", "calibrate-field",
+                      "calibrate-limit", "precision", "max-accuracy-drop", "group-size",
+                      "smoothquant-alpha", "max-length", "batch-size", "threads"},
+                     {"report", "help"});
   if (!args.ok()) {
     std::fprintf(stderr, "justnews quantize: %s\n\n%s", args.status().message().c_str(), kUsage);
     return 2;
@@ -90,7 +94,8 @@ int run_quantize_command(int argc, char** argv) {
   auto max_length = args->get_int("max-length", 128, 2, 1 << 16);
   auto batch_size = args->get_int("batch-size", 32, 1, 4096);
   auto threads = args->get_int("threads", 0, 0, 1024);
-  for (const auto* value : {&limit, &calibrate_limit, &group_size, &max_length, &batch_size, &threads})
+  for (const auto* value :
+       {&limit, &calibrate_limit, &group_size, &max_length, &batch_size, &threads})
     if (!value->ok()) return fail(value->status());
   options.group_size = *group_size;
   options.max_length = *max_length;
@@ -125,31 +130,37 @@ int run_quantize_command(int argc, char** argv) {
 
   std::optional<ActivationCalibration> calibration;
   if (args->has("calibrate")) {
-    auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"), "",
-                                    *calibrate_limit);
+    auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
+                                    "", *calibrate_limit);
     if (!texts.ok()) return fail(texts.status().with_context("--calibrate"));
     auto calibrated = calibrate_activations(*model, *tokenizer, texts->texts, options, &pool);
     if (!calibrated.ok()) return fail(calibrated.status());
     calibration = std::move(*calibrated);
     std::printf("calibration: %zu texts, %lld tokens, per-layer absmax and p%.1f\n",
-                texts->texts.size(), static_cast<long long>(calibration->num_tokens), options.percentile);
+                texts->texts.size(), static_cast<long long>(calibration->num_tokens),
+                options.percentile);
   }
   const std::string eval_path = args->get("eval", "../shared/data/news/agnews_test.jsonl");
-  auto eval = read_labeled_texts(eval_path, args->get("field", "title"), args->get("label-field"), *limit);
+  auto eval =
+      read_labeled_texts(eval_path, args->get("field", "title"), args->get("label-field"), *limit);
   if (!eval.ok()) return fail(eval.status().with_context("--eval"));
   std::printf("model: %s, %zu evaluation texts from %s, %zu threads, group size %d\n",
-              model_dir.c_str(), eval->texts.size(), eval_path.c_str(), pool.num_threads(), *group_size);
+              model_dir.c_str(), eval->texts.size(), eval_path.c_str(), pool.num_threads(),
+              *group_size);
   auto reports = evaluate_precisions(*model, *tokenizer, *eval, *precisions,
                                      calibration ? &*calibration : nullptr, options, &pool);
   if (!reports.ok()) return fail(reports.status());
   print_reports(*reports);
   if (automatic) {
     const PrecisionReport& choice = choose_precision(*reports, max_drop);
-    std::printf("\nauto (max accuracy drop %.4f): %s — %.0f tokens/s (%.2fx fp32), top-1 agreement %.2f%%",
-                max_drop, choice.name.c_str(), choice.tokens_per_second,
-                choice.tokens_per_second / reports->front().tokens_per_second, 100.0 * choice.top1_agreement);
+    std::printf(
+        "\nauto (max accuracy drop %.4f): %s — %.0f tokens/s (%.2fx fp32), top-1 agreement %.2f%%",
+        max_drop, choice.name.c_str(), choice.tokens_per_second,
+        choice.tokens_per_second / reports->front().tokens_per_second,
+        100.0 * choice.top1_agreement);
     if (choice.task_accuracy)
-      std::printf(", task accuracy %.4f vs fp32 %.4f", *choice.task_accuracy, *reports->front().task_accuracy);
+      std::printf(", task accuracy %.4f vs fp32 %.4f", *choice.task_accuracy,
+                  *reports->front().task_accuracy);
     std::printf("\n");
   }
   return 0;

@@ -98,16 +98,19 @@ int run(const Options& options) {
       for (int iteration = 0; iteration < options.iterations; ++iteration) {
         const auto start = std::chrono::steady_clock::now();
         if (!(*encoder)->forward(batch, request).ok()) return 1;
-        times_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        times_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count());
       }
       std::sort(times_ms.begin(), times_ms.end());
       const double median_ms = times_ms[times_ms.size() / 2];
       if (*precision == Precision::kFp32) fp32_ms = median_ms;
-      std::printf("| %s | %s | %.1f | %.0f | %s | %.3f |\n", model_name.c_str(), precision_text.c_str(),
-                  median_ms, static_cast<double>(batch.total_tokens()) / median_ms * 1e3,
-                  fp32_ms > 0 ? (std::to_string(fp32_ms / median_ms).substr(0, 4) + "x").c_str() : "-",
-                  static_cast<double>(layer_weight_bytes(model.config, *precision)) /
-                      static_cast<double>(layer_weight_bytes(model.config, Precision::kBf16)));
+      std::printf(
+          "| %s | %s | %.1f | %.0f | %s | %.3f |\n", model_name.c_str(), precision_text.c_str(),
+          median_ms, static_cast<double>(batch.total_tokens()) / median_ms * 1e3,
+          fp32_ms > 0 ? (std::to_string(fp32_ms / median_ms).substr(0, 4) + "x").c_str() : "-",
+          static_cast<double>(layer_weight_bytes(model.config, *precision)) /
+              static_cast<double>(layer_weight_bytes(model.config, Precision::kBf16)));
       std::fflush(stdout);
     }
   }
@@ -121,12 +124,18 @@ int main(int argc, char** argv) {
   justnews::Options options;
   for (int idx = 1; idx + 1 < argc; idx += 2) {
     const std::string name = argv[idx], value = argv[idx + 1];
-    if (name == "--threads") options.threads = static_cast<size_t>(std::atoi(value.c_str()));
-    else if (name == "--iterations") options.iterations = std::max(1, std::atoi(value.c_str()));
-    else if (name == "--batch") options.batch = std::max(1, std::atoi(value.c_str()));
-    else if (name == "--seq") options.seq = std::max(1, std::atoi(value.c_str()));
-    else if (name == "--models") options.models = value;
-    else if (name == "--precisions") options.precisions = value;
+    if (name == "--threads")
+      options.threads = static_cast<size_t>(std::atoi(value.c_str()));
+    else if (name == "--iterations")
+      options.iterations = std::max(1, std::atoi(value.c_str()));
+    else if (name == "--batch")
+      options.batch = std::max(1, std::atoi(value.c_str()));
+    else if (name == "--seq")
+      options.seq = std::max(1, std::atoi(value.c_str()));
+    else if (name == "--models")
+      options.models = value;
+    else if (name == "--precisions")
+      options.precisions = value;
     else {
       std::fprintf(stderr, "bench_quant_cpu: unknown option %s\n", name.c_str());
       return 2;

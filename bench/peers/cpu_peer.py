@@ -35,8 +35,19 @@ def median_ms(fn, iterations):
     return statistics.median(times)
 
 
+class LastHiddenState(torch.nn.Module):
+    """Keyword-only call into the BertModel (its positional signature changes between versions)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
 def export_onnx(model, ids, path):
-    torch.onnx.export(model, (ids, torch.ones_like(ids)), path, input_names=["input_ids", "attention_mask"],
+    torch.onnx.export(LastHiddenState(model), (ids, torch.ones_like(ids)), path, input_names=["input_ids", "attention_mask"],
                       output_names=["last_hidden_state"], opset_version=17,
                       dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}},
                       dynamo=False)

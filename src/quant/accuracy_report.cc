@@ -26,7 +26,8 @@ Result<std::vector<PackedBatch>> tokenize_batches(const tokenizer::Tokenizer& to
       JN_ASSIGN_OR_RETURN(tokenizer::Encoding encoding, tokenizer.encode(texts[idx]));
       encoding.truncate(static_cast<size_t>(options.max_length), false);
       batch.token_ids.insert(batch.token_ids.end(), encoding.ids.begin(), encoding.ids.end());
-      batch.type_ids.insert(batch.type_ids.end(), encoding.type_ids.begin(), encoding.type_ids.end());
+      batch.type_ids.insert(batch.type_ids.end(), encoding.type_ids.begin(),
+                            encoding.type_ids.end());
       batch.seq_offsets.push_back(static_cast<int32_t>(batch.token_ids.size()));
     }
     batches.push_back(std::move(batch));
@@ -54,7 +55,8 @@ Result<Outputs> run_encoder(Encoder& encoder, const std::vector<PackedBatch>& ba
     JN_ASSIGN_OR_RETURN(ForwardResult result, encoder.forward(batch, request));
     const Tensor& rows = use_logits ? result.logits : result.embeddings;
     outputs.width = rows.dim(1);
-    outputs.rows.insert(outputs.rows.end(), rows.data_as<float>(), rows.data_as<float>() + rows.numel());
+    outputs.rows.insert(outputs.rows.end(), rows.data_as<float>(),
+                        rows.data_as<float>() + rows.numel());
     outputs.tokens += batch.total_tokens();
   }
   outputs.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -84,7 +86,8 @@ std::vector<int64_t> top1(const Outputs& outputs, bool use_logits) {
     double best = -2.0;
     for (int64_t other = 0; other < count; ++other) {
       if (other == row) continue;
-      const double similarity = cosine(values, outputs.rows.data() + other * outputs.width, outputs.width);
+      const double similarity =
+          cosine(values, outputs.rows.data() + other * outputs.width, outputs.width);
       if (similarity > best) {
         best = similarity;
         picks[static_cast<size_t>(row)] = other;
@@ -99,22 +102,25 @@ std::optional<double> task_accuracy(const std::vector<int64_t>& picks, const Lab
   if (eval.labels.empty()) return std::nullopt;
   int64_t correct = 0;
   for (size_t idx = 0; idx < picks.size(); ++idx) {
-    const std::string predicted =
-        use_logits ? (static_cast<size_t>(picks[idx]) < config.id2label.size()
-                          ? config.id2label[static_cast<size_t>(picks[idx])]
-                          : std::to_string(picks[idx]))
-                   : eval.labels[static_cast<size_t>(picks[idx])];
+    const std::string predicted = use_logits
+                                      ? (static_cast<size_t>(picks[idx]) < config.id2label.size()
+                                             ? config.id2label[static_cast<size_t>(picks[idx])]
+                                             : std::to_string(picks[idx]))
+                                      : eval.labels[static_cast<size_t>(picks[idx])];
     correct += predicted == eval.labels[idx];
   }
   return static_cast<double>(correct) / static_cast<double>(picks.size());
 }
 
-int64_t layer_weight_bytes(const EncoderConfig& config, Precision precision, int64_t group_size) {
+int64_t layer_weight_bytes(const EncoderConfig& config, Precision precision, int64_t group_size,
+                           bool ffn_out_bf16 = false) {
   const int64_t hidden = config.hidden_size, inter = config.intermediate_size;
-  const int64_t per_layer = linear_weight_memory(precision, 3 * hidden, hidden, group_size).total_bytes() +
-                            linear_weight_memory(precision, hidden, hidden, group_size).total_bytes() +
-                            linear_weight_memory(precision, inter, hidden, group_size).total_bytes() +
-                            linear_weight_memory(precision, hidden, inter, group_size).total_bytes();
+  const Precision ffn_out = ffn_out_bf16 ? Precision::kBf16 : precision;
+  const int64_t per_layer =
+      linear_weight_memory(precision, 3 * hidden, hidden, group_size).total_bytes() +
+      linear_weight_memory(precision, hidden, hidden, group_size).total_bytes() +
+      linear_weight_memory(precision, inter, hidden, group_size).total_bytes() +
+      linear_weight_memory(ffn_out, hidden, inter, group_size).total_bytes();
   return per_layer * config.num_layers;
 }
 
@@ -127,7 +133,8 @@ Result<LabeledTexts> read_labeled_texts(const std::string& path, const std::stri
   LabeledTexts result;
   std::string line;
   int64_t line_number = 0;
-  while (std::getline(input, line) && (limit <= 0 || static_cast<int64_t>(result.texts.size()) < limit)) {
+  while (std::getline(input, line) &&
+         (limit <= 0 || static_cast<int64_t>(result.texts.size()) < limit)) {
     ++line_number;
     const auto json = nlohmann::json::parse(line, nullptr, false);
     if (json.is_discarded() || !json.is_object()) continue;
@@ -145,8 +152,9 @@ Result<LabeledTexts> read_labeled_texts(const std::string& path, const std::stri
     result.texts.push_back(text->get<std::string>());
   }
   if (result.texts.empty())
-    return invalid_argument(path + ": no usable text: no line is a JSON object with a non-empty string field '" +
-                            field + "' (" + std::to_string(line_number) + " lines read)");
+    return invalid_argument(
+        path + ": no usable text: no line is a JSON object with a non-empty string field '" +
+        field + "' (" + std::to_string(line_number) + " lines read)");
   return result;
 }
 
@@ -163,17 +171,15 @@ Result<ActivationCalibration> calibrate_activations(const LoadedModel& model,
   JN_ASSIGN_OR_RETURN(auto batches, tokenize_batches(tokenizer, texts, options));
   ForwardRequest request;
   request.hidden_states = true;
-  for (const PackedBatch& batch : batches) JN_RETURN_IF_ERROR(encoder->forward(batch, request).status());
+  for (const PackedBatch& batch : batches)
+    JN_RETURN_IF_ERROR(encoder->forward(batch, request).status());
   return recorder.finish(options.percentile);
 }
 
-Result<std::vector<PrecisionReport>> evaluate_precisions(const LoadedModel& model,
-                                                         const tokenizer::Tokenizer& tokenizer,
-                                                         const LabeledTexts& eval,
-                                                         const std::vector<Precision>& precisions,
-                                                         const ActivationCalibration* calibration,
-                                                         const QuantEvalOptions& options,
-                                                         ThreadPool* pool) {
+Result<std::vector<PrecisionReport>> evaluate_precisions(
+    const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
+    const std::vector<Precision>& precisions, const ActivationCalibration* calibration,
+    const QuantEvalOptions& options, ThreadPool* pool) {
   if (eval.texts.size() < 2) return invalid_argument("evaluation needs at least 2 texts");
   const bool use_logits = model.config.head == HeadKind::kSequenceClassification;
   JN_ASSIGN_OR_RETURN(auto batches, tokenize_batches(tokenizer, eval.texts, options));
@@ -219,9 +225,12 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(const LoadedModel& mode
     report.name = variant.name;
     report.precision = variant.options.precision;
     report.tokens_per_second = static_cast<double>(outputs.tokens) / outputs.seconds;
-    report.weight_bytes = layer_weight_bytes(model.config, report.precision, options.group_size);
-    report.weight_ratio_vs_fp16 = static_cast<double>(report.weight_bytes) /
-                                  static_cast<double>(layer_weight_bytes(model.config, Precision::kBf16, 0));
+    report.weight_bytes = layer_weight_bytes(model.config, report.precision, options.group_size,
+                                             variant.options.int8_ffn_out_bf16);
+    report.has_logits = use_logits;
+    report.weight_ratio_vs_fp16 =
+        static_cast<double>(report.weight_bytes) /
+        static_cast<double>(layer_weight_bytes(model.config, Precision::kBf16, 0));
     const std::vector<int64_t> picks = top1(outputs, use_logits);
     report.task_accuracy = task_accuracy(picks, eval, model.config, use_logits);
     if (reports.empty()) {
@@ -239,13 +248,16 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(const LoadedModel& mode
         report.min_cosine = std::min(report.min_cosine, similarity);
         if (use_logits)
           for (int64_t col = 0; col < outputs.width; ++col)
-            report.max_abs_logit_error = std::max(report.max_abs_logit_error, static_cast<double>(std::fabs(a[col] - b[col])));
+            report.max_abs_logit_error = std::max(report.max_abs_logit_error,
+                                                  static_cast<double>(std::fabs(a[col] - b[col])));
         // Embedding models with labels: agreement of the predicted label (the nearest text's);
         // without labels: the nearest text itself must be the same.
         const size_t pick = static_cast<size_t>(picks[static_cast<size_t>(row)]);
-        const size_t reference_pick = static_cast<size_t>(reference_picks[static_cast<size_t>(row)]);
-        same += (!use_logits && !eval.labels.empty()) ? eval.labels[pick] == eval.labels[reference_pick]
-                                                      : pick == reference_pick;
+        const size_t reference_pick =
+            static_cast<size_t>(reference_picks[static_cast<size_t>(row)]);
+        same += (!use_logits && !eval.labels.empty())
+                    ? eval.labels[pick] == eval.labels[reference_pick]
+                    : pick == reference_pick;
       }
       report.mean_cosine = sum / static_cast<double>(count);
       report.top1_agreement = static_cast<double>(same) / static_cast<double>(count);
@@ -255,13 +267,15 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(const LoadedModel& mode
   return reports;
 }
 
-const PrecisionReport& choose_precision(const std::vector<PrecisionReport>& reports, double max_drop) {
+const PrecisionReport& choose_precision(const std::vector<PrecisionReport>& reports,
+                                        double max_drop) {
   const PrecisionReport* best = &reports.front();
   for (const PrecisionReport& report : reports) {
     const bool agreement_ok = 1.0 - report.top1_agreement <= max_drop;
     const bool task_ok = !report.task_accuracy || !reports.front().task_accuracy ||
                          *reports.front().task_accuracy - *report.task_accuracy <= max_drop;
-    if (agreement_ok && task_ok && report.tokens_per_second > best->tokens_per_second) best = &report;
+    if (agreement_ok && task_ok && report.tokens_per_second > best->tokens_per_second)
+      best = &report;
   }
   return *best;
 }

@@ -35,11 +35,11 @@ Result<LabeledTexts> read_labeled_texts(const std::string& path, const std::stri
                                         const std::string& label_field, int64_t limit);
 
 struct QuantEvalOptions {
-  int64_t max_length = 128;    // tokens per text, special tokens included
+  int64_t max_length = 128;  // tokens per text, special tokens included
   int64_t batch_size = 32;
-  int64_t group_size = 64;     // int4 / nf4
+  int64_t group_size = 64;  // int4 / nf4
   float smoothquant_alpha = 0.5f;
-  float percentile = 99.9f;    // calibration clip for static scales
+  float percentile = 99.9f;  // calibration clip for static scales
 };
 
 Result<ActivationCalibration> calibrate_activations(const LoadedModel& model,
@@ -49,14 +49,15 @@ Result<ActivationCalibration> calibrate_activations(const LoadedModel& model,
                                                     ThreadPool* pool);
 
 struct PrecisionReport {
-  std::string name;                  // precision name, plus a variant suffix for int8
+  std::string name;  // precision name, plus a variant suffix for int8
   Precision precision = Precision::kFp32;
   double mean_cosine = 1.0, min_cosine = 1.0;
-  double max_abs_logit_error = 0.0;  // classifiers only
+  bool has_logits = false;  // a classifier: max_abs_logit_error is meaningful
+  double max_abs_logit_error = 0.0;
   double top1_agreement = 1.0;
   std::optional<double> task_accuracy;
   double tokens_per_second = 0.0;
-  int64_t weight_bytes = 0;          // encoder-layer linear weights with their scales
+  int64_t weight_bytes = 0;  // encoder-layer linear weights with their scales
   double weight_ratio_vs_fp16 = 0.0;
 };
 
@@ -64,16 +65,14 @@ struct PrecisionReport {
 // runs as int8-smooth (SmoothQuant), int8-mixed (SmoothQuant, FFN output projection in BF16) and
 // int8-static (SmoothQuant, calibrated per-tensor scales)). The FP32 row comes first and is the
 // reference for the others.
-Result<std::vector<PrecisionReport>> evaluate_precisions(const LoadedModel& model,
-                                                         const tokenizer::Tokenizer& tokenizer,
-                                                         const LabeledTexts& eval,
-                                                         const std::vector<Precision>& precisions,
-                                                         const ActivationCalibration* calibration,
-                                                         const QuantEvalOptions& options,
-                                                         ThreadPool* pool);
+Result<std::vector<PrecisionReport>> evaluate_precisions(
+    const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
+    const std::vector<Precision>& precisions, const ActivationCalibration* calibration,
+    const QuantEvalOptions& options, ThreadPool* pool);
 
 // The fastest report whose top-1 agreement drop (and task accuracy drop, when measured) is at
 // most max_drop, both against the FP32 row. FP32 always qualifies.
-const PrecisionReport& choose_precision(const std::vector<PrecisionReport>& reports, double max_drop);
+const PrecisionReport& choose_precision(const std::vector<PrecisionReport>& reports,
+                                        double max_drop);
 
 }  // namespace justnews

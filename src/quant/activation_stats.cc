@@ -97,14 +97,15 @@ Result<ActivationCalibration> ActivationStatsRecorder::finish(float percentile) 
 }
 
 std::vector<float> smoothing_factors(const std::vector<float>& activation_channel_absmax,
-                                     const float* weight, int64_t out_features,
-                                     int64_t in_features, float alpha) {
+                                     const float* weight, int64_t out_features, int64_t in_features,
+                                     float alpha) {
   constexpr float kFloor = 1e-5f;  // keeps dead channels from producing 0 or inf factors
   std::vector<float> weight_absmax(static_cast<size_t>(in_features), 0.0f);
   for (int64_t out_idx = 0; out_idx < out_features; ++out_idx)
     for (int64_t in_idx = 0; in_idx < in_features; ++in_idx)
-      weight_absmax[static_cast<size_t>(in_idx)] = std::max(
-          weight_absmax[static_cast<size_t>(in_idx)], std::fabs(weight[out_idx * in_features + in_idx]));
+      weight_absmax[static_cast<size_t>(in_idx)] =
+          std::max(weight_absmax[static_cast<size_t>(in_idx)],
+                   std::fabs(weight[out_idx * in_features + in_idx]));
   std::vector<float> factors(static_cast<size_t>(in_features), 1.0f);
   for (size_t idx = 0; idx < factors.size(); ++idx) {
     const float activation = std::max(activation_channel_absmax[idx], kFloor);

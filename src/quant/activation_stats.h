@@ -28,9 +28,9 @@ class ActivationObserver {
 };
 
 struct SiteCalibration {
-  float absmax = 0.0f;               // over every token seen
-  float clipped_absmax = 0.0f;       // the chosen percentile of per-token absmax values
-  std::vector<float> channel_absmax; // [columns]
+  float absmax = 0.0f;                // over every token seen
+  float clipped_absmax = 0.0f;        // the chosen percentile of per-token absmax values
+  std::vector<float> channel_absmax;  // [columns]
 };
 
 struct ActivationCalibration {
@@ -67,7 +67,7 @@ class ActivationStatsRecorder final : public ActivationObserver {
 // but moves outlier activation channels into the (per-channel quantised) weights.
 // weight: [out_features, in_features]; activation_channel_absmax: [in_features].
 std::vector<float> smoothing_factors(const std::vector<float>& activation_channel_absmax,
-                                     const float* weight, int64_t out_features,
-                                     int64_t in_features, float alpha);
+                                     const float* weight, int64_t out_features, int64_t in_features,
+                                     float alpha);
 
 }  // namespace justnews

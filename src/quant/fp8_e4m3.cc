@@ -25,8 +25,8 @@ std::array<float, 256> make_decode_table() {
     else if (exponent_field == 0)
       magnitude = std::ldexp(static_cast<float>(mantissa), kMinNormalExponent - kMantissaBits);
     else
-      magnitude = std::ldexp(1.0f + static_cast<float>(mantissa) / 8.0f,
-                             exponent_field - kExponentBias);
+      magnitude =
+          std::ldexp(1.0f + static_cast<float>(mantissa) / 8.0f, exponent_field - kExponentBias);
     table[static_cast<size_t>(code)] = (code & 0x80) ? -magnitude : magnitude;
   }
   return table;
@@ -69,7 +69,8 @@ Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_
                                        const std::string& name) {
   if (rows <= 0 || columns <= 0)
     return invalid_argument("fp8 quantisation of " + name + ": shape [" + std::to_string(rows) +
-                            ", " + std::to_string(columns) + "] is empty; expected rows, columns > 0");
+                            ", " + std::to_string(columns) +
+                            "] is empty; expected rows, columns > 0");
   Fp8Matrix matrix;
   matrix.rows = rows;
   matrix.columns = columns;
@@ -99,7 +100,8 @@ std::vector<float> dequantize_fp8(const Fp8Matrix& matrix) {
   for (int64_t row_idx = 0; row_idx < matrix.rows; ++row_idx)
     for (int64_t col_idx = 0; col_idx < matrix.columns; ++col_idx) {
       const size_t idx = static_cast<size_t>(row_idx * matrix.columns + col_idx);
-      values[idx] = fp8_e4m3_to_float(matrix.codes[idx]) * matrix.scales[static_cast<size_t>(row_idx)];
+      values[idx] =
+          fp8_e4m3_to_float(matrix.codes[idx]) * matrix.scales[static_cast<size_t>(row_idx)];
     }
   return values;
 }

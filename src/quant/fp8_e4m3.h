@@ -1,6 +1,6 @@
 // FP8 E4M3 (the OCP "e4m3fn" variant that NVIDIA Hopper implements): 1 sign, 4 exponent bits (bias
-// 7), 3 mantissa bits, no infinities, one NaN pattern (S.1111.111), largest finite ±448. Weights get
-// one scale per output channel (absmax ↦ 448), activations one scale per tensor (calibrated).
+// 7), 3 mantissa bits, no infinities, one NaN pattern (S.1111.111), largest finite ±448. Weights
+// get one scale per output channel (absmax ↦ 448), activations one scale per tensor (calibrated).
 // Conversion rounds to nearest, ties to even, and saturates to ±448 (like cvt.satfinite).
 #pragma once
 
@@ -28,7 +28,8 @@ Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_
                                        const std::string& name);
 std::vector<float> dequantize_fp8(const Fp8Matrix& matrix);
 
-// Per-tensor activation scale from a calibrated absmax (absmax ↦ 448; 0 → 1 so nothing divides by 0).
+// Per-tensor activation scale from a calibrated absmax (absmax ↦ 448; 0 → 1 so nothing divides by
+// 0).
 float fp8_activation_scale(float absmax);
 
 }  // namespace justnews

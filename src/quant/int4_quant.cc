@@ -38,7 +38,8 @@ int64_t Int4Matrix::memory_bytes() const {
 Status check_group_size(int64_t group_size, int64_t columns, const std::string& name) {
   if (group_size <= 0 || group_size % 2 != 0)
     return invalid_argument("int4 quantisation of " + name + ": group size " +
-                            std::to_string(group_size) + " must be a positive even number (64 or 128)");
+                            std::to_string(group_size) +
+                            " must be a positive even number (64 or 128)");
   if (group_size > columns)
     return invalid_argument("int4 quantisation of " + name + ": group size " +
                             std::to_string(group_size) + " is larger than the row (" +
@@ -82,7 +83,8 @@ Result<Int4Matrix> quantize_int4(const float* values, int64_t rows, int64_t colu
                                  int64_t group_size, Int4Format format, const std::string& name) {
   if (rows <= 0 || columns <= 0)
     return invalid_argument("int4 quantisation of " + name + ": shape [" + std::to_string(rows) +
-                            ", " + std::to_string(columns) + "] is empty; expected rows, columns > 0");
+                            ", " + std::to_string(columns) +
+                            "] is empty; expected rows, columns > 0");
   JN_RETURN_IF_ERROR(check_group_size(group_size, columns, name));
   Int4Matrix matrix;
   matrix.format = format;

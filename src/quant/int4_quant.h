@@ -23,11 +23,22 @@ namespace justnews {
 enum class Int4Format { kInt4, kNf4 };
 
 // bitsandbytes' NF4 values (bitsandbytes/functional.py, get_4bit_type("nf4")).
-inline constexpr std::array<float, 16> kNf4Codebook = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+inline constexpr std::array<float, 16> kNf4Codebook = {-1.0f,
+                                                       -0.6961928009986877f,
+                                                       -0.5250730514526367f,
+                                                       -0.39491748809814453f,
+                                                       -0.28444138169288635f,
+                                                       -0.18477343022823334f,
+                                                       -0.09105003625154495f,
+                                                       0.0f,
+                                                       0.07958029955625534f,
+                                                       0.16093020141124725f,
+                                                       0.24611230194568634f,
+                                                       0.33791524171829224f,
+                                                       0.44070982933044434f,
+                                                       0.5626170039176941f,
+                                                       0.7229568362236023f,
+                                                       1.0f};
 
 inline constexpr int64_t kScaleBlockSize = 256;  // group scales per second-level scale
 inline constexpr int kInt4MaxCode = 7;
@@ -35,8 +46,8 @@ inline constexpr int kInt4MaxCode = 7;
 // Group scales after double quantisation: scale[g] = offset + codes[g] · block_scales[g / 256].
 struct DoubleQuantizedScales {
   float offset = 0.0f;
-  std::vector<int8_t> codes;          // one per group
-  std::vector<float> block_scales;    // one per kScaleBlockSize groups
+  std::vector<int8_t> codes;        // one per group
+  std::vector<float> block_scales;  // one per kScaleBlockSize groups
   float scale(int64_t group_idx) const {
     return offset + static_cast<float>(codes[static_cast<size_t>(group_idx)]) *
                         block_scales[static_cast<size_t>(group_idx / kScaleBlockSize)];
@@ -46,8 +57,8 @@ struct DoubleQuantizedScales {
 struct Int4Matrix {
   Int4Format format = Int4Format::kInt4;
   int64_t rows = 0, columns = 0, group_size = 0;
-  std::vector<uint8_t> packed;        // [rows, columns / 2]: two 4-bit codes per byte
-  DoubleQuantizedScales scales;       // [rows, columns / group_size] groups, row-major
+  std::vector<uint8_t> packed;   // [rows, columns / 2]: two 4-bit codes per byte
+  DoubleQuantizedScales scales;  // [rows, columns / group_size] groups, row-major
   int64_t groups_per_row() const { return columns / group_size; }
   // Bytes held: packed codes, scale codes, block scales and the offset.
   int64_t memory_bytes() const;

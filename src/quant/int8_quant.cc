@@ -18,7 +18,8 @@ Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int6
                                          const std::string& name) {
   if (rows <= 0 || columns <= 0)
     return invalid_argument("int8 quantisation of " + name + ": shape [" + std::to_string(rows) +
-                            ", " + std::to_string(columns) + "] is empty; expected rows, columns > 0");
+                            ", " + std::to_string(columns) +
+                            "] is empty; expected rows, columns > 0");
   Int8Matrix matrix;
   matrix.rows = rows;
   matrix.columns = columns;
@@ -49,7 +50,8 @@ std::vector<float> dequantize_int8(const Int8Matrix& matrix) {
   for (int64_t row_idx = 0; row_idx < matrix.rows; ++row_idx)
     for (int64_t col_idx = 0; col_idx < matrix.columns; ++col_idx) {
       const size_t idx = static_cast<size_t>(row_idx * matrix.columns + col_idx);
-      values[idx] = static_cast<float>(matrix.codes[idx]) * matrix.scales[static_cast<size_t>(row_idx)];
+      values[idx] =
+          static_cast<float>(matrix.codes[idx]) * matrix.scales[static_cast<size_t>(row_idx)];
     }
   return values;
 }

@@ -16,8 +16,8 @@ inline constexpr int kInt8MaxCode = 127;
 // A [rows, columns] float matrix (PyTorch [out, in] layout) quantised row by row.
 struct Int8Matrix {
   int64_t rows = 0, columns = 0;
-  std::vector<int8_t> codes;   // [rows, columns]
-  std::vector<float> scales;   // [rows]; 0 for an all-zero row
+  std::vector<int8_t> codes;  // [rows, columns]
+  std::vector<float> scales;  // [rows]; 0 for an all-zero row
 };
 
 // Errors name `name` and say which dimension is wrong (empty or non-finite input).

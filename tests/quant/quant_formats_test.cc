@@ -36,7 +36,8 @@ TEST(Int8Quant, ErrorIsAtMostHalfAScalePerRow) {
   const std::vector<float> restored = dequantize_int8(*matrix);
   for (int64_t row = 0; row < rows; ++row) {
     float absmax = 0.0f;
-    for (int64_t col = 0; col < columns; ++col) absmax = std::max(absmax, std::fabs(values[row * columns + col]));
+    for (int64_t col = 0; col < columns; ++col)
+      absmax = std::max(absmax, std::fabs(values[row * columns + col]));
     const float scale = matrix->scales[static_cast<size_t>(row)];
     EXPECT_FLOAT_EQ(scale, absmax / 127.0f);
     for (int64_t col = 0; col < columns; ++col) {
@@ -70,7 +71,8 @@ float e4m3_reference(int code) {
   const int exponent = (code >> 3) & 0xF, mantissa = code & 7;
   const float sign = (code & 0x80) ? -1.0f : 1.0f;
   if (exponent == 0) return sign * static_cast<float>(mantissa) / 8.0f * std::pow(2.0f, -6.0f);
-  return sign * (1.0f + static_cast<float>(mantissa) / 8.0f) * std::pow(2.0f, static_cast<float>(exponent - 7));
+  return sign * (1.0f + static_cast<float>(mantissa) / 8.0f) *
+         std::pow(2.0f, static_cast<float>(exponent - 7));
 }
 
 TEST(Fp8E4M3, EveryCodeDecodesAndRoundTrips) {
@@ -91,8 +93,9 @@ TEST(Fp8E4M3, EveryCodeDecodesAndRoundTrips) {
 TEST(Fp8E4M3, RoundsToNearestEvenAndSaturates) {
   EXPECT_EQ(float_to_fp8_e4m3(1e6f), 0x7E);
   EXPECT_EQ(float_to_fp8_e4m3(-1e6f), 0xFE);
-  EXPECT_EQ(float_to_fp8_e4m3(1.0f + 1.0f / 16.0f), float_to_fp8_e4m3(1.0f));   // tie → even (1.000)
-  EXPECT_EQ(float_to_fp8_e4m3(1.0f + 3.0f / 16.0f), float_to_fp8_e4m3(1.25f));  // tie → even (1.010)
+  EXPECT_EQ(float_to_fp8_e4m3(1.0f + 1.0f / 16.0f), float_to_fp8_e4m3(1.0f));  // tie → even (1.000)
+  EXPECT_EQ(float_to_fp8_e4m3(1.0f + 3.0f / 16.0f),
+            float_to_fp8_e4m3(1.25f));                         // tie → even (1.010)
   EXPECT_EQ(float_to_fp8_e4m3(std::pow(2.0f, -10.0f)), 0x00);  // half the smallest subnormal → 0
   // Brute force: the chosen code is a nearest representable value.
   for (float value : random_values(20000, 2, 30.0f)) {
@@ -104,6 +107,13 @@ TEST(Fp8E4M3, RoundsToNearestEvenAndSaturates) {
     }
     EXPECT_EQ(std::fabs(decoded - std::clamp(value, -448.0f, 448.0f)), best) << value;
   }
+}
+
+TEST(Fp8E4M3, ActivationScaleMapsTheCalibratedAbsmaxTo448) {
+  EXPECT_EQ(fp8_activation_scale(448.0f), 1.0f);
+  EXPECT_EQ(fp8_activation_scale(896.0f), 2.0f);
+  EXPECT_EQ(fp8_activation_scale(0.0f), 1.0f);  // an all-zero tensor must not divide by zero
+  EXPECT_EQ(float_to_fp8_e4m3(200.0f / fp8_activation_scale(200.0f)), 0x7E);
 }
 
 TEST(Fp8E4M3, PerRowScalesKeepRelativeErrorWithinHalfAnUlp) {
@@ -147,7 +157,8 @@ TEST(Int4Quant, Nf4PicksTheNearestCodebookValue) {
   EXPECT_EQ(kNf4Codebook.front(), -1.0f);
   EXPECT_EQ(kNf4Codebook.back(), 1.0f);
   EXPECT_EQ(kNf4Codebook[7], 0.0f);
-  for (size_t idx = 1; idx < kNf4Codebook.size(); ++idx) EXPECT_LT(kNf4Codebook[idx - 1], kNf4Codebook[idx]);
+  for (size_t idx = 1; idx < kNf4Codebook.size(); ++idx)
+    EXPECT_LT(kNf4Codebook[idx - 1], kNf4Codebook[idx]);
   const int64_t rows = 4, columns = 128;
   const std::vector<float> values = random_values(rows * columns, 5);
   auto matrix = quantize_int4(values.data(), rows, columns, 64, Int4Format::kNf4, "w");
@@ -156,7 +167,8 @@ TEST(Int4Quant, Nf4PicksTheNearestCodebookValue) {
   for (size_t idx = 0; idx < values.size(); ++idx) {
     const float scale = matrix->scales.scale(static_cast<int64_t>(idx) / 64);
     float best = std::numeric_limits<float>::infinity();
-    for (float code_value : kNf4Codebook) best = std::min(best, std::fabs(code_value * scale - values[idx]));
+    for (float code_value : kNf4Codebook)
+      best = std::min(best, std::fabs(code_value * scale - values[idx]));
     EXPECT_NEAR(std::fabs(restored[idx] - values[idx]), best, 1e-6f);
   }
 }
@@ -174,7 +186,8 @@ TEST(Int4Quant, CodebookValuesRoundTripExactly) {
 
 TEST(Int4Quant, BadGroupSizesNameTheTensorAndSizes) {
   const std::vector<float> values(2 * 96, 1.0f);
-  auto too_large = quantize_int4(values.data(), 2, 96, 128, Int4Format::kInt4, "layer 0 qkv_weight");
+  auto too_large =
+      quantize_int4(values.data(), 2, 96, 128, Int4Format::kInt4, "layer 0 qkv_weight");
   ASSERT_FALSE(too_large.ok());
   EXPECT_NE(too_large.status().message().find("larger than the row"), std::string::npos);
   EXPECT_NE(too_large.status().message().find("layer 0 qkv_weight"), std::string::npos);
@@ -219,7 +232,8 @@ TEST(WeightMemory, MeetsTheRatiosAgainstFp16) {
   const std::vector<float> values = random_values(384 * 1536, 7);
   auto matrix = quantize_int4(values.data(), 384, 1536, 64, Int4Format::kNf4, "w");
   ASSERT_TRUE(matrix.ok());
-  EXPECT_EQ(matrix->memory_bytes(), linear_weight_memory(Precision::kNf4, 384, 1536, 64).total_bytes());
+  EXPECT_EQ(matrix->memory_bytes(),
+            linear_weight_memory(Precision::kNf4, 384, 1536, 64).total_bytes());
 }
 
 TEST(Precision, NamesParseBackAndUnknownNamesAreListed) {
@@ -237,7 +251,9 @@ TEST(ActivationStats, PercentilesAndChannelMaxima) {
   ActivationStatsRecorder recorder(1);
   std::vector<float> rows(100 * 4);
   for (int row = 0; row < 100; ++row)
-    for (int col = 0; col < 4; ++col) rows[static_cast<size_t>(row * 4 + col)] = (col == 2 ? -1.0f : 0.5f) * static_cast<float>(row + 1);
+    for (int col = 0; col < 4; ++col)
+      rows[static_cast<size_t>(row * 4 + col)] =
+          (col == 2 ? -1.0f : 0.5f) * static_cast<float>(row + 1);
   for (int site = 0; site < kNumLinearSites; ++site)
     recorder.observe(0, static_cast<LinearSite>(site), rows.data(), 100, 4);
   auto calibration = recorder.finish(99.0f);

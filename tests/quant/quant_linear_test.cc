@@ -75,7 +75,8 @@ TEST_P(Int8LinearTest, WithinTheFormatBoundOfFp32AndSimdEqualsScalar) {
       double bound = 0.0;
       for (int64_t k = 0; k < in; ++k)
         bound += std::fabs(problem.input[static_cast<size_t>(row * in + k)]) * sw / 2 +
-                 std::fabs(problem.weight[static_cast<size_t>(col * in + k)]) * sx / 2 + sx * sw / 4;
+                 std::fabs(problem.weight[static_cast<size_t>(col * in + k)]) * sx / 2 +
+                 sx * sw / 4;
       const size_t idx = static_cast<size_t>(row * out + col);
       EXPECT_LE(std::fabs(simd[idx] - exact[idx]), bound * 1.001 + 1e-5) << row << "," << col;
       EXPECT_NEAR(simd[idx], scalar[idx], 1e-4 * (1 + std::fabs(scalar[idx])));
@@ -93,18 +94,24 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Int8LinearTest,
 
 TEST(Int8Linear, SmoothQuantShrinksTheErrorOfAnOutlierChannel) {
   Problem problem = make_problem(64, 256, 128, 12);
-  for (int64_t row = 0; row < problem.rows; ++row) problem.input[static_cast<size_t>(row * 256 + 17)] *= 60.0f;
+  for (int64_t row = 0; row < problem.rows; ++row)
+    problem.input[static_cast<size_t>(row * 256 + 17)] *= 60.0f;
   std::vector<float> channel_absmax(256, 0.0f);
   for (int64_t row = 0; row < problem.rows; ++row)
     for (int64_t k = 0; k < 256; ++k)
-      channel_absmax[static_cast<size_t>(k)] = std::max(channel_absmax[static_cast<size_t>(k)], std::fabs(problem.input[static_cast<size_t>(row * 256 + k)]));
-  const std::vector<float> factors = smoothing_factors(channel_absmax, problem.weight.data(), 128, 256, 0.5f);
+      channel_absmax[static_cast<size_t>(k)] =
+          std::max(channel_absmax[static_cast<size_t>(k)],
+                   std::fabs(problem.input[static_cast<size_t>(row * 256 + k)]));
+  const std::vector<float> factors =
+      smoothing_factors(channel_absmax, problem.weight.data(), 128, 256, 0.5f);
   auto plain = prepare_int8_linear(problem.weight.data(), 128, 256, nullptr, 0.0f, "w");
   auto smooth = prepare_int8_linear(problem.weight.data(), 128, 256, factors.data(), 0.0f, "w");
   ASSERT_TRUE(plain.ok() && smooth.ok());
   std::vector<float> plain_out(64 * 128), smooth_out(64 * 128);
-  linear_int8_cpu(problem.input.data(), 64, *plain, problem.bias.data(), Epilogue::kNone, plain_out.data(), nullptr);
-  linear_int8_cpu(problem.input.data(), 64, *smooth, problem.bias.data(), Epilogue::kNone, smooth_out.data(), nullptr);
+  linear_int8_cpu(problem.input.data(), 64, *plain, problem.bias.data(), Epilogue::kNone,
+                  plain_out.data(), nullptr);
+  linear_int8_cpu(problem.input.data(), 64, *smooth, problem.bias.data(), Epilogue::kNone,
+                  smooth_out.data(), nullptr);
   const std::vector<double> exact = reference_gemm(problem, problem.weight);
   double plain_error = 0.0, smooth_error = 0.0;
   for (size_t idx = 0; idx < exact.size(); ++idx) {
@@ -122,8 +129,10 @@ TEST(Int8Linear, StaticScaleClipsBeyondTheCalibratedRange) {
   std::vector<float> clipped_input = problem.input;
   for (float& value : clipped_input) value = std::clamp(value, -1.0f, 1.0f);
   std::vector<float> from_raw(4 * 64), from_clipped(4 * 64);
-  linear_int8_cpu(problem.input.data(), 4, *weights, nullptr, Epilogue::kNone, from_raw.data(), nullptr);
-  linear_int8_cpu(clipped_input.data(), 4, *weights, nullptr, Epilogue::kNone, from_clipped.data(), nullptr);
+  linear_int8_cpu(problem.input.data(), 4, *weights, nullptr, Epilogue::kNone, from_raw.data(),
+                  nullptr);
+  linear_int8_cpu(clipped_input.data(), 4, *weights, nullptr, Epilogue::kNone, from_clipped.data(),
+                  nullptr);
   EXPECT_EQ(from_raw, from_clipped);
 }
 
@@ -135,14 +144,17 @@ TEST(Bf16Linear, WithinTheFormatBoundOfFp32AndSimdEqualsScalar) {
     ASSERT_TRUE(weights.ok());
     ThreadPool pool(2);
     std::vector<float> simd(static_cast<size_t>(rows * out)), scalar(simd.size());
-    linear_bf16_cpu(problem.input.data(), rows, *weights, problem.bias.data(), Epilogue::kNone, simd.data(), &pool, true);
-    linear_bf16_cpu(problem.input.data(), rows, *weights, problem.bias.data(), Epilogue::kNone, scalar.data(), nullptr, false);
+    linear_bf16_cpu(problem.input.data(), rows, *weights, problem.bias.data(), Epilogue::kNone,
+                    simd.data(), &pool, true);
+    linear_bf16_cpu(problem.input.data(), rows, *weights, problem.bias.data(), Epilogue::kNone,
+                    scalar.data(), nullptr, false);
     const std::vector<double> exact = reference_gemm(problem, problem.weight);
     for (int64_t row = 0; row < rows; ++row)
       for (int64_t col = 0; col < out; ++col) {
         double magnitude = 0.0;
         for (int64_t k = 0; k < in; ++k)
-          magnitude += std::fabs(problem.input[static_cast<size_t>(row * in + k)] * problem.weight[static_cast<size_t>(col * in + k)]);
+          magnitude += std::fabs(problem.input[static_cast<size_t>(row * in + k)] *
+                                 problem.weight[static_cast<size_t>(col * in + k)]);
         const size_t idx = static_cast<size_t>(row * out + col);
         EXPECT_LE(std::fabs(simd[idx] - exact[idx]), magnitude * (std::pow(2.0, -8) + 1e-5) + 1e-6);
         EXPECT_NEAR(simd[idx], scalar[idx], 1e-4 * (1 + magnitude));
@@ -155,7 +167,8 @@ TEST(QuantizedLinear, WeightOnlyFormatsEqualTheGemmOfTheirDequantisedWeights) {
   Tensor weight = Tensor::zeros(DType::kF32, {200, 256});
   std::copy(problem.weight.begin(), problem.weight.end(), weight.mutable_data_as<float>());
   ThreadPool pool(2);
-  for (Precision precision : {Precision::kInt8WeightOnly, Precision::kFp8, Precision::kInt4, Precision::kNf4}) {
+  for (Precision precision :
+       {Precision::kInt8WeightOnly, Precision::kFp8, Precision::kInt4, Precision::kNf4}) {
     auto linear = QuantizedLinearCpu::prepare(weight, precision, LinearQuantOptions{}, "w");
     ASSERT_TRUE(linear.ok()) << precision_name(precision);
     std::vector<float> dequantised;
@@ -164,13 +177,16 @@ TEST(QuantizedLinear, WeightOnlyFormatsEqualTheGemmOfTheirDequantisedWeights) {
     else if (precision == Precision::kFp8)
       dequantised = dequantize_fp8(*quantize_fp8_per_row(problem.weight.data(), 200, 256, "w"));
     else
-      dequantised = dequantize_int4(*quantize_int4(problem.weight.data(), 200, 256, 64,
-                                                   precision == Precision::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4, "w"));
+      dequantised = dequantize_int4(*quantize_int4(
+          problem.weight.data(), 200, 256, 64,
+          precision == Precision::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4, "w"));
     const std::vector<double> expected = reference_gemm(problem, dequantised);
     std::vector<float> output(33 * 200);
-    linear->run(problem.input.data(), 33, problem.bias.data(), Epilogue::kNone, output.data(), &pool);
+    linear->run(problem.input.data(), 33, problem.bias.data(), Epilogue::kNone, output.data(),
+                &pool);
     for (size_t idx = 0; idx < output.size(); ++idx)
-      ASSERT_NEAR(output[idx], expected[idx], 1e-4 * (1 + std::fabs(expected[idx]))) << precision_name(precision);
+      ASSERT_NEAR(output[idx], expected[idx], 1e-4 * (1 + std::fabs(expected[idx])))
+          << precision_name(precision);
   }
 }
 
@@ -178,7 +194,8 @@ TEST(QuantizedLinear, BadGroupSizeAndSmoothingLengthAreErrors) {
   Tensor weight = Tensor::zeros(DType::kF32, {8, 96});
   LinearQuantOptions options;
   options.group_size = 128;
-  auto too_large = QuantizedLinearCpu::prepare(weight, Precision::kInt4, options, "layer 2 ffn_out_weight");
+  auto too_large =
+      QuantizedLinearCpu::prepare(weight, Precision::kInt4, options, "layer 2 ffn_out_weight");
   ASSERT_FALSE(too_large.ok());
   EXPECT_NE(too_large.status().message().find("layer 2 ffn_out_weight"), std::string::npos);
   std::vector<float> factors(95, 1.0f);

@@ -46,10 +46,8 @@ bool cpu_has_amx() {
   return available;
 }
 
-__attribute__((target("amx-tile")))
-void configure_amx_tiles() { _tile_loadconfig(&kTileConfig); }
+__attribute__((target("amx-tile"))) void configure_amx_tiles() { _tile_loadconfig(&kTileConfig); }
 
-__attribute__((target("amx-tile")))
-void release_amx_tiles() { _tile_release(); }
+__attribute__((target("amx-tile"))) void release_amx_tiles() { _tile_release(); }
 
 }  // namespace justnews

@@ -237,17 +237,18 @@ Status CpuEncoder::init(const EncoderWeights& weights) {
     JN_ASSIGN_OR_RETURN(Tensor query_bias, prepare(src.query_bias, {hidden}, "query_bias"));
     JN_ASSIGN_OR_RETURN(Tensor key_bias, prepare(src.key_bias, {hidden}, "key_bias"));
     JN_ASSIGN_OR_RETURN(Tensor value_bias, prepare(src.value_bias, {hidden}, "value_bias"));
-    JN_ASSIGN_OR_RETURN(dst.qkv, quantize_linear(concat_rows({query_weight, key_weight, value_weight}),
-                                                 static_cast<int64_t>(layer_idx), LinearSite::kQkv,
-                                                 prefix + "qkv_weight"));
+    JN_ASSIGN_OR_RETURN(
+        dst.qkv,
+        quantize_linear(concat_rows({query_weight, key_weight, value_weight}),
+                        static_cast<int64_t>(layer_idx), LinearSite::kQkv, prefix + "qkv_weight"));
     dst.qkv_bias = concat_rows({query_bias, key_bias, value_bias});
     JN_ASSIGN_OR_RETURN(
         Tensor attention_output_weight,
         prepare(src.attention_output_weight, {hidden, hidden}, "attention_output_weight"));
-    JN_ASSIGN_OR_RETURN(dst.attention_output,
-                        quantize_linear(attention_output_weight, static_cast<int64_t>(layer_idx),
-                                        LinearSite::kAttentionOutput,
-                                        prefix + "attention_output_weight"));
+    JN_ASSIGN_OR_RETURN(
+        dst.attention_output,
+        quantize_linear(attention_output_weight, static_cast<int64_t>(layer_idx),
+                        LinearSite::kAttentionOutput, prefix + "attention_output_weight"));
     JN_ASSIGN_OR_RETURN(dst.attention_output_bias,
                         prepare(src.attention_output_bias, {hidden}, "attention_output_bias"));
     JN_ASSIGN_OR_RETURN(dst.attention_norm_gamma,
@@ -261,8 +262,9 @@ Status CpuEncoder::init(const EncoderWeights& weights) {
     JN_ASSIGN_OR_RETURN(dst.ffn_in_bias, prepare(src.ffn_in_bias, {inter}, "ffn_in_bias"));
     JN_ASSIGN_OR_RETURN(Tensor ffn_out_weight,
                         prepare(src.ffn_out_weight, {hidden, inter}, "ffn_out_weight"));
-    JN_ASSIGN_OR_RETURN(dst.ffn_out, quantize_linear(ffn_out_weight, static_cast<int64_t>(layer_idx),
-                                                     LinearSite::kFfnOut, prefix + "ffn_out_weight"));
+    JN_ASSIGN_OR_RETURN(dst.ffn_out,
+                        quantize_linear(ffn_out_weight, static_cast<int64_t>(layer_idx),
+                                        LinearSite::kFfnOut, prefix + "ffn_out_weight"));
     JN_ASSIGN_OR_RETURN(dst.ffn_out_bias, prepare(src.ffn_out_bias, {hidden}, "ffn_out_bias"));
     JN_ASSIGN_OR_RETURN(dst.ffn_norm_gamma,
                         prepare(src.ffn_norm_gamma, {hidden}, "ffn_norm_gamma"));
@@ -304,8 +306,8 @@ void CpuEncoder::ensure_workspace(int64_t total_tokens) {
 }
 
 void CpuEncoder::run_linear(const QuantizedLinearCpu& linear, int64_t layer_idx, LinearSite site,
-                            const float* input, int64_t rows, const Tensor& bias,
-                            Epilogue epilogue, float* output) {
+                            const float* input, int64_t rows, const Tensor& bias, Epilogue epilogue,
+                            float* output) {
   if (options_.observer)
     options_.observer->observe(layer_idx, site, input, rows, linear.in_features());
   linear.run(input, rows, bias.data_as<float>(), epilogue, output, pool_);
@@ -325,10 +327,10 @@ void CpuEncoder::run_layer(const CpuLayer& layer, int64_t layer_idx, const Packe
   add_layer_norm_cpu(projected_.data(), hidden_.data(), tokens, hidden,
                      layer.attention_norm_gamma.data_as<float>(),
                      layer.attention_norm_beta.data_as<float>(), eps, pool_);
-  run_linear(layer.ffn_in, layer_idx, LinearSite::kFfnIn, hidden_.data(), tokens,
-             layer.ffn_in_bias, ffn_epilogue_, ffn_.data());
-  run_linear(layer.ffn_out, layer_idx, LinearSite::kFfnOut, ffn_.data(), tokens,
-             layer.ffn_out_bias, Epilogue::kNone, projected_.data());
+  run_linear(layer.ffn_in, layer_idx, LinearSite::kFfnIn, hidden_.data(), tokens, layer.ffn_in_bias,
+             ffn_epilogue_, ffn_.data());
+  run_linear(layer.ffn_out, layer_idx, LinearSite::kFfnOut, ffn_.data(), tokens, layer.ffn_out_bias,
+             Epilogue::kNone, projected_.data());
   add_layer_norm_cpu(projected_.data(), hidden_.data(), tokens, hidden,
                      layer.ffn_norm_gamma.data_as<float>(), layer.ffn_norm_beta.data_as<float>(),
                      eps, pool_);

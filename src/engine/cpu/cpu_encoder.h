@@ -39,7 +39,7 @@ struct CpuEncoderOptions {
   // int8: run the FFN output projection in BF16 instead; its input (the GELU output) has the
   // heaviest tails, and on MiniLM it carries most of the W8A8 error.
   bool int8_ffn_out_bf16 = false;
-  ActivationObserver* observer = nullptr;              // sees every linear layer's input
+  ActivationObserver* observer = nullptr;  // sees every linear layer's input
 };
 
 Result<std::unique_ptr<Encoder>> make_cpu_encoder(const EncoderConfig& config,

@@ -20,7 +20,9 @@ constexpr int64_t kTileColumns = 64;
 constexpr int64_t kTileRows = 4;
 constexpr int64_t kRowChunk = 192;
 
-int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+int64_t round_up(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
 
 int64_t packed_index(int64_t column, int64_t k, int64_t padded_in) {
   const int64_t tile = column / kTileColumns, lane_block = (column % kTileColumns) / 16;
@@ -47,22 +49,24 @@ void gemm_rows_scalar(const uint16_t* rounded, int64_t row_begin, int64_t row_en
       float sum = 0.0f;
       for (int64_t k = 0; k < weights.in_features; ++k)
         sum += bf16_to_f32(row[k]) *
-               bf16_to_f32(weights.packed[static_cast<size_t>(packed_index(col, k, weights.padded_in))]);
+               bf16_to_f32(
+                   weights.packed[static_cast<size_t>(packed_index(col, k, weights.padded_in))]);
       output[row_idx * weights.out_features + col] = sum + (bias ? bias[col] : 0.0f);
     }
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-void round_rows_avx512(const float* input, int64_t row_begin, int64_t row_end,
-                       const Bf16LinearWeights& weights, uint16_t* rounded) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void round_rows_avx512(
+    const float* input, int64_t row_begin, int64_t row_end, const Bf16LinearWeights& weights,
+    uint16_t* rounded) {
   const int64_t in = weights.in_features;
   for (int64_t row_idx = row_begin; row_idx < row_end; ++row_idx) {
     const float* row = input + row_idx * in;
     uint16_t* out = rounded + row_idx * weights.padded_in;
     int64_t k = 0;
     for (; k + 32 <= in; k += 32) {
-      const __m512bh pairs = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + k + 16), _mm512_loadu_ps(row + k));
+      const __m512bh pairs =
+          _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + k + 16), _mm512_loadu_ps(row + k));
       _mm512_storeu_si512(out + k, reinterpret_cast<const __m512i&>(pairs));
     }
     for (; k < in; ++k) out[k] = f32_to_bf16(row[k]);
@@ -71,9 +75,9 @@ void round_rows_avx512(const float* input, int64_t row_begin, int64_t row_end,
 }
 
 template <int kRows>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-void bf16_tile(const uint16_t* rounded, int64_t row_begin, int64_t tile,
-               const Bf16LinearWeights& weights, const float* bias, float* output) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void bf16_tile(
+    const uint16_t* rounded, int64_t row_begin, int64_t tile, const Bf16LinearWeights& weights,
+    const float* bias, float* output) {
   const int64_t pairs = weights.padded_in / 2;
   const uint16_t* packed = weights.packed.data() + tile * pairs * 128;
   __m512 acc[kRows][4];
@@ -111,9 +115,10 @@ void bf16_tile(const uint16_t* rounded, int64_t row_begin, int64_t tile,
 
 // AMX: rows [row_begin, row_begin + 32) × the 32 columns of lane blocks 2·half, 2·half + 1 of
 // the tile whose weights start at `panel`, over all of K, into `partial` ([32][32] float).
-__attribute__((target("amx-tile,amx-bf16")))
-void amx_block(const uint16_t* rounded, int64_t padded_in, int64_t row_begin,
-               const uint16_t* panel, int half, float* partial) {
+__attribute__((target("amx-tile,amx-bf16"))) void amx_block(const uint16_t* rounded,
+                                                            int64_t padded_in, int64_t row_begin,
+                                                            const uint16_t* panel, int half,
+                                                            float* partial) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -137,9 +142,9 @@ void amx_block(const uint16_t* rounded, int64_t padded_in, int64_t row_begin,
 }
 
 // partial ([32][32]) + bias → output rows [row_begin, row_begin + 32), valid columns only.
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-void finish_block(const float* partial, int64_t row_begin, int64_t col_begin,
-                  const Bf16LinearWeights& weights, const float* bias, float* output) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void finish_block(
+    const float* partial, int64_t row_begin, int64_t col_begin, const Bf16LinearWeights& weights,
+    const float* bias, float* output) {
   for (int64_t offset = 0; offset < 32; offset += 16) {
     const int64_t col = col_begin + offset;
     if (col >= weights.out_features) break;
@@ -230,9 +235,11 @@ void linear_bf16_cpu(const float* input, int64_t rows, const Bf16LinearWeights& 
   uint16_t* rounded_ptr = rounded.data();
   auto round_rows = [&](size_t begin, size_t end) {
     if (simd)
-      round_rows_avx512(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights, rounded_ptr);
+      round_rows_avx512(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights,
+                        rounded_ptr);
     else
-      round_rows_scalar(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights, rounded_ptr);
+      round_rows_scalar(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights,
+                        rounded_ptr);
   };
   const int64_t num_tiles = weights.padded_out / kTileColumns;
   auto gemm = [&](int64_t row_begin, int64_t row_end, int64_t tile_begin, int64_t tile_end) {

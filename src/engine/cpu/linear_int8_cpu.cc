@@ -16,13 +16,15 @@
 namespace justnews {
 namespace {
 
-constexpr int64_t kTileColumns = 64;  // four 16-lane int32 accumulators per row
-constexpr int64_t kTileRows = 6;      // 24 accumulators + 4 weight registers + 1 broadcast
+constexpr int64_t kTileColumns = 64;    // four 16-lane int32 accumulators per row
+constexpr int64_t kTileRows = 6;        // 24 accumulators + 4 weight registers + 1 broadcast
 constexpr int64_t kQuadsPerBlock = 96;  // K block of 384: a 24 KB weight panel that stays in L1
-constexpr int64_t kRowChunk = 192;    // rows whose activations stay in L2 while tiles sweep them
+constexpr int64_t kRowChunk = 192;      // rows whose activations stay in L2 while tiles sweep them
 constexpr uint8_t kActivationShift = 128;
 
-int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+int64_t round_up(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
 
 // Byte offset of weight (column, k) in the packed layout.
 int64_t packed_index(int64_t column, int64_t k, int64_t padded_in) {
@@ -69,18 +71,20 @@ void gemm_rows_scalar(const uint8_t* codes, const float* scales, int64_t row_beg
       int32_t sum = 0;
       for (int64_t k = 0; k < weights.padded_in; ++k)
         sum += static_cast<int32_t>(row[k]) *
-               static_cast<int32_t>(weights.packed[static_cast<size_t>(packed_index(col, k, weights.padded_in))]);
+               static_cast<int32_t>(
+                   weights.packed[static_cast<size_t>(packed_index(col, k, weights.padded_in))]);
       sum -= weights.shift_correction[static_cast<size_t>(col)];
       output[row_idx * weights.out_features + col] =
-          static_cast<float>(sum) * scales[row_idx] * weights.weight_scales[static_cast<size_t>(col)] +
+          static_cast<float>(sum) * scales[row_idx] *
+              weights.weight_scales[static_cast<size_t>(col)] +
           (bias ? bias[col] : 0.0f);
     }
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-void quantize_rows_avx512(const float* input, int64_t row_begin, int64_t row_end,
-                          const Int8LinearWeights& weights, uint8_t* codes, float* scales) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void quantize_rows_avx512(
+    const float* input, int64_t row_begin, int64_t row_end, const Int8LinearWeights& weights,
+    uint8_t* codes, float* scales) {
   const int64_t in = weights.in_features;
   const bool smooth = !weights.inv_smoothing.empty();
   const float* inv_smoothing = weights.inv_smoothing.data();
@@ -118,9 +122,9 @@ void quantize_rows_avx512(const float* input, int64_t row_begin, int64_t row_end
 // × the tile's 64 columns, added to (or, for the first K block, stored into) `partial`
 // ([kRows][64] int32). The K block keeps the tile's weight panel in L1 across all row groups.
 template <int kRows>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-void vnni_tile(const uint8_t* codes, int64_t padded_in, int64_t row_begin, const int8_t* panel,
-               int64_t quad_begin, int64_t quad_end, bool first_block, int32_t* partial) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void vnni_tile(
+    const uint8_t* codes, int64_t padded_in, int64_t row_begin, const int8_t* panel,
+    int64_t quad_begin, int64_t quad_end, bool first_block, int32_t* partial) {
   __m512i acc[kRows][4];
   for (int row = 0; row < kRows; ++row)
     for (int block = 0; block < 4; ++block)
@@ -149,10 +153,10 @@ void vnni_tile(const uint8_t* codes, int64_t padded_in, int64_t row_begin, const
 
 // int32 sums (`partial`, rows `partial_stride` int32 apart) of rows [row_begin, row_end) and
 // columns [col_begin, col_begin + width) → scaled floats with bias, valid columns only.
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-void finish_columns(const int32_t* partial, int64_t partial_stride, const float* scales,
-                    int64_t row_begin, int64_t row_end, int64_t col_begin, int64_t width,
-                    const Int8LinearWeights& weights, const float* bias, float* output) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void finish_columns(
+    const int32_t* partial, int64_t partial_stride, const float* scales, int64_t row_begin,
+    int64_t row_end, int64_t col_begin, int64_t width, const Int8LinearWeights& weights,
+    const float* bias, float* output) {
   for (int64_t offset = 0; offset < width; offset += 16) {
     const int64_t col = col_begin + offset;
     if (col >= weights.out_features) break;
@@ -162,7 +166,8 @@ void finish_columns(const int32_t* partial, int64_t partial_stride, const float*
     const __m512 w_scale = _mm512_loadu_ps(weights.weight_scales.data() + col);
     const __m512 bias_vec = bias ? _mm512_maskz_loadu_ps(mask, bias + col) : _mm512_setzero_ps();
     for (int64_t row = row_begin; row < row_end; ++row) {
-      const __m512i sums = _mm512_loadu_si512(partial + (row - row_begin) * partial_stride + offset);
+      const __m512i sums =
+          _mm512_loadu_si512(partial + (row - row_begin) * partial_stride + offset);
       const __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(sums, correction));
       const __m512 scaled =
           _mm512_fmadd_ps(sum, _mm512_mul_ps(w_scale, _mm512_set1_ps(scales[row])), bias_vec);
@@ -173,9 +178,9 @@ void finish_columns(const int32_t* partial, int64_t partial_stride, const float*
 
 // AMX: rows [row_begin, row_begin + 32) × the 32 columns of lane blocks 2·half, 2·half + 1 of
 // `tile`, over all of K, into `partial` ([32][32] int32).
-__attribute__((target("amx-tile,amx-int8")))
-void amx_block(const uint8_t* codes, int64_t padded_in, int64_t row_begin, const int8_t* panel,
-               int half, int32_t* partial) {
+__attribute__((target("amx-tile,amx-int8"))) void amx_block(const uint8_t* codes, int64_t padded_in,
+                                                            int64_t row_begin, const int8_t* panel,
+                                                            int half, int32_t* partial) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -197,11 +202,10 @@ void amx_block(const uint8_t* codes, int64_t padded_in, int64_t row_begin, const
   _tile_stored(3, partial + 16 * 32 + 16, 128);
 }
 
-using VnniTileFn = void (*)(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int64_t,
-                            bool, int32_t*);
-constexpr VnniTileFn kVnniTiles[kTileRows + 1] = {nullptr,        vnni_tile<1>, vnni_tile<2>,
-                                                  vnni_tile<3>,   vnni_tile<4>, vnni_tile<5>,
-                                                  vnni_tile<6>};
+using VnniTileFn = void (*)(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t, int64_t, bool,
+                            int32_t*);
+constexpr VnniTileFn kVnniTiles[kTileRows + 1] = {
+    nullptr, vnni_tile<1>, vnni_tile<2>, vnni_tile<3>, vnni_tile<4>, vnni_tile<5>, vnni_tile<6>};
 
 void gemm_rows_vnni(const uint8_t* codes, const float* scales, int64_t row_begin, int64_t row_end,
                     const Int8LinearWeights& weights, int64_t tile_begin, int64_t tile_end,
@@ -259,10 +263,12 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
   if (smoothing) {
     smoothed.assign(weight, weight + out_features * in_features);
     for (int64_t out_idx = 0; out_idx < out_features; ++out_idx)
-      for (int64_t k = 0; k < in_features; ++k) smoothed[static_cast<size_t>(out_idx * in_features + k)] *= smoothing[k];
+      for (int64_t k = 0; k < in_features; ++k)
+        smoothed[static_cast<size_t>(out_idx * in_features + k)] *= smoothing[k];
     weight = smoothed.data();
   }
-  JN_ASSIGN_OR_RETURN(Int8Matrix matrix, quantize_int8_per_row(weight, out_features, in_features, name));
+  JN_ASSIGN_OR_RETURN(Int8Matrix matrix,
+                      quantize_int8_per_row(weight, out_features, in_features, name));
   Int8LinearWeights prepared;
   prepared.out_features = out_features;
   prepared.in_features = in_features;
@@ -283,7 +289,8 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
   }
   if (smoothing) {
     prepared.inv_smoothing.resize(static_cast<size_t>(in_features));
-    for (int64_t k = 0; k < in_features; ++k) prepared.inv_smoothing[static_cast<size_t>(k)] = 1.0f / smoothing[k];
+    for (int64_t k = 0; k < in_features; ++k)
+      prepared.inv_smoothing[static_cast<size_t>(k)] = 1.0f / smoothing[k];
   }
   if (static_activation_absmax > 0.0f)
     prepared.static_activation_scale = int8_scale_for_absmax(static_activation_absmax);
@@ -342,10 +349,11 @@ void linear_int8_cpu(const float* input, int64_t rows, const Int8LinearWeights& 
     pool->parallel_for(static_cast<size_t>(rows), kTileRows * 4, [&](size_t begin, size_t end) {
       const auto row_begin = static_cast<int64_t>(begin), row_end = static_cast<int64_t>(end);
       if (simd)
-        gemm_rows_vnni(codes_ptr, scales_ptr, row_begin, row_end, weights, 0, num_tiles, bias, output);
+        gemm_rows_vnni(codes_ptr, scales_ptr, row_begin, row_end, weights, 0, num_tiles, bias,
+                       output);
       else
-        gemm_rows_scalar(codes_ptr, scales_ptr, row_begin, row_end, weights, 0, weights.out_features,
-                         bias, output);
+        gemm_rows_scalar(codes_ptr, scales_ptr, row_begin, row_end, weights, 0,
+                         weights.out_features, bias, output);
       apply_epilogue(output + row_begin * weights.out_features, row_end - row_begin,
                      weights.out_features, weights.out_features, nullptr, epilogue);
     });

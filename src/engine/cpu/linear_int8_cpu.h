@@ -21,14 +21,14 @@ namespace justnews {
 
 struct Int8LinearWeights {
   int64_t out_features = 0, in_features = 0;
-  int64_t padded_in = 0;            // in_features rounded up to 64 (one AMX tile row)
-  int64_t padded_out = 0;           // out_features rounded up to 64 (one kernel tile)
-  std::vector<int8_t> packed;       // [padded_out/64][padded_in/4][4][16][4]
-  std::vector<float> weight_scales; // [padded_out]
+  int64_t padded_in = 0;                  // in_features rounded up to 64 (one AMX tile row)
+  int64_t padded_out = 0;                 // out_features rounded up to 64 (one kernel tile)
+  std::vector<int8_t> packed;             // [padded_out/64][padded_in/4][4][16][4]
+  std::vector<float> weight_scales;       // [padded_out]
   std::vector<int32_t> shift_correction;  // [padded_out]: 128 · Σk Wq[n, k]
-  std::vector<float> inv_smoothing; // [in_features] or empty
+  std::vector<float> inv_smoothing;       // [in_features] or empty
   float static_activation_scale = 0.0f;   // > 0: per-tensor activations; 0: per-token
-  int64_t memory_bytes() const;     // codes + scales + correction + smoothing
+  int64_t memory_bytes() const;           // codes + scales + correction + smoothing
 };
 
 // weight: [out_features, in_features] float32. smoothing: SmoothQuant factors [in_features] or

@@ -9,9 +9,9 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
                                                        const LinearQuantOptions& options,
                                                        const std::string& name) {
   if (weight.dtype() != DType::kF32 || weight.rank() != 2)
-    return invalid_argument("quantized linear " + name + ": expected a float32 [out, in] weight, got " +
-                            std::string(dtype_name(weight.dtype())) + " " +
-                            shape_to_string(weight.shape()));
+    return invalid_argument(
+        "quantized linear " + name + ": expected a float32 [out, in] weight, got " +
+        std::string(dtype_name(weight.dtype())) + " " + shape_to_string(weight.shape()));
   QuantizedLinearCpu linear;
   linear.precision_ = precision;
   linear.out_features_ = weight.dim(0);
@@ -31,9 +31,10 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
         return invalid_argument("quantized linear " + name + ": " +
                                 std::to_string(options.smoothing->size()) +
                                 " smoothing factors, expected " + std::to_string(in));
-      JN_ASSIGN_OR_RETURN(linear.int8_, prepare_int8_linear(values, out, in,
-                                                            options.smoothing ? options.smoothing->data() : nullptr,
-                                                            options.static_activation_absmax, name));
+      JN_ASSIGN_OR_RETURN(
+          linear.int8_, prepare_int8_linear(values, out, in,
+                                            options.smoothing ? options.smoothing->data() : nullptr,
+                                            options.static_activation_absmax, name));
       break;
     }
     case Precision::kInt8WeightOnly: {
@@ -46,22 +47,24 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
     }
     case Precision::kInt4:
     case Precision::kNf4: {
-      JN_ASSIGN_OR_RETURN(linear.int4_,
-                          quantize_int4(values, out, in, options.group_size,
-                                        precision == Precision::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4,
-                                        name));
+      JN_ASSIGN_OR_RETURN(
+          linear.int4_,
+          quantize_int4(values, out, in, options.group_size,
+                        precision == Precision::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4,
+                        name));
       break;
     }
   }
   return linear;
 }
 
-void QuantizedLinearCpu::run(const float* input, int64_t rows, const float* bias,
-                             Epilogue epilogue, float* output, ThreadPool* pool) const {
+void QuantizedLinearCpu::run(const float* input, int64_t rows, const float* bias, Epilogue epilogue,
+                             float* output, ThreadPool* pool) const {
   const int64_t in = in_features_;
   switch (precision_) {
     case Precision::kFp32:
-      linear_cpu(input, rows, in, fp32_.data_as<float>(), bias, out_features_, epilogue, output, pool);
+      linear_cpu(input, rows, in, fp32_.data_as<float>(), bias, out_features_, epilogue, output,
+                 pool);
       return;
     case Precision::kBf16:
       linear_bf16_cpu(input, rows, bf16_, bias, epilogue, output, pool);
@@ -71,34 +74,43 @@ void QuantizedLinearCpu::run(const float* input, int64_t rows, const float* bias
       return;
     case Precision::kInt8WeightOnly: {
       const Int8Matrix& matrix = int8_weight_only_;
-      linear_dequant_cpu(input, rows, in, [&matrix, in](int64_t begin, int64_t end, float* dst) {
-        for (int64_t row = begin; row < end; ++row) {
-          const float scale = matrix.scales[static_cast<size_t>(row)];
-          const int8_t* codes = matrix.codes.data() + row * in;
-          float* out = dst + (row - begin) * in;
-          for (int64_t k = 0; k < in; ++k) out[k] = static_cast<float>(codes[k]) * scale;
-        }
-      }, bias, out_features_, epilogue, output, pool);
+      linear_dequant_cpu(
+          input, rows, in,
+          [&matrix, in](int64_t begin, int64_t end, float* dst) {
+            for (int64_t row = begin; row < end; ++row) {
+              const float scale = matrix.scales[static_cast<size_t>(row)];
+              const int8_t* codes = matrix.codes.data() + row * in;
+              float* out = dst + (row - begin) * in;
+              for (int64_t k = 0; k < in; ++k) out[k] = static_cast<float>(codes[k]) * scale;
+            }
+          },
+          bias, out_features_, epilogue, output, pool);
       return;
     }
     case Precision::kFp8: {
       const Fp8Matrix& matrix = fp8_;
-      linear_dequant_cpu(input, rows, in, [&matrix, in](int64_t begin, int64_t end, float* dst) {
-        for (int64_t row = begin; row < end; ++row) {
-          const float scale = matrix.scales[static_cast<size_t>(row)];
-          const uint8_t* codes = matrix.codes.data() + row * in;
-          float* out = dst + (row - begin) * in;
-          for (int64_t k = 0; k < in; ++k) out[k] = fp8_e4m3_to_float(codes[k]) * scale;
-        }
-      }, bias, out_features_, epilogue, output, pool);
+      linear_dequant_cpu(
+          input, rows, in,
+          [&matrix, in](int64_t begin, int64_t end, float* dst) {
+            for (int64_t row = begin; row < end; ++row) {
+              const float scale = matrix.scales[static_cast<size_t>(row)];
+              const uint8_t* codes = matrix.codes.data() + row * in;
+              float* out = dst + (row - begin) * in;
+              for (int64_t k = 0; k < in; ++k) out[k] = fp8_e4m3_to_float(codes[k]) * scale;
+            }
+          },
+          bias, out_features_, epilogue, output, pool);
       return;
     }
     case Precision::kInt4:
     case Precision::kNf4: {
       const Int4Matrix& matrix = int4_;
-      linear_dequant_cpu(input, rows, in, [&matrix](int64_t begin, int64_t end, float* dst) {
-        dequantize_int4_rows(matrix, begin, end, dst);
-      }, bias, out_features_, epilogue, output, pool);
+      linear_dequant_cpu(
+          input, rows, in,
+          [&matrix](int64_t begin, int64_t end, float* dst) {
+            dequantize_int4_rows(matrix, begin, end, dst);
+          },
+          bias, out_features_, epilogue, output, pool);
       return;
     }
   }
@@ -113,7 +125,8 @@ int64_t QuantizedLinearCpu::memory_bytes() const {
     case Precision::kInt8:
       return int8_.memory_bytes();
     case Precision::kInt8WeightOnly:
-      return static_cast<int64_t>(int8_weight_only_.codes.size() + int8_weight_only_.scales.size() * 4);
+      return static_cast<int64_t>(int8_weight_only_.codes.size() +
+                                  int8_weight_only_.scales.size() * 4);
     case Precision::kFp8:
       return static_cast<int64_t>(fp8_.codes.size() + fp8_.scales.size() * 4);
     case Precision::kInt4:

@@ -1,0 +1,125 @@
+// Calibration and the accuracy report end to end on the real all-MiniLM-L6-v2 and corpus text:
+// unusable calibration / evaluation files are refused with the file and field named, calibration
+// covers every layer and site, the FP32 row agrees with itself, every quantised row is measured
+// against it, and the automatic choice respects the accuracy budget.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "model/model_dir.h"
+#include "quant/accuracy_report.h"
+#include "tokenizer/tokenizer.h"
+
+namespace justnews {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kMiniLmDir = fs::path(JUSTNEWS_SOURCE_DIR) / "models" / "all-MiniLM-L6-v2";
+const fs::path kAgNews =
+    fs::path(JUSTNEWS_SOURCE_DIR) / ".." / "shared" / "data" / "news" / "agnews_test.jsonl";
+
+std::string write_temp(const std::string& name, const std::string& contents) {
+  const fs::path path = fs::temp_directory_path() / name;
+  std::ofstream(path) << contents;
+  return path.string();
+}
+
+TEST(ReadLabeledTexts, NoUsableTextIsAClearError) {
+  const std::string path =
+      write_temp("jn_quant_empty.jsonl", "{\"title\": \"\"}\nnot json\n{\"body\": 3}\n");
+  auto texts = read_labeled_texts(path, "body", "", 0);
+  ASSERT_FALSE(texts.ok());
+  EXPECT_NE(texts.status().message().find(path), std::string::npos);
+  EXPECT_NE(texts.status().message().find("no usable text"), std::string::npos);
+  EXPECT_NE(texts.status().message().find("'body'"), std::string::npos);
+  EXPECT_FALSE(read_labeled_texts("/nonexistent/calibration.jsonl", "body", "", 0).ok());
+}
+
+TEST(ReadLabeledTexts, MissingLabelsNameTheLine) {
+  const std::string path =
+      write_temp("jn_quant_labels.jsonl", "{\"title\": \"a\", \"label\": 1}\n{\"title\": \"b\"}\n");
+  auto texts = read_labeled_texts(path, "title", "label", 0);
+  ASSERT_FALSE(texts.ok());
+  EXPECT_NE(texts.status().message().find(":2:"), std::string::npos);
+  auto limited = read_labeled_texts(path, "title", "label", 1);
+  ASSERT_TRUE(limited.ok());
+  EXPECT_EQ(limited->labels, std::vector<std::string>{"1"});
+}
+
+TEST(ChoosePrecision, FastestWithinTheBudget) {
+  std::vector<PrecisionReport> reports(3);
+  reports[0].name = "fp32";
+  reports[0].tokens_per_second = 100;
+  reports[0].task_accuracy = 0.8;
+  reports[1].name = "int8";
+  reports[1].tokens_per_second = 300;
+  reports[1].top1_agreement = 0.97;
+  reports[1].task_accuracy = 0.8;
+  reports[2].name = "bf16";
+  reports[2].tokens_per_second = 200;
+  reports[2].top1_agreement = 0.995;
+  reports[2].task_accuracy = 0.795;
+  EXPECT_EQ(choose_precision(reports, 0.05).name, "int8");
+  EXPECT_EQ(choose_precision(reports, 0.01).name, "bf16");
+  EXPECT_EQ(choose_precision(reports, 0.001).name, "fp32");
+}
+
+TEST(AccuracyReport, CalibratesAndMeasuresEveryPrecisionOnMiniLm) {
+  auto model = load_model_dir(kMiniLmDir.string());
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  auto tokenizer = tokenizer::Tokenizer::from_model_dir(kMiniLmDir.string());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().to_string();
+  auto eval = read_labeled_texts(kAgNews.string(), "title", "label", 96);
+  ASSERT_TRUE(eval.ok()) << eval.status().to_string();
+  ThreadPool pool(2);
+  QuantEvalOptions options;
+  auto calibration = calibrate_activations(*model, *tokenizer, eval->texts, options, &pool);
+  ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
+  EXPECT_EQ(calibration->layers.size(), 6u);
+  EXPECT_GT(calibration->num_tokens, 96);
+  const SiteCalibration& ffn_out = calibration->site(5, LinearSite::kFfnOut);
+  EXPECT_EQ(ffn_out.channel_absmax.size(), 1536u);
+  EXPECT_GT(ffn_out.absmax, 0.0f);
+  EXPECT_LE(ffn_out.clipped_absmax, ffn_out.absmax);
+
+  auto reports = evaluate_precisions(*model, *tokenizer, *eval,
+                                     {Precision::kBf16, Precision::kInt8, Precision::kNf4},
+                                     &*calibration, options, &pool);
+  ASSERT_TRUE(reports.ok()) << reports.status().to_string();
+  std::vector<std::string> names;
+  for (const PrecisionReport& report : *reports) names.push_back(report.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"fp32", "bf16", "int8", "int8-smooth", "int8-mixed",
+                                             "int8-static", "nf4"}));
+  const PrecisionReport& fp32 = reports->front();
+  EXPECT_EQ(fp32.top1_agreement, 1.0);
+  ASSERT_TRUE(fp32.task_accuracy.has_value());
+  EXPECT_GT(*fp32.task_accuracy, 0.5);  // 1-NN on AG News titles with a sentence encoder
+  for (const PrecisionReport& report : *reports) {
+    EXPECT_GT(report.tokens_per_second, 0.0) << report.name;
+    EXPECT_LE(report.mean_cosine, 1.0 + 1e-9) << report.name;
+    EXPECT_GE(report.mean_cosine, 0.9) << report.name;  // int8-static is the weakest (~0.95)
+  }
+  EXPECT_DOUBLE_EQ((*reports)[1].weight_ratio_vs_fp16, 1.0);
+  EXPECT_LE((*reports)[2].weight_ratio_vs_fp16, 0.52);
+  EXPECT_LE(reports->back().weight_ratio_vs_fp16, 0.30);
+  EXPECT_EQ(choose_precision(*reports, 0.0).top1_agreement, 1.0);
+}
+
+TEST(AccuracyReport, TooFewTextsIsAnError) {
+  auto model = load_model_dir(kMiniLmDir.string());
+  ASSERT_TRUE(model.ok());
+  auto tokenizer = tokenizer::Tokenizer::from_model_dir(kMiniLmDir.string());
+  ASSERT_TRUE(tokenizer.ok());
+  LabeledTexts one;
+  one.texts = {"only one"};
+  EXPECT_FALSE(evaluate_precisions(*model, *tokenizer, one, all_precisions(), nullptr,
+                                   QuantEvalOptions{}, nullptr)
+                   .ok());
+  EXPECT_FALSE(calibrate_activations(*model, *tokenizer, {}, QuantEvalOptions{}, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace justnews
