@@ -1,5 +1,6 @@
 // FP8 E4M3 encode / decode and per-row quantisation.
 #include "quant/fp8_e4m3.h"
+#include "quant/row_absmax.h"
 
 #include <algorithm>
 #include <array>
@@ -67,10 +68,8 @@ float fp8_activation_scale(float absmax) { return absmax > 0.0f ? absmax / kFp8E
 
 Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_t columns,
                                        const std::string& name) {
-  if (rows <= 0 || columns <= 0)
-    return invalid_argument("fp8 quantisation of " + name + ": shape [" + std::to_string(rows) +
-                            ", " + std::to_string(columns) +
-                            "] is empty; expected rows, columns > 0");
+  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
+                      row_absmax(values, rows, columns, "fp8", name));
   Fp8Matrix matrix;
   matrix.rows = rows;
   matrix.columns = columns;
@@ -78,14 +77,7 @@ Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_
   matrix.scales.resize(static_cast<size_t>(rows));
   for (int64_t row_idx = 0; row_idx < rows; ++row_idx) {
     const float* row = values + row_idx * columns;
-    float absmax = 0.0f;
-    for (int64_t col_idx = 0; col_idx < columns; ++col_idx) {
-      if (!std::isfinite(row[col_idx]))
-        return invalid_argument("fp8 quantisation of " + name + ": element [" +
-                                std::to_string(row_idx) + ", " + std::to_string(col_idx) +
-                                "] is not finite");
-      absmax = std::max(absmax, std::fabs(row[col_idx]));
-    }
+    const float absmax = absmax_per_row[static_cast<size_t>(row_idx)];
     const float scale = absmax > 0.0f ? absmax / kFp8E4M3Max : 1.0f;
     matrix.scales[static_cast<size_t>(row_idx)] = scale;
     uint8_t* codes = matrix.codes.data() + row_idx * columns;

@@ -1,5 +1,6 @@
 // INT8 per-row quantisation.
 #include "quant/int8_quant.h"
+#include "quant/row_absmax.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,10 +17,8 @@ int8_t quantize_int8_value(float value, float inv_scale) {
 
 Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int64_t columns,
                                          const std::string& name) {
-  if (rows <= 0 || columns <= 0)
-    return invalid_argument("int8 quantisation of " + name + ": shape [" + std::to_string(rows) +
-                            ", " + std::to_string(columns) +
-                            "] is empty; expected rows, columns > 0");
+  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
+                      row_absmax(values, rows, columns, "int8", name));
   Int8Matrix matrix;
   matrix.rows = rows;
   matrix.columns = columns;
@@ -27,14 +26,7 @@ Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int6
   matrix.scales.resize(static_cast<size_t>(rows));
   for (int64_t row_idx = 0; row_idx < rows; ++row_idx) {
     const float* row = values + row_idx * columns;
-    float absmax = 0.0f;
-    for (int64_t col_idx = 0; col_idx < columns; ++col_idx) {
-      if (!std::isfinite(row[col_idx]))
-        return invalid_argument("int8 quantisation of " + name + ": element [" +
-                                std::to_string(row_idx) + ", " + std::to_string(col_idx) +
-                                "] is not finite");
-      absmax = std::max(absmax, std::fabs(row[col_idx]));
-    }
+    const float absmax = absmax_per_row[static_cast<size_t>(row_idx)];
     const float scale = int8_scale_for_absmax(absmax);
     const float inv_scale = scale > 0.0f ? 1.0f / scale : 0.0f;
     matrix.scales[static_cast<size_t>(row_idx)] = scale;

@@ -227,9 +227,11 @@ TEST(BatchScheduler, CancelledItemsCompleteOnceAndNeverRun) {
   }
 
   recorder.hold();
+  // Counted before submitting: the engine thread may record the new batch before we look.
+  const size_t batches_before = recorder.batches().size();
   ASSERT_TRUE(scheduler.submit(item(20, 4)).ok());
   ASSERT_TRUE(scheduler.submit(item(21, 4)).ok());
-  recorder.wait_for_batches(recorder.batches().size() + 1);
+  recorder.wait_for_batches(batches_before + 1);
   for (uint64_t key = 22; key < 27; ++key) ASSERT_TRUE(scheduler.submit(item(key, 4)).ok());
   EXPECT_EQ(scheduler.cancel_all(), 5u);
   recorder.release();
