@@ -25,16 +25,18 @@ def reuters_bodies(path):
                 yield body
 
 
-def main():
+def parse_args(fixture_name, vocab_size):
+    """--data / --out / --vocab-size, defaulting to the Reuters corpus and the named fixture."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "news", "reuters21578.jsonl"))
-    parser.add_argument("--out", default=os.path.join(root, "tests", "fixtures", "tokenizers", "roberta_bpe", "tokenizer.json"))
-    parser.add_argument("--vocab-size", type=int, default=8000)
-    args = parser.parse_args()
+    parser.add_argument("--out", default=os.path.join(root, "tests", "fixtures", "tokenizers", fixture_name, "tokenizer.json"))
+    parser.add_argument("--vocab-size", type=int, default=vocab_size)
+    return parser.parse_args()
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+
+def train_and_save(tokenizer, args):
+    """Trains a byte-level BPE `tokenizer` on the Reuters bodies, adds RoBERTa post-processing, saves it."""
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=args.vocab_size,
@@ -53,6 +55,13 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     tokenizer.save(args.out, pretty=False)
     print(f"wrote {args.out}: vocab {tokenizer.get_vocab_size()}, {os.path.getsize(args.out)} bytes")
+
+
+def main():
+    args = parse_args("roberta_bpe", 8000)
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    train_and_save(tokenizer, args)
 
 
 if __name__ == "__main__":
