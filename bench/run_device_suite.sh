@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One device call for the whole GPU suite: GPU tests, tokenizer scaling on the device's cores
-# (side by side with HF tokenizers), and the 3-agent CUDA pipeline on Reuters. Expects, carried:
+# One device call for the whole GPU suite: GPU tests, the encoder in every precision beside the
+# torch peers, tokenizer scaling on the device's cores (side by side with HF tokenizers), and the
+# 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
-# of ../shared/data/news, which does not travel). Logs go to $OUT.
+# of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
+# Logs go to $OUT. Steps: tests engine tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -15,33 +17,52 @@ nproc | tee -a "$OUT/device.txt"
 for step in "$@"; do
   case "$step" in
     tests)
-      for test in engine_cuda_ops_test engine_cuda_encoder_test engine_cuda_plan_test memory_cuda_test; do
-        .carry/bin/$test --gtest_brief=1 2>&1 | tee "$OUT/$test.log" | tail -4
+      for test in engine_cuda_ops_test engine_cuda_encoder_test engine_cuda_plan_test memory_cuda_test \
+                  engine_cuda_quantized_test engine_cuda_int4_linear_test runtime_three_agents_memory_test; do
+        [ -x .carry/bin/$test ] || { echo "missing $test"; continue; }
+        .carry/bin/$test --gtest_brief=1 2>&1 | tee "$OUT/$test.log" | grep -v "^\[  *OK\|^\[ RUN" | tail -12
       done
+      ;;
+    engine)
+      # Our encoder in every precision and the torch peers, in one call (ratios in docs/benchmarks.md).
+      news_mix=.carry/news_mix.ids
+      {
+        for precision in fp16 fp8 int8 int4 nf4; do
+          .carry/bin/cuda_encoder_bench --precision $precision --iterations 100 --models bert-base,minilm \
+            --news-mix $news_mix
+        done
+        .carry/bin/cuda_encoder_bench --precision fp16 --iterations 100 --models bert-base --gelu-tanh
+      } 2>&1 | tee "$OUT/engine.log"
+      [ -x .carry/bin/int4_linear_bench ] && .carry/bin/int4_linear_bench 2>&1 | tee "$OUT/int4_linear.log" | tail -30
+      PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
+        --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix $news_mix \
+        --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
       ;;
     tokenizer)
       PYTHONUNBUFFERED=1 python3 bench/peers/tokenizer_peer.py --bench .carry/bin/bench_tokenizer --repeats 3 \
         2>&1 | tee "$OUT/tokenizer.log"
       .carry/bin/bench_tokenizer --benchmark_filter=BM_EncodeBatch 2>&1 | tee -a "$OUT/tokenizer.log"
       ;;
-    pipeline)
-      python3 tools/make_random_checkpoints.py /tmp/jn_models 2>&1 | grep -v Warning | tail -2
+    pipeline|pipeline_fp8)
+      config=bench/pipeline/gpu_three_agents.yaml
+      [ "$step" = pipeline_fp8 ] && config=bench/pipeline/gpu_three_agents_fp8.yaml
+      [ -d /tmp/jn_models ] || python3 tools/make_random_checkpoints.py /tmp/jn_models 2>&1 | grep -v Warning | tail -2
       nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/gpu_memory_mib.txt" &
       sampler=$!
       # Two runs into fresh stores: the spread between them is the noise of the figure.
       for run in 1 2; do
         rm -f /tmp/jn_gpu_pipeline.db*
-        /usr/bin/time -v .carry/bin/justnews analyze --config bench/pipeline/gpu_three_agents.yaml --no-progress \
-          ../shared/data/news/reuters21578.jsonl > "$OUT/pipeline.log" 2> "$OUT/pipeline.err"
+        /usr/bin/time -v .carry/bin/justnews analyze --config $config --no-progress \
+          ../shared/data/news/reuters21578.jsonl > "$OUT/$step.log" 2> "$OUT/$step.err"
         echo "run $run exit $? (1 = some lines had no text)"
-        grep -v "skipped:" "$OUT/pipeline.err" | grep -v "^	" | tail -8
-        grep -E "Maximum resident|Elapsed" "$OUT/pipeline.err"
+        grep -v "skipped:" "$OUT/$step.err" | grep -v "^	" | tail -8
+        grep -E "Maximum resident|Elapsed" "$OUT/$step.err"
       done
       kill $sampler
       echo "peak GPU memory in use (MiB, whole device): $(sort -n "$OUT/gpu_memory_mib.txt" | tail -1)"
       # A second run finds everything stored (resumability) and must be fast.
-      .carry/bin/justnews analyze --config bench/pipeline/gpu_three_agents.yaml --no-progress \
-        ../shared/data/news/reuters21578.jsonl 2>&1 | grep -E "summary" | tee -a "$OUT/pipeline.log"
+      .carry/bin/justnews analyze --config $config --no-progress \
+        ../shared/data/news/reuters21578.jsonl 2>&1 | grep -E "summary" | tee -a "$OUT/$step.log"
       nvidia-smi --query-gpu=memory.used --format=csv
       ;;
   esac

@@ -213,11 +213,10 @@ int run_bench_command(int argc, char** argv) {
   } else {
 #ifdef JUSTNEWS_WITH_CUDA
     CudaEncoderOptions options;
-    auto precision = precision_from_name(args->get("precision", "fp16"));
     auto max_tokens = args->get_int("max-batch-tokens", 16384, 1, 1 << 26);
-    if (!precision.ok()) return fail(precision.status());
+    if (Status precision = apply_precision_name(args->get("precision", "fp16"), options); !precision.ok())
+      return fail(precision);
     if (!max_tokens.ok()) return fail(max_tokens.status());
-    options.precision = *precision;
     options.max_batch_tokens = *max_tokens;
     options.use_cuda_graphs = !args->has("no-graphs");
     const std::string attention = args->get("attention", "auto");

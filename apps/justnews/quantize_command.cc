@@ -8,16 +8,23 @@
 
 #include "cli_args.h"
 #include "core/thread_pool.h"
+#include "engine/cpu/cpu_encoder.h"
 #include "model/model_dir.h"
 #include "quant/accuracy_report.h"
 #include "tokenizer/tokenizer.h"
+#ifdef JUSTNEWS_WITH_CUDA
+#include "engine/cuda/cuda_encoder.h"
+#endif
 
 namespace justnews::cli {
 namespace {
 
 constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [options]
 
-  --report                   evaluate every CPU precision against FP32 (required)
+  --report                   evaluate every precision against the FP32 CPU encoder (required)
+  --device cpu|cuda          backend whose precisions are evaluated (default cpu); cuda offers
+                             fp16, bf16, fp8, int8, int4, nf4 (+ fp8-static, int8-smooth and
+                             int8-static with --calibrate)
   --eval FILE.jsonl          evaluation texts (default ../shared/data/news/agnews_test.jsonl)
   --field NAME               JSON field with the text (default "title")
   --label-field NAME         JSON field with the label: adds task accuracy
@@ -62,6 +69,58 @@ void print_reports(const std::vector<PrecisionReport>& reports) {
   }
 }
 
+#ifdef JUSTNEWS_WITH_CUDA
+// The CUDA precisions as report rows; the FP32 CPU encoder is the reference row.
+Result<std::vector<EncoderVariant>> cuda_variants(const LoadedModel& model, ThreadPool* pool,
+                                                  const std::string& list,
+                                                  const ActivationCalibration* calibration,
+                                                  const QuantEvalOptions& eval_options) {
+  std::vector<EncoderVariant> variants;
+  variants.push_back({"fp32 (cpu)", Precision::kFp32, false,
+                      [&model, pool]() { return make_cpu_encoder(model, pool); }});
+  std::vector<std::string> names;
+  if (list.empty() || list == "auto") {
+    names = {"fp16", "bf16", "fp8", "int8", "int4", "nf4"};
+  } else {
+    for (size_t begin = 0; begin <= list.size();) {
+      const size_t end = std::min(list.find(',', begin), list.size());
+      names.push_back(list.substr(begin, end - begin));
+      begin = end + 1;
+    }
+  }
+  const auto add = [&](const std::string& row, const std::string& name, bool static_scales,
+                       float alpha) -> Status {
+    CudaEncoderOptions options;
+    JN_RETURN_IF_ERROR(apply_precision_name(name, options));
+    options.max_batch_tokens = eval_options.batch_size * eval_options.max_length;
+    options.max_batch_sequences = eval_options.batch_size;
+    options.int4_group_size = eval_options.group_size;
+    options.calibration = calibration;
+    options.static_activation_scales = static_scales;
+    options.smoothquant_alpha = alpha;
+    const Precision memory = name == "fp8"    ? Precision::kFp8
+                             : name == "int8" ? Precision::kInt8
+                             : name == "int4" ? Precision::kInt4
+                             : name == "nf4"  ? Precision::kNf4
+                             : name == "fp32" ? Precision::kFp32
+                                              : Precision::kBf16;  // 2 bytes a weight
+    variants.push_back({row, memory, false,
+                        [&model, options]() { return make_cuda_encoder(model, options); }});
+    return ok_status();
+  };
+  for (const std::string& name : names) {
+    JN_RETURN_IF_ERROR(add(name, name, false, 0.0f));
+    if (!calibration) continue;
+    if (name == "fp8") JN_RETURN_IF_ERROR(add("fp8-static", name, true, 0.0f));
+    if (name == "int8") {
+      JN_RETURN_IF_ERROR(add("int8-smooth", name, false, eval_options.smoothquant_alpha));
+      JN_RETURN_IF_ERROR(add("int8-static", name, true, eval_options.smoothquant_alpha));
+    }
+  }
+  return variants;
+}
+#endif
+
 }  // namespace
 
 int run_quantize_command(int argc, char** argv) {
@@ -69,7 +128,7 @@ int run_quantize_command(int argc, char** argv) {
       CliArgs::parse(argc, argv,
                      {"eval", "field", "label-field", "limit", "calibrate", "calibrate-field",
                       "calibrate-limit", "precision", "max-accuracy-drop", "group-size",
-                      "smoothquant-alpha", "max-length", "batch-size", "threads"},
+                      "smoothquant-alpha", "max-length", "batch-size", "threads", "device"},
                      {"report", "help"});
   if (!args.ok()) {
     std::fprintf(stderr, "justnews quantize: %s\n\n%s", args.status().message().c_str(), kUsage);
@@ -118,7 +177,15 @@ int run_quantize_command(int argc, char** argv) {
     }
   }
   const bool automatic = args->get("precision") == "auto";
-  auto precisions = parse_precisions(args->get("precision"));
+  const std::string device = args->get("device", "cpu");
+  if (device != "cpu" && device != "cuda")
+    return fail(invalid_argument("--device must be cpu or cuda, got '" + device + "'"));
+#ifndef JUSTNEWS_WITH_CUDA
+  if (device == "cuda")
+    return fail(unsupported("--device cuda: this build has no CUDA backend (configure with -DJUSTNEWS_CUDA=ON)"));
+#endif
+  auto precisions = device == "cpu" ? parse_precisions(args->get("precision"))
+                                    : Result<std::vector<Precision>>(std::vector<Precision>{});
   if (!precisions.ok()) return fail(precisions.status());
 
   const std::string model_dir = args->positional().front();
@@ -147,8 +214,17 @@ int run_quantize_command(int argc, char** argv) {
   std::printf("model: %s, %zu evaluation texts from %s, %zu threads, group size %d\n",
               model_dir.c_str(), eval->texts.size(), eval_path.c_str(), pool.num_threads(),
               *group_size);
-  auto reports = evaluate_precisions(*model, *tokenizer, *eval, *precisions,
-                                     calibration ? &*calibration : nullptr, options, &pool);
+  const ActivationCalibration* calibrated = calibration ? &*calibration : nullptr;
+  Result<std::vector<PrecisionReport>> reports = internal_error("no evaluation ran");
+  if (device == "cpu") {
+    reports = evaluate_precisions(*model, *tokenizer, *eval, *precisions, calibrated, options, &pool);
+  } else {
+#ifdef JUSTNEWS_WITH_CUDA
+    auto variants = cuda_variants(*model, &pool, args->get("precision"), calibrated, options);
+    if (!variants.ok()) return fail(variants.status());
+    reports = evaluate_encoders(*model, *tokenizer, *eval, *variants, options);
+#endif
+  }
   if (!reports.ok()) return fail(reports.status());
   print_reports(*reports);
   if (automatic) {

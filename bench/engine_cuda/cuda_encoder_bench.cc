@@ -6,7 +6,7 @@
 // device-resident inputs (no host copies), the figure comparable with the torch peers. Reports
 // p50/p90/p99, throughput and the device memory the encoder holds.
 //
-// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32] [--iterations N] [--no-graphs]
+// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--iterations N] [--no-graphs]
 //                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
 //                           [--gelu-tanh] [--news-mix FILE] [--no-shapes]
 #include <cuda_runtime.h>
@@ -102,8 +102,11 @@ int main(int argc, char** argv) {
     const std::string flag = argv[arg];
     const bool has_value = arg + 1 < argc;
     if (flag == "--precision" && has_value) {
-      const std::string value = argv[++arg];
-      options.precision = value == "bf16" ? Precision::kBf16 : value == "fp32" ? Precision::kFp32 : Precision::kFp16;
+      const justnews::Status applied = justnews::apply_precision_name(argv[++arg], options);
+      if (!applied.ok()) {
+        std::fprintf(stderr, "%s\n", applied.to_string().c_str());
+        return 2;
+      }
     } else if (flag == "--iterations" && has_value) {
       iterations = std::max(1, std::atoi(argv[++arg]));
     } else if (flag == "--no-graphs") {
@@ -164,7 +167,7 @@ int main(int argc, char** argv) {
       const double p50 = percentile(times_ms, 0.5);
       const size_t used = device_used_bytes() - baseline;
       std::printf("%-10s %-5s %-6s %-4s %-8s %9.3f %9.3f %9.3f %9.3f %11.0f %12.0f %10.1f\n",
-                  bench.name.c_str(), justnews::cuda::precision_name(options.precision),
+                  bench.name.c_str(), justnews::cuda_precision_name(options).c_str(),
                   options.use_cuda_graphs ? "on" : "off", gelu, label.c_str(), p50,
                   percentile(times_ms, 0.9), percentile(times_ms, 0.99), device_ms,
                   sequences * 1000.0 / p50, tokens * 1000.0 / p50, used / 1048576.0);

@@ -117,6 +117,7 @@ std::string meta_text(const EnginePlan& plan) {
                   {"head_pre_activation", static_cast<int>(plan.head_pre_activation)},
                   {"tokenizer_hash", plan.tokenizer_hash},
                   {"source", plan.source},
+                  {"notes", plan.notes},
                   {"max_batch_tokens", plan.max_batch_tokens},
                   {"max_batch_sequences", plan.max_batch_sequences},
                   {"gemm_workspace_bytes", plan.gemm_workspace_bytes},
@@ -135,6 +136,7 @@ Status parse_meta(const std::string& text, uint64_t weights_bytes, const std::st
     plan.head_pre_activation = static_cast<HeadActivation>(meta.at("head_pre_activation").get<int>());
     plan.tokenizer_hash = meta.at("tokenizer_hash").get<std::string>();
     plan.source = meta.at("source").get<std::string>();
+    if (meta.contains("notes")) plan.notes = meta.at("notes").get<std::string>();
     plan.max_batch_tokens = meta.at("max_batch_tokens").get<int64_t>();
     plan.max_batch_sequences = meta.at("max_batch_sequences").get<int64_t>();
     plan.gemm_workspace_bytes = meta.at("gemm_workspace_bytes").get<uint64_t>();

@@ -21,7 +21,7 @@
 namespace justnews {
 
 // Bumped whenever kernels or the weight layout change what a plan holds or how it is read.
-inline constexpr const char* kEngineVersion = "justnews-engine 0.3 (weights v1, attention v3)";
+inline constexpr const char* kEngineVersion = "justnews-engine 0.4 (weights v2: fp8 / int8 codes and scales; attention v3)";
 inline constexpr uint32_t kEnginePlanFormatVersion = 1;
 
 // Everything a plan depends on. Two runs that agree on every field can share a plan.
@@ -52,6 +52,7 @@ struct EnginePlan {
   HeadActivation head_pre_activation = HeadActivation::kNone;  // sequence heads with a pre-projection
   std::string tokenizer_hash;
   std::string source;                 // what it was compiled from (a model directory)
+  std::string notes;                  // how it was chosen (calibration, automatic precision evidence)
   int64_t max_batch_tokens = 0;       // the workspace is sized for this many tokens
   int64_t max_batch_sequences = 0;    // and this many sequences
   uint64_t gemm_workspace_bytes = 0;  // backend scratch (cuBLASLt)

@@ -180,53 +180,64 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
     const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
     const std::vector<Precision>& precisions, const ActivationCalibration* calibration,
     const QuantEvalOptions& options, ThreadPool* pool) {
-  if (eval.texts.size() < 2) return invalid_argument("evaluation needs at least 2 texts");
-  const bool use_logits = model.config.head == HeadKind::kSequenceClassification;
-  JN_ASSIGN_OR_RETURN(auto batches, tokenize_batches(tokenizer, eval.texts, options));
-
-  struct Variant {
-    std::string name;
-    CpuEncoderOptions options;
-  };
-  std::vector<Variant> variants;
-  auto add = [&](std::string name, Precision precision) {
+  std::vector<EncoderVariant> variants;
+  auto add = [&](std::string name, Precision precision, const ActivationCalibration* calibrated,
+                 float alpha, bool ffn_out_bf16, bool static_scales) {
     CpuEncoderOptions encoder_options;
     encoder_options.precision = precision;
     encoder_options.group_size = options.group_size;
-    variants.push_back({std::move(name), encoder_options});
-    return &variants.back().options;
+    encoder_options.calibration = calibrated;
+    encoder_options.smoothquant_alpha = alpha;
+    encoder_options.int8_ffn_out_bf16 = ffn_out_bf16;
+    encoder_options.static_activation_scales = static_scales;
+    variants.push_back({std::move(name), precision, ffn_out_bf16,
+                        [&model, pool, encoder_options]() {
+                          return make_cpu_encoder(model, pool, encoder_options);
+                        }});
   };
-  add("fp32", Precision::kFp32);
+  add("fp32", Precision::kFp32, nullptr, 0.0f, false, false);
   for (Precision precision : precisions) {
     if (precision == Precision::kFp32) continue;
-    add(precision_name(precision), precision);
+    add(precision_name(precision), precision, nullptr, 0.0f, false, false);
     if (precision == Precision::kInt8 && calibration) {
-      CpuEncoderOptions* smooth = add("int8-smooth", precision);
-      smooth->calibration = calibration;
-      smooth->smoothquant_alpha = options.smoothquant_alpha;
-      CpuEncoderOptions* mixed = add("int8-mixed", precision);
-      mixed->calibration = calibration;
-      mixed->smoothquant_alpha = options.smoothquant_alpha;
-      mixed->int8_ffn_out_bf16 = true;
-      CpuEncoderOptions* fixed = add("int8-static", precision);
-      fixed->calibration = calibration;
-      fixed->smoothquant_alpha = options.smoothquant_alpha;
-      fixed->static_activation_scales = true;
+      const float alpha = options.smoothquant_alpha;
+      add("int8-smooth", precision, calibration, alpha, false, false);
+      add("int8-mixed", precision, calibration, alpha, true, false);
+      add("int8-static", precision, calibration, alpha, false, true);
     }
   }
+  return evaluate_encoders(model, tokenizer, eval, variants, options);
+}
 
+Result<std::vector<PrecisionReport>> evaluate_encoders(const LoadedModel& model,
+                                                       const tokenizer::Tokenizer& tokenizer,
+                                                       const LabeledTexts& eval,
+                                                       const std::vector<EncoderVariant>& variants,
+                                                       const QuantEvalOptions& options,
+                                                       std::vector<std::string>* skipped) {
+  if (eval.texts.size() < 2) return invalid_argument("evaluation needs at least 2 texts");
+  if (variants.empty()) return invalid_argument("evaluation needs at least one encoder");
+  const bool use_logits = model.config.head == HeadKind::kSequenceClassification;
+  JN_ASSIGN_OR_RETURN(auto batches, tokenize_batches(tokenizer, eval.texts, options));
   std::vector<PrecisionReport> reports;
   Outputs reference;
   std::vector<int64_t> reference_picks;
-  for (const Variant& variant : variants) {
-    JN_ASSIGN_OR_RETURN(auto encoder, make_cpu_encoder(model, pool, variant.options));
-    JN_ASSIGN_OR_RETURN(Outputs outputs, run_encoder(*encoder, batches, use_logits));
+  for (const EncoderVariant& variant : variants) {
+    auto encoder = variant.make();
+    if (!encoder.ok()) {
+      if (!skipped || reports.empty()) return encoder.status().with_context(variant.name);
+      skipped->push_back(variant.name + ": " + encoder.status().to_string());
+      continue;
+    }
+    auto run = run_encoder(**encoder, batches, use_logits);
+    if (!run.ok()) return run.status().with_context(variant.name);
+    const Outputs& outputs = *run;
     PrecisionReport report;
     report.name = variant.name;
-    report.precision = variant.options.precision;
+    report.precision = variant.precision;
     report.tokens_per_second = static_cast<double>(outputs.tokens) / outputs.seconds;
     report.weight_bytes = layer_weight_bytes(model.config, report.precision, options.group_size,
-                                             variant.options.int8_ffn_out_bf16);
+                                             variant.ffn_out_bf16);
     report.has_logits = use_logits;
     report.weight_ratio_vs_fp16 =
         static_cast<double>(report.weight_bytes) /

@@ -10,12 +10,15 @@
 //  - choose_precision: the fastest precision whose measured drop stays within a bound.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "engine/encoder.h"
 #include "model/model_dir.h"
 #include "quant/activation_stats.h"
 #include "quant/precision.h"
@@ -69,6 +72,25 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
     const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
     const std::vector<Precision>& precisions, const ActivationCalibration* calibration,
     const QuantEvalOptions& options, ThreadPool* pool);
+
+// One encoder to evaluate, of any backend: its row name, the precision whose weight memory the row
+// reports (ffn_out_bf16: the FFN output projection kept in BF16), and how to build it.
+struct EncoderVariant {
+  std::string name;
+  Precision precision = Precision::kFp32;
+  bool ffn_out_bf16 = false;
+  std::function<Result<std::unique_ptr<Encoder>>()> make;
+};
+
+// Runs every variant over `eval` and compares each with the first (the reference). A variant that
+// cannot be built fails the whole evaluation with its name in the error — unless `skipped` is
+// given: then it is left out and "name: reason" is appended there (never the reference).
+Result<std::vector<PrecisionReport>> evaluate_encoders(const LoadedModel& model,
+                                                       const tokenizer::Tokenizer& tokenizer,
+                                                       const LabeledTexts& eval,
+                                                       const std::vector<EncoderVariant>& variants,
+                                                       const QuantEvalOptions& options,
+                                                       std::vector<std::string>* skipped = nullptr);
 
 // The fastest report whose top-1 agreement drop (and task accuracy drop, when measured) is at
 // most max_drop, both against the FP32 row. FP32 always qualifies.

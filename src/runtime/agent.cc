@@ -77,16 +77,20 @@ Result<std::unique_ptr<Agent>> Agent::load(const AgentConfig& config, const Engi
   JN_ASSIGN_OR_RETURN(const std::string backend, resolve_backend(config, engine));
   const int64_t budget = config.memory_budget_bytes > 0 ? config.memory_budget_bytes : memory_config.agent_budget_bytes;
   JN_RETURN_IF_ERROR(memory->register_agent(config.name, budget));
-  agent->memory_ = memory;
-  auto weights = memory->reserve(config.name, estimate_weight_bytes(agent->model_, backend, config.precision),
-                                 "loading model weights (" + config.model_dir + ")");
-  if (!weights.ok()) return weights.status();  // the destructor unregisters the agent
-  agent->weights_lease_ = std::move(weights).value();
-  JN_ASSIGN_OR_RETURN(agent->encoder_, make_encoder(agent->model_, backend, config, engine, pool));
+  agent->memory_ = memory;  // from here on, the destructor unregisters the agent
+  agent->encoder_leases_memory_ = backend_leases_memory(backend);
+  if (!agent->encoder_leases_memory_) {
+    JN_ASSIGN_OR_RETURN(agent->weights_lease_,
+                        memory->reserve(config.name, estimate_weight_bytes(agent->model_),
+                                        "loading model weights (" + config.model_dir + ")"));
+  }
+  JN_ASSIGN_OR_RETURN(agent->encoder_, make_encoder(agent->model_, backend, config, engine, pool, memory));
   return agent;
 }
 
 Agent::~Agent() {
+  // The encoder goes first: its leases must not outlive the agent's registration.
+  encoder_.reset();
   weights_lease_.release();
   if (memory_) (void)memory_->unload_agent(config_.name);
 }
@@ -122,6 +126,19 @@ void Agent::run_range(const std::vector<const WorkItem*>& items, size_t begin, s
     tokens += items[item_idx]->num_tokens();
     longest = std::max(longest, items[item_idx]->num_tokens());
   }
+  const size_t middle = begin + (end - begin) / 2;
+  if (encoder_leases_memory_) {
+    // The encoder's workspace holds the agent's largest batch: split bigger ones, reserve nothing.
+    const bool too_big = static_cast<int64_t>(end - begin) > config_.max_batch_items ||
+                         tokens > config_.max_batch_tokens;
+    if (too_big && end - begin > 1) {
+      run_range(items, begin, middle, results);
+      run_range(items, middle, end, results);
+      return;
+    }
+    forward_range(items, begin, end, results);
+    return;
+  }
   auto lease = memory_->reserve(config_.name, estimate_batch_bytes(model_.config, tokens, longest),
                                 fmt::format("a batch of {} item(s), {} tokens", end - begin, tokens));
   if (!lease.ok()) {
@@ -129,7 +146,7 @@ void Agent::run_range(const std::vector<const WorkItem*>& items, size_t begin, s
       for (size_t item_idx = begin; item_idx < end; ++item_idx) (*results)[item_idx] = lease.status();
       return;
     }
-    const size_t middle = begin + (end - begin) / 2;  // split until the halves fit the budget
+    // Split until the halves fit the budget.
     run_range(items, begin, middle, results);
     run_range(items, middle, end, results);
     return;

@@ -1,8 +1,10 @@
 // Agent: one configured model and what it computes (classify, multilabel, embed, token-classify):
-// its tokenizer, its encoder on the chosen backend, and its memory budget. Loading charges the
-// weights to the budget before the encoder is built; every batch charges its activation estimate
-// and is split when it would not fit, so over-budget work is refused with an error naming the
-// agent instead of failing inside the device.
+// its tokenizer, its encoder on the chosen backend, and its memory budget. On CUDA the encoder's
+// weights and its workspace (sized for the agent's largest batch) are leases from the agent's
+// budget, so a load over budget is refused with the agent, the request and the limit before any
+// cudaMalloc, and the budget counts what the device really holds; batches over the largest size
+// are split. On the CPU the weights' estimate is reserved before the encoder is built, and every
+// batch reserves its activation estimate and is split when it would not fit.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +35,8 @@ int64_t estimate_batch_bytes(const EncoderConfig& config, int64_t total_tokens, 
 class Agent {
  public:
   // Registers the agent with `memory` (its budget: config.memory_budget_bytes, else
-  // memory_config.agent_budget_bytes) and charges the weights. `pool` must outlive the agent.
+  // memory_config.agent_budget_bytes) and charges the weights (CUDA: and the workspace). `pool` and
+  // `memory` must outlive the agent.
   static Result<std::unique_ptr<Agent>> load(const AgentConfig& config, const EngineConfig& engine,
                                              const MemoryConfig& memory_config, MemoryManager* memory,
                                              ThreadPool* pool);
@@ -46,6 +49,7 @@ class Agent {
   const EncoderConfig& model_config() const { return model_.config; }
   const std::vector<std::string>& labels() const { return model_.config.id2label; }
   std::string backend_name() const { return encoder_->backend_name(); }
+  const Encoder& encoder() const { return *encoder_; }
   int max_tokens() const { return max_tokens_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
 
@@ -69,7 +73,8 @@ class Agent {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::unique_ptr<Encoder> encoder_;
   MemoryManager* memory_ = nullptr;
-  MemoryLease weights_lease_;
+  MemoryLease weights_lease_;   // CPU: the weights' estimate (CUDA encoders hold their own leases)
+  bool encoder_leases_memory_ = false;
   int max_tokens_ = 512;
 };
 

@@ -1,6 +1,8 @@
 // Backend selection and encoder construction.
 #include "runtime/backend.h"
 
+#include <memory>
+
 #include "engine/cpu/cpu_encoder.h"
 #ifdef JUSTNEWS_HAS_CUDA_ENCODER
 #include <cuda_runtime_api.h>
@@ -36,27 +38,47 @@ Result<std::string> resolve_backend(const AgentConfig& agent, const EngineConfig
   return std::string(cuda_backend_available() ? "cuda" : "cpu");
 }
 
-int64_t estimate_weight_bytes(const LoadedModel& model, const std::string& backend, const std::string& precision) {
-  // The CPU engine converts every weight to float32; the CUDA engine stores the chosen precision.
-  const int64_t bytes_per_parameter = backend == "cuda" && precision != "fp32" ? 2 : 4;
-  return model.parameter_count * bytes_per_parameter;
+bool backend_leases_memory(const std::string& backend) { return backend == "cuda"; }
+
+int64_t estimate_weight_bytes(const LoadedModel& model) {
+  // The CPU engine converts every weight to float32.
+  return model.parameter_count * static_cast<int64_t>(sizeof(float));
 }
 
 Result<std::unique_ptr<Encoder>> make_encoder(const LoadedModel& model, const std::string& backend,
                                               const AgentConfig& agent, const EngineConfig& engine,
-                                              ThreadPool* pool) {
+                                              ThreadPool* pool, MemoryManager* memory) {
   if (backend == "cpu") {
-    auto encoder = make_cpu_encoder(model, pool);
+    // The CPU has no fp16 arithmetic: fp16 agents run the FP32 reference there.
+    CpuEncoderOptions options;
+    if (agent.precision != "fp16") {
+      auto precision = parse_precision(agent.precision);
+      if (!precision.ok()) return precision.status().with_context("agent '" + agent.name + "'");
+      options.precision = *precision;
+    }
+    auto encoder = make_cpu_encoder(model, pool, options);
     if (!encoder.ok()) return encoder.status().with_context("agent '" + agent.name + "'");
     return encoder;
   }
 #ifdef JUSTNEWS_HAS_CUDA_ENCODER
   if (backend == "cuda") {
     CudaEncoderOptions options;
-    options.precision = agent.precision == "fp32"   ? cuda::Precision::kFp32
-                        : agent.precision == "bf16" ? cuda::Precision::kBf16
-                                                    : cuda::Precision::kFp16;
+    if (Status precision = apply_precision_name(agent.precision, options); !precision.ok())
+      return precision.with_context("agent '" + agent.name + "'");
+    // The workspace is sized for the agent's largest batch (the scheduler never cuts a bigger one;
+    // Agent::run_batch splits bigger ones), so batches need no memory of their own.
     options.max_batch_tokens = agent.max_batch_tokens;
+    options.max_batch_sequences = agent.max_batch_items;
+    options.max_workspace_bytes = static_cast<size_t>(engine.cuda_workspace_bytes);
+    if (memory) {
+      options.device_memory = [memory, agent_name = agent.name, model_dir = model.directory](
+                                  size_t size_bytes, const std::string& purpose) -> Result<cuda::DeviceMemory> {
+        JN_ASSIGN_OR_RETURN(MemoryLease lease, memory->allocate(agent_name, static_cast<int64_t>(size_bytes),
+                                                                purpose + " of " + model_dir));
+        auto owner = std::make_shared<MemoryLease>(std::move(lease));
+        return cuda::DeviceMemory{owner->data(), static_cast<size_t>(owner->bytes()), owner};
+      };
+    }
     auto encoder = make_cuda_encoder(model, options);
     if (!encoder.ok()) return encoder.status().with_context("agent '" + agent.name + "'");
     return encoder;

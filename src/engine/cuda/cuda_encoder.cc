@@ -18,7 +18,12 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gemm_cublaslt.h"
+#include "engine/cuda/int4_linear_cuda.h"
+#include "engine/cuda/row_epilogue.h"
 #include "engine/engine_plan.h"
+#include "quant/fp8_e4m3.h"
+#include "quant/int4_quant.h"
+#include "quant/int8_quant.h"
 #include "tensor/dtype.h"
 
 namespace justnews {
@@ -27,6 +32,7 @@ namespace {
 
 using cuda::DeviceBuffer;
 using cuda::GemmEpilogue;
+using cuda::LinearFormat;
 using cuda::PinnedBuffer;
 using cuda::Precision;
 
@@ -65,6 +71,15 @@ class WeightArena {
     }
   }
 
+  // Appends bytes as they are (quantised codes, float32 scales), 256-byte aligned.
+  void append_raw(const std::string& name, const void* data, size_t size_bytes) {
+    std::vector<uint8_t>& bytes = *bytes_;
+    const size_t offset = bytes.size();
+    bytes.resize(align_up(offset + size_bytes));
+    std::memcpy(bytes.data() + offset, data, size_bytes);
+    tensors_.push_back(PlanTensor{name, offset, size_bytes});
+  }
+
   // Checks `tensor` against `expected` and appends it.
   Status append_tensor(const Tensor& tensor, const Shape& expected, const std::string& name) {
     JN_ASSIGN_OR_RETURN(Tensor values, checked_f32(tensor, expected, name));
@@ -73,17 +88,29 @@ class WeightArena {
   }
 
   // Q, K and V rows one after the other: the fused [3·hidden, hidden] weight (or [3·hidden] bias).
-  Status append_fused(const Tensor& query, const Tensor& key, const Tensor& value,
-                      const Shape& expected, const std::string& name) {
+  static Result<std::vector<float>> fused(const Tensor& query, const Tensor& key, const Tensor& value,
+                                          const Shape& expected, const std::string& name) {
     JN_ASSIGN_OR_RETURN(Tensor q, checked_f32(query, expected, name + " query"));
     JN_ASSIGN_OR_RETURN(Tensor k, checked_f32(key, expected, name + " key"));
     JN_ASSIGN_OR_RETURN(Tensor v, checked_f32(value, expected, name + " value"));
-    std::vector<float> fused;
-    fused.reserve(q.numel() * 3);
+    std::vector<float> rows;
+    rows.reserve(q.numel() * 3);
     for (const Tensor* part : {&q, &k, &v})
-      fused.insert(fused.end(), part->data_as<float>(), part->data_as<float>() + part->numel());
-    append(name, fused.data(), static_cast<int64_t>(fused.size()));
+      rows.insert(rows.end(), part->data_as<float>(), part->data_as<float>() + part->numel());
+    return rows;
+  }
+
+  Status append_fused(const Tensor& query, const Tensor& key, const Tensor& value,
+                      const Shape& expected, const std::string& name) {
+    JN_ASSIGN_OR_RETURN(std::vector<float> rows, fused(query, key, value, expected, name));
+    append(name, rows.data(), static_cast<int64_t>(rows.size()));
     return ok_status();
+  }
+
+  static Result<std::vector<float>> checked_values(const Tensor& tensor, const Shape& expected,
+                                                   const std::string& name) {
+    JN_ASSIGN_OR_RETURN(Tensor values, checked_f32(tensor, expected, name));
+    return std::vector<float>(values.data_as<float>(), values.data_as<float>() + values.numel());
   }
 
   // Hands the bytes and the tensor table to `plan`; the arena is empty afterwards.
@@ -114,7 +141,18 @@ class WeightArena {
   std::vector<PlanTensor> tensors_;
 };
 
+// The quantisation side of one linear layer on the device (kFp8 / kInt8): per-output-channel
+// weight scales, and optionally a calibrated input scale and SmoothQuant input divisors.
+struct DeviceQuant {
+  const float* weight_scales = nullptr;   // [out_features]
+  const float* input_scale = nullptr;     // one float, or null for per-token scales
+  const float* input_divisor = nullptr;   // [in_features], or null
+};
+
 struct DeviceLayer {
+  DeviceQuant qkv_quant, attention_output_quant, ffn_in_quant, ffn_out_quant;
+  // kInt4 / kNf4: the 4-bit weights (the *_weight pointers below are then null).
+  cuda::DeviceInt4Weight qkv_int4, attention_output_int4, ffn_in_int4, ffn_out_int4;
   const void* qkv_weight;
   const void* qkv_bias;
   const void* attention_output_weight;
@@ -136,6 +174,9 @@ struct DeviceHead {
   const void* out_weight = nullptr;
   const void* out_bias = nullptr;
 };
+
+bool is_w8a8(LinearFormat format) { return format == LinearFormat::kFp8 || format == LinearFormat::kInt8; }
+bool is_int4(LinearFormat format) { return format == LinearFormat::kInt4 || format == LinearFormat::kNf4; }
 
 Status check_config(const EncoderConfig& config, const CudaEncoderOptions& options) {
   const auto positive = [](int64_t value, const char* field) -> Status {
@@ -166,6 +207,23 @@ Status check_config(const EncoderConfig& config, const CudaEncoderOptions& optio
                        " is not a multiple of 8");
   if (config.head != HeadKind::kNone && config.num_labels() <= 0)
     return invalid_argument("cuda encoder: config has a classification head but no labels");
+  if (options.linear_format != LinearFormat::kNative) {
+    if (options.precision == Precision::kFp32)
+      return unsupported(std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
+                         " linear layers run with fp16 or bf16 activations, not fp32");
+    if (options.linear_format == LinearFormat::kFp8 && options.precision != Precision::kBf16)
+      return unsupported("cuda encoder: fp8 linear layers run with bf16 activations (the FP8 GEMMs write "
+                         "unscaled sums in bf16, beyond fp16's range)");
+    if (config.hidden_size % 16 != 0 || config.intermediate_size % 16 != 0)
+      return unsupported(std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
+                         " needs hidden_size and intermediate_size multiples of 16, got " +
+                         std::to_string(config.hidden_size) + " and " +
+                         std::to_string(config.intermediate_size));
+    if (is_w8a8(options.linear_format) && config.intermediate_size > cuda::kMaxRowEpilogueColumns)
+      return unsupported("cuda encoder: intermediate_size " + std::to_string(config.intermediate_size) +
+                         " is above the quantised row epilogue's " +
+                         std::to_string(cuda::kMaxRowEpilogueColumns));
+  }
   if (options.max_batch_tokens <= 0 || options.max_batch_tokens > (1ll << 26))
     return invalid_argument("cuda encoder: max_batch_tokens must be in [1, 2^26], got " +
                             std::to_string(options.max_batch_tokens));
@@ -180,8 +238,86 @@ std::string layer_tensor(size_t layer_idx, const char* role) {
   return "layer." + std::to_string(layer_idx) + "." + role;
 }
 
+// The four linear layers of a layer in plan tensor names, in LinearSite order.
+constexpr const char* kSiteRoles[kNumLinearSites] = {"qkv", "attention_output", "ffn_in", "ffn_out"};
+
+std::string site_tensor(int64_t layer_idx, LinearSite site, const char* suffix) {
+  return layer_tensor(static_cast<size_t>(layer_idx), kSiteRoles[static_cast<int>(site)]) + suffix;
+}
+
+// Appends one linear layer's [out, in] weight in the plan's format: as is (kNative), or as codes
+// plus per-output-channel scales (kFp8 / kInt8), with the calibrated input scale and the SmoothQuant
+// divisors when the options ask for them.
+Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_features,
+                     int64_t in_features, int64_t layer_idx, LinearSite site,
+                     const CudaEncoderOptions& options) {
+  const std::string weight_name = site_tensor(layer_idx, site, "_weight");
+  if (options.linear_format == LinearFormat::kNative) {
+    arena.append(weight_name, weight.data(), static_cast<int64_t>(weight.size()));
+    return ok_status();
+  }
+  if (is_int4(options.linear_format)) {
+    // The blob (codes, scale codes, block scales) plus its layout, which also carries the scales'
+    // offset: everything make_device_int4_weight needs to address it on the device.
+    const Int4Format format = options.linear_format == LinearFormat::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4;
+    JN_RETURN_IF_ERROR(check_group_size(options.int4_group_size, in_features, weight_name));
+    JN_ASSIGN_OR_RETURN(Int4Matrix matrix, quantize_int4(weight.data(), out_features, in_features,
+                                                         options.int4_group_size, format, weight_name));
+    std::vector<uint8_t> blob;
+    JN_ASSIGN_OR_RETURN(const cuda::Int4BlobLayout layout, cuda::append_int4_weight(matrix, weight_name, blob));
+    arena.append_raw(weight_name, blob.data(), blob.size());
+    arena.append_raw(site_tensor(layer_idx, site, "_weight_layout"), &layout, sizeof(layout));
+    return ok_status();
+  }
+  const bool fp8 = options.linear_format == LinearFormat::kFp8;
+  std::vector<float> divisor;
+  float static_absmax = 0.0f;
+  if (options.calibration) {
+    const SiteCalibration& stats = options.calibration->site(layer_idx, site);
+    if (!fp8 && options.smoothquant_alpha > 0.0f) {
+      divisor = smoothing_factors(stats.channel_absmax, weight.data(), out_features, in_features,
+                                  options.smoothquant_alpha);
+      for (int64_t row = 0; row < out_features; ++row)
+        for (int64_t col = 0; col < in_features; ++col) weight[row * in_features + col] *= divisor[col];
+    }
+    if (options.static_activation_scales) {
+      // The percentile clip measured on the raw input, carried over to the smoothed channels.
+      float absmax = stats.absmax;
+      if (!divisor.empty()) {
+        absmax = 0.0f;
+        for (size_t channel = 0; channel < divisor.size(); ++channel)
+          absmax = std::max(absmax, stats.channel_absmax[channel] / divisor[channel]);
+      }
+      static_absmax = stats.absmax > 0.0f ? absmax * (stats.clipped_absmax / stats.absmax) : 0.0f;
+    }
+  }
+  std::vector<float> scales;
+  if (fp8) {
+    JN_ASSIGN_OR_RETURN(Fp8Matrix matrix,
+                        quantize_fp8_per_row(weight.data(), out_features, in_features, weight_name));
+    arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
+    scales = std::move(matrix.scales);
+  } else {
+    JN_ASSIGN_OR_RETURN(Int8Matrix matrix,
+                        quantize_int8_per_row(weight.data(), out_features, in_features, weight_name));
+    arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
+    scales = std::move(matrix.scales);
+  }
+  arena.append_raw(site_tensor(layer_idx, site, "_weight_scale"), scales.data(),
+                   scales.size() * sizeof(float));
+  if (!divisor.empty())
+    arena.append_raw(site_tensor(layer_idx, site, "_input_divisor"), divisor.data(),
+                     divisor.size() * sizeof(float));
+  if (static_absmax > 0.0f) {
+    const float scale = static_absmax / (fp8 ? kFp8E4M3Max : static_cast<float>(kInt8MaxCode));
+    arena.append_raw(site_tensor(layer_idx, site, "_input_scale"), &scale, sizeof(scale));
+  }
+  return ok_status();
+}
+
 // Converts every weight into `arena` under its plan name, checking shapes on the way.
-Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights, WeightArena& arena) {
+Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
+                  const CudaEncoderOptions& options, WeightArena& arena) {
   const int64_t hidden = config.hidden_size;
   const int64_t intermediate = config.intermediate_size;
   if (static_cast<int64_t>(weights.layers.size()) != config.num_layers)
@@ -202,23 +338,35 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights, We
   for (size_t layer_idx = 0; layer_idx < weights.layers.size(); ++layer_idx) {
     const LayerWeights& layer = weights.layers[layer_idx];
     const auto name = [&](const char* role) { return layer_tensor(layer_idx, role); };
-    JN_RETURN_IF_ERROR(arena.append_fused(layer.query_weight, layer.key_weight, layer.value_weight,
-                                          {hidden, hidden}, name("qkv_weight")));
+    const auto linear = [&](Result<std::vector<float>> values, int64_t out_features,
+                            int64_t in_features, LinearSite site) -> Status {
+      if (!values.ok()) return values.status();
+      return append_linear(arena, std::move(values).value(), out_features, in_features,
+                           static_cast<int64_t>(layer_idx), site, options);
+    };
+    JN_RETURN_IF_ERROR(linear(WeightArena::fused(layer.query_weight, layer.key_weight,
+                                                 layer.value_weight, {hidden, hidden},
+                                                 name("qkv_weight")),
+                              3 * hidden, hidden, LinearSite::kQkv));
     JN_RETURN_IF_ERROR(arena.append_fused(layer.query_bias, layer.key_bias, layer.value_bias, {hidden},
                                           name("qkv_bias")));
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_output_weight, {hidden, hidden},
-                                           name("attention_output_weight")));
+    JN_RETURN_IF_ERROR(linear(WeightArena::checked_values(layer.attention_output_weight,
+                                                          {hidden, hidden},
+                                                          name("attention_output_weight")),
+                              hidden, hidden, LinearSite::kAttentionOutput));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_output_bias, {hidden},
                                            name("attention_output_bias")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_norm_gamma, {hidden},
                                            name("attention_norm_gamma")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_norm_beta, {hidden},
                                            name("attention_norm_beta")));
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_in_weight, {intermediate, hidden},
-                                           name("ffn_in_weight")));
+    JN_RETURN_IF_ERROR(linear(WeightArena::checked_values(layer.ffn_in_weight, {intermediate, hidden},
+                                                          name("ffn_in_weight")),
+                              intermediate, hidden, LinearSite::kFfnIn));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_in_bias, {intermediate}, name("ffn_in_bias")));
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_out_weight, {hidden, intermediate},
-                                           name("ffn_out_weight")));
+    JN_RETURN_IF_ERROR(linear(WeightArena::checked_values(layer.ffn_out_weight, {hidden, intermediate},
+                                                          name("ffn_out_weight")),
+                              hidden, intermediate, LinearSite::kFfnOut));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_out_bias, {hidden}, name("ffn_out_bias")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_gamma, {hidden}, name("ffn_norm_gamma")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_beta, {hidden}, name("ffn_norm_beta")));
@@ -238,6 +386,8 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights, We
 // Byte offsets of the workspace regions (see workspace_layout()).
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
+  size_t codes_at = 0, code_scales_at = 0, accumulators_at = 0;  // kFp8 / kInt8 only
+  size_t decoded_weight_at = 0;                                   // kInt4 / kNf4 only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
 };
@@ -253,7 +403,7 @@ class CudaEncoder final : public Encoder {
   Status initialize(const EnginePlan& plan);
   const EncoderConfig& config() const override { return config_; }
   std::string backend_name() const override {
-    return std::string("cuda-") + cuda::precision_name(options_.precision);
+    return "cuda-" + cuda_precision_name(options_);
   }
   Result<ForwardResult> forward(const PackedBatch& batch, const ForwardRequest& request) override;
   Result<double> device_time_ms(const PackedBatch& batch, int iterations);
@@ -269,6 +419,18 @@ class CudaEncoder final : public Encoder {
   Status allocate_workspace();
   // Embeddings and every layer, leaving the last hidden state in hidden_.
   Status run_layers(int64_t tokens, int64_t sequences, int64_t length_bucket);
+  // One encoder-layer linear of the native path: `weight` in the activation precision, or (kInt4 /
+  // kNf4, `int4` set) 4-bit codes decoded in registers for small batches, else into
+  // decoded_weight_ and run through the same GEMM.
+  Status layer_linear(const void* input, int64_t rows, int64_t in_features, const void* weight,
+                      const cuda::DeviceInt4Weight& int4, const void* bias, int64_t out_features,
+                      GemmEpilogue epilogue, void* out);
+  // run_layers for kFp8 / kInt8 linear layers.
+  Status run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket);
+  // codes_ . weight^T into accumulators_ (int32 for INT8, bf16 sums for FP8), and `row` set up to
+  // read them with their scales and `bias`.
+  Status quantized_linear(int64_t in_features, const void* weight, const DeviceQuant& quant,
+                          const void* bias, int64_t out_features, cuda::RowEpilogueArgs& row);
   Status run_layers_maybe_graph(int64_t tokens, int64_t sequences, int64_t length_bucket);
   void* at(size_t offset) const { return static_cast<uint8_t*>(workspace_.data()) + offset; }
 
@@ -301,6 +463,10 @@ class CudaEncoder final : public Encoder {
   float* hidden_f32_ = nullptr;   // [tokens, hidden]
   float* logits_f32_ = nullptr;   // [tokens, labels]
   float* pooled_f32_ = nullptr;   // [sequences, hidden]
+  void* codes_ = nullptr;         // kFp8 / kInt8: [tokens, max(hidden, intermediate)] codes
+  float* code_scales_ = nullptr;  // [tokens]: the codes' per-row scales
+  int32_t* accumulators_ = nullptr;  // kInt8: int32, kFp8: bf16 [tokens, max(3 hidden, intermediate)]
+  void* decoded_weight_ = nullptr;   // kInt4 / kNf4: one layer weight in the activation precision
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::GemmRunner> gemm_;
 
@@ -316,6 +482,14 @@ CudaEncoder::~CudaEncoder() {
 
 Status CudaEncoder::initialize(const EnginePlan& plan) {
   JN_CUDA_CHECK(cudaSetDevice(options_.device));
+  if (options_.linear_format == LinearFormat::kFp8) {
+    cudaDeviceProp properties{};
+    JN_CUDA_CHECK(cudaGetDeviceProperties(&properties, options_.device));
+    if (properties.major * 10 + properties.minor < 89)
+      return unsupported(std::string("cuda encoder: fp8 needs FP8 tensor cores (compute capability 8.9 "
+                                     "or later: Ada, Hopper); ") + properties.name + " has " +
+                         std::to_string(properties.major) + "." + std::to_string(properties.minor));
+  }
   JN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   JN_RETURN_IF_ERROR(upload_plan(plan));
   JN_RETURN_IF_ERROR(allocate_workspace());
@@ -327,7 +501,7 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
 Status CudaEncoder::upload_plan(const EnginePlan& plan) {
   // One copy of the whole weights section; tensors are then addressed by their plan offsets.
   JN_ASSIGN_OR_RETURN(weights_, DeviceBuffer::allocate(std::max<size_t>(plan.weights.size, 1),
-                                                       "encoder weights"));
+                                                       "encoder weights", options_.device_memory));
   JN_CUDA_CHECK(cudaMemcpy(weights_.data(), plan.weights.data, plan.weights.size,
                            cudaMemcpyHostToDevice));
   const size_t element_bytes = cuda::precision_size_bytes(options_.precision);
@@ -341,6 +515,57 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
                               std::to_string(tensor->offset) + ", expected " +
                               std::to_string(count * element_bytes) + " bytes, 16-byte aligned");
     return static_cast<const void*>(static_cast<const uint8_t*>(weights_.data()) + tensor->offset);
+  };
+  // Quantised codes and float32 scales: sized in bytes, whatever the activation precision.
+  const auto device_raw = [&](const std::string& name, uint64_t size_bytes,
+                              bool optional) -> Result<const void*> {
+    const PlanTensor* tensor = plan.find(name);
+    if (!tensor) {
+      if (optional) return static_cast<const void*>(nullptr);
+      return invalid_argument("cuda encoder: plan has no tensor " + name);
+    }
+    if (tensor->size_bytes != size_bytes || tensor->offset % 16 != 0)
+      return invalid_argument("cuda encoder: plan tensor " + name + " has " +
+                              std::to_string(tensor->size_bytes) + " bytes at offset " +
+                              std::to_string(tensor->offset) + ", expected " +
+                              std::to_string(size_bytes) + " bytes, 16-byte aligned");
+    return static_cast<const void*>(static_cast<const uint8_t*>(weights_.data()) + tensor->offset);
+  };
+  const bool w8a8 = is_w8a8(options_.linear_format);
+  // kInt4 / kNf4: the blob and its layout, checked against the layer's shape before use.
+  const auto int4_weight = [&](int64_t layer_idx, LinearSite site, int64_t out_features,
+                               int64_t in_features) -> Result<cuda::DeviceInt4Weight> {
+    const std::string weight_name = site_tensor(layer_idx, site, "_weight");
+    const PlanTensor* layout_tensor = plan.find(site_tensor(layer_idx, site, "_weight_layout"));
+    const PlanTensor* blob = plan.find(weight_name);
+    if (!layout_tensor || !blob || layout_tensor->size_bytes != sizeof(cuda::Int4BlobLayout))
+      return invalid_argument("cuda encoder: plan has no 4-bit weight " + weight_name + " with its layout");
+    cuda::Int4BlobLayout layout;
+    std::memcpy(&layout, plan.weights.data + layout_tensor->offset, sizeof(layout));
+    if (layout.rows != out_features || layout.columns != in_features ||
+        layout.end_offset_bytes > blob->size_bytes || blob->offset % cuda::kInt4BlobAlignmentBytes != 0)
+      return invalid_argument("cuda encoder: plan tensor " + weight_name + " has a layout for [" +
+                              std::to_string(layout.rows) + ", " + std::to_string(layout.columns) +
+                              "] in " + std::to_string(blob->size_bytes) + " bytes, expected [" +
+                              std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
+    return cuda::make_device_int4_weight(static_cast<const uint8_t*>(weights_.data()) + blob->offset, layout);
+  };
+  const bool four_bit = is_int4(options_.linear_format);
+  // A linear layer's weight: in the activation precision, or codes with their quantisation side.
+  const auto linear_weight = [&](int64_t layer_idx, LinearSite site, int64_t out_features,
+                                 int64_t in_features, DeviceQuant& quant) -> Result<const void*> {
+    const std::string weight_name = site_tensor(layer_idx, site, "_weight");
+    if (!w8a8) return device(weight_name, out_features * in_features);
+    JN_ASSIGN_OR_RETURN(const void* scales, device_raw(site_tensor(layer_idx, site, "_weight_scale"),
+                                                       out_features * sizeof(float), false));
+    JN_ASSIGN_OR_RETURN(const void* input_scale,
+                        device_raw(site_tensor(layer_idx, site, "_input_scale"), sizeof(float), true));
+    JN_ASSIGN_OR_RETURN(const void* divisor, device_raw(site_tensor(layer_idx, site, "_input_divisor"),
+                                                        in_features * sizeof(float), true));
+    quant.weight_scales = static_cast<const float*>(scales);
+    quant.input_scale = static_cast<const float*>(input_scale);
+    quant.input_divisor = static_cast<const float*>(divisor);
+    return device_raw(weight_name, static_cast<uint64_t>(out_features * in_features), false);
   };
   const int64_t hidden = config_.hidden_size;
   const int64_t intermediate = config_.intermediate_size;
@@ -356,15 +581,29 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
   for (int64_t layer_idx = 0; layer_idx < config_.num_layers; ++layer_idx) {
     const auto name = [&](const char* role) { return layer_tensor(layer_idx, role); };
     DeviceLayer layer{};
-    JN_ASSIGN_OR_RETURN(layer.qkv_weight, device(name("qkv_weight"), 3 * hidden * hidden));
+    if (four_bit) {
+      JN_ASSIGN_OR_RETURN(layer.qkv_int4, int4_weight(layer_idx, LinearSite::kQkv, 3 * hidden, hidden));
+      JN_ASSIGN_OR_RETURN(layer.attention_output_int4,
+                          int4_weight(layer_idx, LinearSite::kAttentionOutput, hidden, hidden));
+      JN_ASSIGN_OR_RETURN(layer.ffn_in_int4, int4_weight(layer_idx, LinearSite::kFfnIn, intermediate, hidden));
+      JN_ASSIGN_OR_RETURN(layer.ffn_out_int4,
+                          int4_weight(layer_idx, LinearSite::kFfnOut, hidden, intermediate));
+    } else {
+      JN_ASSIGN_OR_RETURN(layer.qkv_weight, linear_weight(layer_idx, LinearSite::kQkv, 3 * hidden,
+                                                          hidden, layer.qkv_quant));
+      JN_ASSIGN_OR_RETURN(layer.attention_output_weight,
+                          linear_weight(layer_idx, LinearSite::kAttentionOutput, hidden, hidden,
+                                        layer.attention_output_quant));
+      JN_ASSIGN_OR_RETURN(layer.ffn_in_weight, linear_weight(layer_idx, LinearSite::kFfnIn,
+                                                             intermediate, hidden, layer.ffn_in_quant));
+      JN_ASSIGN_OR_RETURN(layer.ffn_out_weight, linear_weight(layer_idx, LinearSite::kFfnOut, hidden,
+                                                              intermediate, layer.ffn_out_quant));
+    }
     JN_ASSIGN_OR_RETURN(layer.qkv_bias, device(name("qkv_bias"), 3 * hidden));
-    JN_ASSIGN_OR_RETURN(layer.attention_output_weight, device(name("attention_output_weight"), hidden * hidden));
     JN_ASSIGN_OR_RETURN(layer.attention_output_bias, device(name("attention_output_bias"), hidden));
     JN_ASSIGN_OR_RETURN(layer.attention_norm_gamma, device(name("attention_norm_gamma"), hidden));
     JN_ASSIGN_OR_RETURN(layer.attention_norm_beta, device(name("attention_norm_beta"), hidden));
-    JN_ASSIGN_OR_RETURN(layer.ffn_in_weight, device(name("ffn_in_weight"), intermediate * hidden));
     JN_ASSIGN_OR_RETURN(layer.ffn_in_bias, device(name("ffn_in_bias"), intermediate));
-    JN_ASSIGN_OR_RETURN(layer.ffn_out_weight, device(name("ffn_out_weight"), hidden * intermediate));
     JN_ASSIGN_OR_RETURN(layer.ffn_out_bias, device(name("ffn_out_bias"), hidden));
     JN_ASSIGN_OR_RETURN(layer.ffn_norm_gamma, device(name("ffn_norm_gamma"), hidden));
     JN_ASSIGN_OR_RETURN(layer.ffn_norm_beta, device(name("ffn_norm_beta"), hidden));
@@ -405,6 +644,14 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   const size_t scratch_start = offset;
   region(layout.wide_at, tokens * std::max(3 * hidden, intermediate) * element);
   region(layout.narrow_at, tokens * hidden * element);
+  if (is_w8a8(options.linear_format)) {
+    // Codes of the next GEMM's input (one stage at a time) and their per-row scales; INT8 GEMMs
+    // also need int32 accumulators for their widest output.
+    region(layout.codes_at, tokens * std::max(hidden, intermediate));
+    region(layout.code_scales_at, tokens * sizeof(float));
+    // GEMM results before scaling: int32 (INT8) or bf16 (FP8) for the widest output.
+    region(layout.accumulators_at, tokens * std::max(3 * hidden, intermediate) * sizeof(int32_t));
+  }
   const size_t layers_end = offset;
   offset = scratch_start;
   region(layout.hidden_f32_at, tokens * hidden * sizeof(float));
@@ -413,6 +660,8 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   region(layout.pre_at, sequences * hidden * element);
   region(layout.pooled_f32_at, sequences * hidden * sizeof(float));
   offset = std::max(offset, layers_end);
+  if (is_int4(options.linear_format))  // the largest layer weight, decoded for large batches
+    region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
   region(layout.gemm_at, options.workspace_bytes);
   layout.total_bytes = offset;
   return layout;
@@ -429,7 +678,8 @@ Status CudaEncoder::allocate_workspace() {
                               " MiB): lower max_batch_tokens or raise the limit");
   JN_ASSIGN_OR_RETURN(workspace_, DeviceBuffer::allocate(layout.total_bytes,
                                                          "encoder workspace (max_batch_tokens " +
-                                                             std::to_string(tokens) + ")"));
+                                                             std::to_string(tokens) + ")",
+                                                         options_.device_memory));
   device_inputs_ = static_cast<int32_t*>(at(layout.inputs_at));
   hidden_ = at(layout.hidden_at);
   qkv_ = at(layout.wide_at);
@@ -443,6 +693,12 @@ Status CudaEncoder::allocate_workspace() {
   logits_f32_ = static_cast<float*>(at(layout.logits_f32_at));
   pooled_f32_ = static_cast<float*>(at(layout.pooled_f32_at));
   gemm_workspace_ = options_.workspace_bytes ? at(layout.gemm_at) : nullptr;
+  if (is_int4(options_.linear_format)) decoded_weight_ = at(layout.decoded_weight_at);
+  if (is_w8a8(options_.linear_format)) {
+    codes_ = at(layout.codes_at);
+    code_scales_ = static_cast<float*>(at(layout.code_scales_at));
+    accumulators_ = static_cast<int32_t*>(at(layout.accumulators_at));
+  }
 
   const size_t sequences = static_cast<size_t>(std::min(options_.max_batch_sequences, options_.max_batch_tokens));
   const size_t hidden = static_cast<size_t>(config_.hidden_size);
@@ -456,6 +712,7 @@ Status CudaEncoder::allocate_workspace() {
 }
 
 Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length_bucket) {
+  if (is_w8a8(options_.linear_format)) return run_layers_w8a8(tokens, sequences, length_bucket);
   const Precision precision = options_.precision;
   const int64_t hidden = config_.hidden_size;
   const int64_t intermediate = config_.intermediate_size;
@@ -469,14 +726,14 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
       position_embeddings_, token_type_embeddings_, embedding_norm_gamma_, embedding_norm_beta_, eps,
       hidden_, stream_));
   for (const DeviceLayer& layer : layers_) {
-    JN_RETURN_IF_ERROR(gemm_->linear(hidden_, tokens, hidden, layer.qkv_weight, layer.qkv_bias,
-                                     3 * hidden, GemmEpilogue::kBias, qkv_, stream_));
+    JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.qkv_weight, layer.qkv_int4,
+                                    layer.qkv_bias, 3 * hidden, GemmEpilogue::kBias, qkv_));
     JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences, length_bucket,
                                               config_.num_heads, config_.head_dim(), context_,
                                               stream_, options_.attention_kernel));
-    JN_RETURN_IF_ERROR(gemm_->linear(context_, tokens, hidden, layer.attention_output_weight,
-                                     layer.attention_output_bias, hidden, GemmEpilogue::kBias,
-                                     projected_, stream_));
+    JN_RETURN_IF_ERROR(layer_linear(context_, tokens, hidden, layer.attention_output_weight,
+                                    layer.attention_output_int4, layer.attention_output_bias, hidden,
+                                    GemmEpilogue::kBias, projected_));
     JN_RETURN_IF_ERROR(cuda::launch_add_layer_norm(precision, projected_, hidden_,
                                                    layer.attention_norm_gamma,
                                                    layer.attention_norm_beta, eps, tokens, hidden,
@@ -486,28 +743,149 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
     switch (activation) {
       case Activation::kGeluErf:
         // cuBLASLt only offers tanh-GELU; the exact erf form runs as its own fused bias kernel.
-        JN_RETURN_IF_ERROR(gemm_->linear(hidden_, tokens, hidden, layer.ffn_in_weight, nullptr,
-                                         intermediate, GemmEpilogue::kNone, ffn_, stream_));
+        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight, layer.ffn_in_int4,
+                                        nullptr, intermediate, GemmEpilogue::kNone, ffn_));
         JN_RETURN_IF_ERROR(cuda::launch_bias_gelu_erf(precision, ffn_, layer.ffn_in_bias, tokens,
                                                       intermediate, stream_));
         break;
       case Activation::kGeluTanh:
-        JN_RETURN_IF_ERROR(gemm_->linear(hidden_, tokens, hidden, layer.ffn_in_weight,
-                                         layer.ffn_in_bias, intermediate,
-                                         GemmEpilogue::kBiasGeluTanh, ffn_, stream_));
+        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight, layer.ffn_in_int4,
+                                        layer.ffn_in_bias, intermediate, GemmEpilogue::kBiasGeluTanh,
+                                        ffn_));
         break;
       case Activation::kRelu:
-        JN_RETURN_IF_ERROR(gemm_->linear(hidden_, tokens, hidden, layer.ffn_in_weight,
-                                         layer.ffn_in_bias, intermediate, GemmEpilogue::kBiasRelu,
-                                         ffn_, stream_));
+        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight, layer.ffn_in_int4,
+                                        layer.ffn_in_bias, intermediate, GemmEpilogue::kBiasRelu, ffn_));
         break;
     }
-    JN_RETURN_IF_ERROR(gemm_->linear(ffn_, tokens, intermediate, layer.ffn_out_weight,
-                                     layer.ffn_out_bias, hidden, GemmEpilogue::kBias, ffn_out_,
-                                     stream_));
+    JN_RETURN_IF_ERROR(layer_linear(ffn_, tokens, intermediate, layer.ffn_out_weight, layer.ffn_out_int4,
+                                    layer.ffn_out_bias, hidden, GemmEpilogue::kBias, ffn_out_));
     JN_RETURN_IF_ERROR(cuda::launch_add_layer_norm(precision, ffn_out_, hidden_,
                                                    layer.ffn_norm_gamma, layer.ffn_norm_beta, eps,
                                                    tokens, hidden, hidden_, stream_));
+  }
+  return ok_status();
+}
+
+Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_features,
+                                 const void* weight, const cuda::DeviceInt4Weight& int4,
+                                 const void* bias, int64_t out_features, GemmEpilogue epilogue,
+                                 void* out) {
+  if (!is_int4(options_.linear_format))
+    return gemm_->linear(input, rows, in_features, weight, bias, out_features, epilogue, out, stream_);
+  if (rows <= cuda::int4_small_batch_limit()) {
+    cuda::Int4Epilogue fused = cuda::Int4Epilogue::kNone;
+    switch (epilogue) {
+      case GemmEpilogue::kNone: fused = cuda::Int4Epilogue::kNone; break;
+      case GemmEpilogue::kBias: fused = cuda::Int4Epilogue::kBias; break;
+      case GemmEpilogue::kBiasGeluTanh: fused = cuda::Int4Epilogue::kBiasGeluTanh; break;
+      case GemmEpilogue::kBiasRelu: fused = cuda::Int4Epilogue::kBiasRelu; break;
+    }
+    return cuda::launch_int4_linear(options_.precision, input, rows, int4,
+                                    epilogue == GemmEpilogue::kNone ? nullptr : bias, fused, out, stream_);
+  }
+  JN_RETURN_IF_ERROR(cuda::launch_int4_dequantize(options_.precision, int4, decoded_weight_, stream_));
+  return gemm_->linear(input, rows, in_features, decoded_weight_, bias, out_features, epilogue, out, stream_);
+}
+
+Status CudaEncoder::quantized_linear(int64_t in_features, const void* weight,
+                                     const DeviceQuant& quant, const void* bias,
+                                     int64_t out_features, cuda::RowEpilogueArgs& row) {
+  row.cols = out_features;
+  if (options_.linear_format == LinearFormat::kFp8) {
+    JN_RETURN_IF_ERROR(gemm_->linear_fp8(codes_, row.rows, in_features, weight, out_features,
+                                         accumulators_, stream_));
+    row.input = accumulators_;
+  } else {
+    JN_RETURN_IF_ERROR(gemm_->linear_int8(codes_, row.rows, in_features, weight, out_features,
+                                          accumulators_, stream_));
+    row.accumulators = accumulators_;
+  }
+  row.row_scales = code_scales_;
+  row.col_scales = quant.weight_scales;
+  row.bias = bias;
+  return ok_status();
+}
+
+Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket) {
+  using cuda::RowEpilogueArgs;
+  const Precision precision = options_.precision;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t intermediate = config_.intermediate_size;
+  const float eps = config_.layer_norm_eps;
+  const int32_t* token_ids = device_inputs_;
+  const int32_t* seq_offsets = device_inputs_ + 3 * tokens;
+  JN_RETURN_IF_ERROR(cuda::launch_embeddings_layer_norm(
+      precision, token_ids, device_inputs_ + tokens, device_inputs_ + 2 * tokens, tokens, hidden,
+      word_embeddings_, position_embeddings_, token_type_embeddings_, embedding_norm_gamma_,
+      embedding_norm_beta_, eps, hidden_, stream_));
+  const cuda::RowCodes codes_format = options_.linear_format == LinearFormat::kFp8
+                                          ? cuda::RowCodes::kFp8E4M3
+                                          : cuda::RowCodes::kInt8;
+  // A row epilogue whose codes feed the GEMM that `next` describes (none when null).
+  const auto row_args = [&](const DeviceQuant* next) {
+    RowEpilogueArgs row;
+    row.rows = tokens;
+    if (next) {
+      row.codes_format = codes_format;
+      row.codes = codes_;
+      row.code_scales = code_scales_;
+      row.static_scale = next->input_scale;
+      row.channel_divisor = next->input_divisor;
+    }
+    return row;
+  };
+  const auto layer_norm = [&](RowEpilogueArgs& row, const void* gamma, const void* beta) {
+    row.residual = hidden_;
+    row.gamma = gamma;
+    row.beta = beta;
+    row.eps = eps;
+    row.out = hidden_;
+  };
+  cuda::RowActivation activation = cuda::RowActivation::kGeluErf;
+  if (config_.activation == Activation::kGeluTanh ||
+      (config_.activation == Activation::kGeluErf && options_.gelu_erf_as_tanh))
+    activation = cuda::RowActivation::kGeluTanh;
+  if (config_.activation == Activation::kRelu) activation = cuda::RowActivation::kRelu;
+
+  RowEpilogueArgs embedding_codes = row_args(&layers_.front().qkv_quant);
+  embedding_codes.cols = hidden;
+  embedding_codes.input = hidden_;
+  JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, embedding_codes, stream_));
+  for (size_t layer_idx = 0; layer_idx < layers_.size(); ++layer_idx) {
+    const DeviceLayer& layer = layers_[layer_idx];
+    const DeviceQuant* next_qkv = layer_idx + 1 < layers_.size() ? &layers_[layer_idx + 1].qkv_quant : nullptr;
+    RowEpilogueArgs qkv = row_args(nullptr);
+    qkv.out = qkv_;
+    JN_RETURN_IF_ERROR(quantized_linear(hidden, layer.qkv_weight, layer.qkv_quant, layer.qkv_bias,
+                                        3 * hidden, qkv));
+    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, qkv, stream_));
+    JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences, length_bucket,
+                                              config_.num_heads, config_.head_dim(), context_,
+                                              stream_, options_.attention_kernel));
+    RowEpilogueArgs context_codes = row_args(&layer.attention_output_quant);
+    context_codes.cols = hidden;
+    context_codes.input = context_;
+    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, context_codes, stream_));
+
+    RowEpilogueArgs attention_norm = row_args(&layer.ffn_in_quant);
+    layer_norm(attention_norm, layer.attention_norm_gamma, layer.attention_norm_beta);
+    JN_RETURN_IF_ERROR(quantized_linear(hidden, layer.attention_output_weight,
+                                        layer.attention_output_quant, layer.attention_output_bias,
+                                        hidden, attention_norm));
+    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, attention_norm, stream_));
+
+    RowEpilogueArgs ffn_activation = row_args(&layer.ffn_out_quant);
+    ffn_activation.activation = activation;
+    JN_RETURN_IF_ERROR(quantized_linear(hidden, layer.ffn_in_weight, layer.ffn_in_quant,
+                                        layer.ffn_in_bias, intermediate, ffn_activation));
+    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_activation, stream_));
+
+    RowEpilogueArgs ffn_norm = row_args(next_qkv);
+    layer_norm(ffn_norm, layer.ffn_norm_gamma, layer.ffn_norm_beta);
+    JN_RETURN_IF_ERROR(quantized_linear(intermediate, layer.ffn_out_weight, layer.ffn_out_quant,
+                                        layer.ffn_out_bias, hidden, ffn_norm));
+    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_norm, stream_));
   }
   return ok_status();
 }
@@ -702,10 +1080,41 @@ Result<ForwardResult> CudaEncoder::forward(const PackedBatch& batch, const Forwa
 
 }  // namespace
 
-Result<Precision> precision_from_name(const std::string& name) {
-  for (const Precision precision : {Precision::kFp16, Precision::kBf16, Precision::kFp32})
-    if (name == cuda::precision_name(precision)) return precision;
-  return invalid_argument("precision '" + name + "' is not one of fp16, bf16, fp32");
+const char* cuda::linear_format_name(LinearFormat format) {
+  switch (format) {
+    case LinearFormat::kNative: return "native";
+    case LinearFormat::kFp8: return "fp8";
+    case LinearFormat::kInt8: return "int8";
+    case LinearFormat::kInt4: return "int4";
+    case LinearFormat::kNf4: return "nf4";
+  }
+  return "?";
+}
+
+Status apply_precision_name(const std::string& name, CudaEncoderOptions& options) {
+  for (const Precision precision : {Precision::kFp16, Precision::kBf16, Precision::kFp32}) {
+    if (name == cuda::precision_name(precision)) {
+      options.precision = precision;
+      options.linear_format = LinearFormat::kNative;
+      return ok_status();
+    }
+  }
+  for (const LinearFormat format :
+       {LinearFormat::kFp8, LinearFormat::kInt8, LinearFormat::kInt4, LinearFormat::kNf4}) {
+    if (name == cuda::linear_format_name(format)) {
+      // The FP8 GEMMs write unscaled sums of code products, beyond fp16's range: fp8 keeps its
+      // activations in bf16.
+      options.precision = format == LinearFormat::kFp8 ? Precision::kBf16 : Precision::kFp16;
+      options.linear_format = format;
+      return ok_status();
+    }
+  }
+  return invalid_argument("precision '" + name + "' is not one of fp16, bf16, fp32, fp8, int8, int4, nf4");
+}
+
+std::string cuda_precision_name(const CudaEncoderOptions& options) {
+  if (options.linear_format == LinearFormat::kNative) return cuda::precision_name(options.precision);
+  return cuda::linear_format_name(options.linear_format);
 }
 
 Result<CudaDeviceIdentity> cuda_device_identity(int device) {
@@ -721,10 +1130,16 @@ PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& i
   key.model_hash = model_hash;
   key.device_name = identity.name;
   key.compute_capability = identity.compute_capability;
-  key.precision = cuda::precision_name(options.precision);
+  key.precision = cuda_precision_name(options);
   key.build_options = "backend=cuda;max_batch_tokens=" + std::to_string(options.max_batch_tokens) +
                       ";max_batch_sequences=" + std::to_string(options.max_batch_sequences) +
                       ";gemm_workspace_bytes=" + std::to_string(options.workspace_bytes);
+  if (options.linear_format == LinearFormat::kInt4 || options.linear_format == LinearFormat::kNf4)
+    key.build_options += ";group_size=" + std::to_string(options.int4_group_size);
+  if (options.static_activation_scales) key.build_options += ";static_activation_scales=1";
+  if (options.calibration) key.build_options += ";calibration=" + options.calibration_id;
+  if (options.smoothquant_alpha > 0.0f)
+    key.build_options += ";smoothquant_alpha=" + std::to_string(options.smoothquant_alpha);
   return key;
 }
 
@@ -738,12 +1153,18 @@ Result<EnginePlan> build_cuda_plan(const EncoderConfig& config, const EncoderWei
                               std::to_string(workspace_bytes >> 20) + " MiB, more than " +
                               std::to_string(options.max_workspace_bytes >> 20) +
                               " MiB (max_workspace_bytes)");
-  const std::string precision = cuda::precision_name(options.precision);
+  const std::string precision = cuda_precision_name(options);
   if (!key.precision.empty() && key.precision != precision)
     return invalid_argument("cuda plan: key precision " + key.precision + " differs from the options' " +
                             precision);
+  if ((options.static_activation_scales || options.smoothquant_alpha > 0.0f) && !options.calibration)
+    return invalid_argument("cuda plan: calibrated activation scales and SmoothQuant need a calibration "
+                            "(--calibrate FILE.jsonl)");
+  if (options.calibration)
+    JN_RETURN_IF_ERROR(options.calibration->check_shape(config.num_layers, config.hidden_size,
+                                                        config.intermediate_size));
   WeightArena arena(options.precision);
-  JN_RETURN_IF_ERROR(fill_arena(config, weights, arena));
+  JN_RETURN_IF_ERROR(fill_arena(config, weights, options, arena));
   EnginePlan plan;
   plan.key = key;
   plan.key.precision = precision;  // an in-memory plan (empty key) still records its precision
@@ -752,6 +1173,7 @@ Result<EnginePlan> build_cuda_plan(const EncoderConfig& config, const EncoderWei
   plan.max_batch_tokens = options.max_batch_tokens;
   plan.max_batch_sequences = options.max_batch_sequences;
   plan.gemm_workspace_bytes = options.workspace_bytes;
+  plan.notes = options.plan_notes;
   arena.move_into(plan);
   return plan;
 }
@@ -759,7 +1181,7 @@ Result<EnginePlan> build_cuda_plan(const EncoderConfig& config, const EncoderWei
 Result<std::unique_ptr<Encoder>> make_cuda_encoder(const EnginePlan& plan,
                                                    const CudaEncoderOptions& options) {
   CudaEncoderOptions effective = options;
-  JN_ASSIGN_OR_RETURN(effective.precision, precision_from_name(plan.key.precision));
+  JN_RETURN_IF_ERROR(apply_precision_name(plan.key.precision, effective));
   effective.max_batch_tokens = plan.max_batch_tokens;
   effective.max_batch_sequences = plan.max_batch_sequences;
   effective.workspace_bytes = plan.gemm_workspace_bytes;

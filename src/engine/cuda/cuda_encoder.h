@@ -13,17 +13,37 @@
 
 #include "core/status.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/device_buffer.h"
 #include "engine/encoder.h"
 #include "engine/engine_plan.h"
 #include "model/encoder_config.h"
 #include "model/encoder_weights.h"
 #include "model/model_dir.h"
+#include "quant/activation_stats.h"
 
 namespace justnews {
 
+namespace cuda {
+// How the encoder layers' four linear layers run. kNative: in the activation precision. The others
+// keep fp16/bf16 activations everywhere else: kFp8 / kInt8 quantise weights per output channel and
+// activations per token (or with calibrated per-tensor scales) and run FP8 / INT8 tensor-core GEMMs;
+// kInt4 / kNf4 are weight-only (group-wise 4-bit codes, double-quantised scales).
+enum class LinearFormat { kNative, kFp8, kInt8, kInt4, kNf4 };
+const char* linear_format_name(LinearFormat format);
+}  // namespace cuda
+
 struct CudaEncoderOptions {
   // Plan options (part of the plan and its cache key):
-  cuda::Precision precision = cuda::Precision::kFp16;
+  cuda::Precision precision = cuda::Precision::kFp16;  // activations (and weights when kNative)
+  cuda::LinearFormat linear_format = cuda::LinearFormat::kNative;
+  int64_t int4_group_size = 64;             // kInt4 / kNf4: 64 or 128
+  // Calibration (build_cuda_plan only; borrowed): with it, kFp8 / kInt8 can use calibrated
+  // per-tensor activation scales and kInt8 SmoothQuant; both are recorded in the plan.
+  const ActivationCalibration* calibration = nullptr;
+  bool static_activation_scales = false;    // needs calibration
+  float smoothquant_alpha = 0.0f;           // kInt8, > 0 needs calibration
+  std::string calibration_id;               // fingerprint of the calibration data, part of the key
+  std::string plan_notes;                   // recorded in the plan (EnginePlan::notes)
   int64_t max_batch_tokens = 16384;         // largest total_tokens one forward() accepts
   int64_t max_batch_sequences = 1024;       // largest num_sequences one forward() accepts
   size_t workspace_bytes = 32ull << 20;     // cuBLASLt scratch
@@ -32,6 +52,10 @@ struct CudaEncoderOptions {
   size_t max_workspace_bytes = 1ull << 30;
   // Run-time options:
   int device = 0;
+  // Where the weights and the workspace come from (e.g. leases from the agent's memory manager,
+  // so that a load over budget is refused before any cudaMalloc); unset: the encoder cudaMallocs
+  // them itself. Pinned host staging is always the encoder's own.
+  cuda::DeviceMemorySource device_memory;
   bool use_cuda_graphs = true;              // capture a shape the second time it is seen
   int64_t max_cached_graphs = 64;           // beyond this, new shapes run without a graph
   cuda::AttentionKernel attention_kernel = cuda::AttentionKernel::kAuto;
@@ -47,7 +71,11 @@ struct CudaDeviceIdentity {
 };
 
 Result<CudaDeviceIdentity> cuda_device_identity(int device);
-Result<cuda::Precision> precision_from_name(const std::string& name);
+// Sets precision and linear_format from a precision name: fp32, fp16, bf16 (native) or fp8, int8,
+// int4, nf4 (quantised linears; fp16 activations, bf16 for fp8). Anything else is kInvalidArgument.
+Status apply_precision_name(const std::string& name, CudaEncoderOptions& options);
+// The inverse: the name a plan key records ("fp16", "fp8", ...).
+std::string cuda_precision_name(const CudaEncoderOptions& options);
 
 // The cache key of a CUDA plan for the model with content hash `model_hash` on `identity`.
 PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& identity,
@@ -74,7 +102,8 @@ Result<std::unique_ptr<Encoder>> make_cuda_encoder(const EncoderConfig& config,
 // device-resident tensors. forward() adds the host copies on top.
 Result<double> cuda_encoder_device_time_ms(Encoder& encoder, const PackedBatch& batch, int iterations);
 
-// Device memory the encoder holds (weights + workspace + staging), for budgets and benchmarks.
+// Device memory the encoder holds (weights + workspace, as handed out by options.device_memory
+// when set), for budgets and benchmarks.
 // Returns 0 for encoders of other backends.
 size_t cuda_encoder_device_bytes(const Encoder& encoder);
 

@@ -4,6 +4,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <utility>
 
 namespace justnews::cuda {
@@ -23,18 +24,36 @@ Status allocation_error(cudaError_t error, size_t size_bytes, const std::string&
 
 }  // namespace
 
-DeviceBuffer::~DeviceBuffer() {
-  if (data_) cudaFree(data_);
+void DeviceBuffer::release() {
+  if (!data_) return;
+  if (adopted_) {
+    // cudaFree waits for the device; memory handed back to its owner (and perhaps straight to
+    // another encoder) must not be reused while kernels may still touch it either.
+    cudaDeviceSynchronize();
+    owner_.reset();
+  } else {
+    cudaFree(data_);
+  }
+  data_ = nullptr;
+  size_bytes_ = 0;
+  adopted_ = false;
 }
 
+DeviceBuffer::~DeviceBuffer() { release(); }
+
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_bytes_(std::exchange(other.size_bytes_, 0)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      size_bytes_(std::exchange(other.size_bytes_, 0)),
+      adopted_(std::exchange(other.adopted_, false)),
+      owner_(std::move(other.owner_)) {}
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   if (this != &other) {
-    if (data_) cudaFree(data_);
+    release();
     data_ = std::exchange(other.data_, nullptr);
     size_bytes_ = std::exchange(other.size_bytes_, 0);
+    adopted_ = std::exchange(other.adopted_, false);
+    owner_ = std::move(other.owner_);
   }
   return *this;
 }
@@ -48,6 +67,26 @@ Result<DeviceBuffer> DeviceBuffer::allocate(size_t size_bytes, const std::string
     return allocation_error(error, size_bytes, what, "device");
   }
   buffer.size_bytes_ = size_bytes;
+  return buffer;
+}
+
+Result<DeviceBuffer> DeviceBuffer::allocate(size_t size_bytes, const std::string& what,
+                                            const DeviceMemorySource& source) {
+  if (!source || size_bytes == 0) return allocate(size_bytes, what);
+  JN_ASSIGN_OR_RETURN(DeviceMemory memory, source(size_bytes, what));
+  // The encoder lays its regions out from the base pointer and relies on 256-byte alignment.
+  constexpr uintptr_t kAlignmentBytes = 256;
+  if (!memory.data || memory.size_bytes < size_bytes ||
+      reinterpret_cast<uintptr_t>(memory.data) % kAlignmentBytes != 0)
+    return internal_error("device memory source handed out " + std::to_string(memory.size_bytes) +
+                          " bytes at " + std::to_string(reinterpret_cast<uintptr_t>(memory.data)) +
+                          " for " + what + ", expected at least " + std::to_string(size_bytes) +
+                          " bytes, 256-byte aligned");
+  DeviceBuffer buffer;
+  buffer.data_ = memory.data;
+  buffer.size_bytes_ = memory.size_bytes;
+  buffer.adopted_ = true;
+  buffer.owner_ = std::move(memory.owner);
   return buffer;
 }
 

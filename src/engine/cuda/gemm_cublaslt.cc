@@ -40,25 +40,38 @@ Result<std::unique_ptr<GemmRunner>> GemmRunner::create(Precision precision, void
   return runner;
 }
 
+void GemmRunner::destroy(Plan& plan) {
+  if (plan.operation) cublasLtMatmulDescDestroy(plan.operation);
+  if (plan.weight_layout) cublasLtMatrixLayoutDestroy(plan.weight_layout);
+  if (plan.input_layout) cublasLtMatrixLayoutDestroy(plan.input_layout);
+  if (plan.out_layout) cublasLtMatrixLayoutDestroy(plan.out_layout);
+  plan = Plan{};
+}
+
 GemmRunner::~GemmRunner() {
-  for (auto& [key, plan] : plans_) {
-    if (plan.operation) cublasLtMatmulDescDestroy(plan.operation);
-    if (plan.weight_layout) cublasLtMatrixLayoutDestroy(plan.weight_layout);
-    if (plan.input_layout) cublasLtMatrixLayoutDestroy(plan.input_layout);
-    if (plan.out_layout) cublasLtMatrixLayoutDestroy(plan.out_layout);
-  }
+  for (auto& [key, plan] : plans_) destroy(plan);
   if (handle_) cublasLtDestroy(handle_);
 }
 
-Result<GemmRunner::Plan*> GemmRunner::plan_for(int64_t rows, int64_t in_features,
-                                               int64_t out_features, GemmEpilogue epilogue) {
-  const PlanKey key{rows, in_features, out_features, epilogue};
-  if (auto found = plans_.find(key); found != plans_.end()) return &found->second;
+static const char* kind_name(int kind) {
+  static const char* const kNames[] = {"", "fp8 ", "int8 "};
+  return kNames[kind];
+}
 
-  Plan& plan = plans_[key];
+Status GemmRunner::describe(Kind kind, int64_t rows, int64_t in_features, int64_t out_features,
+                            GemmEpilogue epilogue, Plan& plan) {
   const cudaDataType_t type = data_type(precision_);
-  // fp32 stays true fp32 (no TF32) so that the fp32 backend can serve as a precise reference.
-  JN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.operation, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  cudaDataType_t operand_type = type;
+  cudaDataType_t out_type = type;
+  if (kind == Kind::kInt8) {
+    JN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.operation, CUBLAS_COMPUTE_32I, CUDA_R_32I));
+    operand_type = CUDA_R_8I;
+    out_type = CUDA_R_32I;
+  } else {
+    // fp32 stays true fp32 (no TF32) so that the fp32 backend can serve as a precise reference.
+    JN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.operation, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  }
+  if (kind == Kind::kFp8) operand_type = CUDA_R_8F_E4M3;
   const cublasOperation_t transpose = CUBLAS_OP_T;
   const cublasOperation_t no_transpose = CUBLAS_OP_N;
   JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_TRANSA,
@@ -72,32 +85,51 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(int64_t rows, int64_t in_features
     JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                    &type, sizeof(type)));
   }
-  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.weight_layout, type, in_features, out_features,
+  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.weight_layout, operand_type, in_features,
+                                             out_features, in_features));
+  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.input_layout, operand_type, in_features, rows,
                                              in_features));
-  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.input_layout, type, in_features, rows, in_features));
-  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.out_layout, type, out_features, rows, out_features));
+  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.out_layout, out_type, out_features, rows, out_features));
+  return ok_status();
+}
 
-  cublasLtMatmulPreference_t preference = nullptr;
-  JN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference));
-  const uint64_t max_workspace = workspace_bytes_;
-  cublasStatus_t status = cublasLtMatmulPreferenceSetAttribute(
-      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_workspace, sizeof(max_workspace));
-  cublasLtMatmulHeuristicResult_t heuristic{};
+Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t in_features,
+                                               int64_t out_features, GemmEpilogue epilogue) {
+  const PlanKey key{kind, rows, in_features, out_features, epilogue};
+  if (auto found = plans_.find(key); found != plans_.end()) return &found->second;
+  if (auto refused = refused_.find(key); refused != refused_.end()) return refused->second;
+
+  Plan& plan = plans_[key];
+  const Status described = describe(kind, rows, in_features, out_features, epilogue, plan);
+  cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   int found_count = 0;
-  if (status == CUBLAS_STATUS_SUCCESS) {
-    status = cublasLtMatmulAlgoGetHeuristic(handle_, plan.operation, plan.weight_layout,
-                                            plan.input_layout, plan.out_layout, plan.out_layout,
-                                            preference, 1, &heuristic, &found_count);
+  cublasLtMatmulHeuristicResult_t heuristic{};
+  if (described.ok()) {
+    cublasLtMatmulPreference_t preference = nullptr;
+    status = cublasLtMatmulPreferenceCreate(&preference);
+    const uint64_t max_workspace = workspace_bytes_;
+    if (status == CUBLAS_STATUS_SUCCESS) {
+      status = cublasLtMatmulPreferenceSetAttribute(
+          preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_workspace, sizeof(max_workspace));
+    }
+    if (status == CUBLAS_STATUS_SUCCESS) {
+      status = cublasLtMatmulAlgoGetHeuristic(handle_, plan.operation, plan.weight_layout,
+                                              plan.input_layout, plan.out_layout, plan.out_layout,
+                                              preference, 1, &heuristic, &found_count);
+    }
+    if (preference) cublasLtMatmulPreferenceDestroy(preference);
   }
-  cublasLtMatmulPreferenceDestroy(preference);
-  if (status != CUBLAS_STATUS_SUCCESS || found_count == 0) {
-    const std::string why = status != CUBLAS_STATUS_SUCCESS ? cublasLtGetStatusString(status)
-                                                            : "no algorithm found";
-    plans_.erase(key);  // the next call retries rather than reusing a half-built plan
-    return unsupported("cuBLASLt has no " + std::string(precision_name(precision_)) +
-                       " algorithm for linear [" + std::to_string(rows) + " x " +
-                       std::to_string(in_features) + "] -> " + std::to_string(out_features) + ": " +
-                       why);
+  if (!described.ok() || status != CUBLAS_STATUS_SUCCESS || found_count == 0) {
+    const std::string why = !described.ok()                    ? described.message()
+                            : status != CUBLAS_STATUS_SUCCESS ? cublasLtGetStatusString(status)
+                                                              : "no algorithm found";
+    destroy(plan);
+    plans_.erase(key);
+    // Remembered, so a shape cuBLASLt cannot run costs one heuristic query, not one per call.
+    return refused_.emplace(key, unsupported("cuBLASLt has no " + std::string(kind_name(static_cast<int>(kind))) +
+                       precision_name(precision_) + " algorithm for linear [" +
+                       std::to_string(rows) + " x " + std::to_string(in_features) + "] -> " +
+                       std::to_string(out_features) + ": " + why)).first->second;
   }
   plan.algo = heuristic.algo;
   return &plan;
@@ -112,7 +144,7 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
                             std::to_string(in_features) + ", out " + std::to_string(out_features));
   if (epilogue != GemmEpilogue::kNone && bias == nullptr)
     return invalid_argument("linear: the epilogue needs a bias vector");
-  JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(rows, in_features, out_features, epilogue));
+  JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(Kind::kNative, rows, in_features, out_features, epilogue));
   if (epilogue != GemmEpilogue::kNone) {
     JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                    &bias, sizeof(bias)));
@@ -121,6 +153,49 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
   const float beta = 0.f;
   JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout, input,
                                  plan->input_layout, &beta, out, plan->out_layout, out,
+                                 plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
+  return ok_status();
+}
+
+namespace {
+
+Status check_quantized_shape(const char* what, int64_t in_features, int64_t out_features) {
+  if (in_features <= 0 || out_features <= 0 || in_features % 16 != 0 || out_features % 16 != 0)
+    return unsupported(std::string(what) + " linear: feature counts must be positive multiples of 16, got in " +
+                       std::to_string(in_features) + ", out " + std::to_string(out_features));
+  return ok_status();
+}
+
+}  // namespace
+
+Status GemmRunner::linear_fp8(const void* input_codes, int64_t rows, int64_t in_features,
+                              const void* weight_codes, int64_t out_features, void* out,
+                              cudaStream_t stream) {
+  if (rows <= 0) return ok_status();
+  JN_RETURN_IF_ERROR(check_quantized_shape("fp8", in_features, out_features));
+  if (precision_ != Precision::kBf16)
+    return unsupported("fp8 linear: writes bf16 (unscaled sums of code products exceed fp16), the runner is " +
+                       std::string(precision_name(precision_)));
+  JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(Kind::kFp8, rows, in_features, out_features, GemmEpilogue::kNone));
+  const float alpha = 1.f;
+  const float beta = 0.f;
+  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
+                                 input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
+                                 plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
+  return ok_status();
+}
+
+Status GemmRunner::linear_int8(const void* input_codes, int64_t rows, int64_t in_features,
+                               const void* weight_codes, int64_t out_features, int32_t* out,
+                               cudaStream_t stream) {
+  if (rows <= 0) return ok_status();
+  JN_RETURN_IF_ERROR(check_quantized_shape("int8", in_features, out_features));
+  JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(Kind::kInt8, rows, in_features, out_features,
+                                            GemmEpilogue::kNone));
+  const int32_t alpha = 1;
+  const int32_t beta = 0;
+  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
+                                 input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
                                  plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
   return ok_status();
 }

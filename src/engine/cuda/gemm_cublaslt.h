@@ -1,6 +1,10 @@
 // GemmRunner: the backend's linear layers through cuBLASLt, with bias (and GELU-tanh / ReLU) fused
-// into the GEMM epilogue. Descriptors and the heuristic's algorithm are cached per shape, so the
-// hot path is one map lookup, one attribute write (the bias pointer) and the matmul itself.
+// into the GEMM epilogue, in the activation precision or quantised: FP8 E4M3 (Hopper; unscaled
+// products of the codes in bf16) and INT8 (exact int32 accumulators); for both the row epilogue
+// kernel applies the per-token x per-channel scales. (cuBLASLt's outer-vector FP8 scaling, which
+// would apply them inside the GEMM, is refused on the H200 with the cuBLAS of CUDA 13.0.) Descriptors and
+// the heuristic's algorithm are cached per shape, so the hot path is one map lookup, a few
+// attribute writes (bias and scale pointers) and the matmul itself.
 #pragma once
 
 #include <cublasLt.h>
@@ -38,6 +42,18 @@ class GemmRunner {
                 const void* bias, int64_t out_features, GemmEpilogue epilogue, void* out,
                 cudaStream_t stream);
 
+  // out[r, o] = sum_k x[r, k] w[o, k] over E4M3 codes ([rows, in], [out, in] row-major), fp32
+  // accumulation, written in bf16 (the runner must be bf16: the unscaled sums exceed fp16's range).
+  // Needs in_features and out_features multiples of 16.
+  Status linear_fp8(const void* input_codes, int64_t rows, int64_t in_features,
+                    const void* weight_codes, int64_t out_features, void* out, cudaStream_t stream);
+
+  // out[r, o] = sum_k x[r, k] w[o, k] over int8 codes, exact int32 accumulators.
+  // Needs in_features and out_features multiples of 16.
+  Status linear_int8(const void* input_codes, int64_t rows, int64_t in_features,
+                     const void* weight_codes, int64_t out_features, int32_t* out,
+                     cudaStream_t stream);
+
  private:
   struct Plan {
     cublasLtMatmulDesc_t operation = nullptr;
@@ -46,18 +62,23 @@ class GemmRunner {
     cublasLtMatrixLayout_t out_layout = nullptr;
     cublasLtMatmulAlgo_t algo{};
   };
-  using PlanKey = std::tuple<int64_t, int64_t, int64_t, GemmEpilogue>;
+  enum class Kind { kNative, kFp8, kInt8 };
+  using PlanKey = std::tuple<Kind, int64_t, int64_t, int64_t, GemmEpilogue>;
 
   GemmRunner(Precision precision, void* workspace, size_t workspace_bytes)
       : precision_(precision), workspace_(workspace), workspace_bytes_(workspace_bytes) {}
-  Result<Plan*> plan_for(int64_t rows, int64_t in_features, int64_t out_features,
+  Result<Plan*> plan_for(Kind kind, int64_t rows, int64_t in_features, int64_t out_features,
                          GemmEpilogue epilogue);
+  static void destroy(Plan& plan);
+  Status describe(Kind kind, int64_t rows, int64_t in_features, int64_t out_features,
+                  GemmEpilogue epilogue, Plan& plan);
 
   Precision precision_;
   void* workspace_;
   size_t workspace_bytes_;
   cublasLtHandle_t handle_ = nullptr;
   std::map<PlanKey, Plan> plans_;
+  std::map<PlanKey, Status> refused_;
 };
 
 }  // namespace justnews::cuda

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Packs what the H200 device calls carry: the device has no package registry and a call carries at
+# most 64 MiB, so binaries built here (CUDA on, sm_90) travel xz-packed with the shared libraries
+# `ldd` lists (not glibc, not cuBLAS, which the device has).
+#   .carry/pack/carry.tar.xz  GPU tests, benchmarks, justnews + libraries (bench/run_device_suite.sh)
+#   .carry/minipack.tar.xz    justnews + the MiniLM parity test + libraries (bench/run_minilm_device.sh)
+#   .carry/minilm16.tar.xz    all-MiniLM-L6-v2 as float16 safetensors (needs PYTHON with torch)
+#   .carry/news/              ../shared/data/news/*.jsonl (../shared does not travel)
+#   .carry/news_small/        AG News test + the first 1,500 Reuters lines (the MiniLM call)
+#   .carry/news_mix.ids       512 Reuters bodies tokenised for the engine benchmark
+# Usage: tools/pack_device_carry.sh BUILD_DIR [PYTHON]   (from the repository root)
+set -euo pipefail
+build=${1:?usage: tools/pack_device_carry.sh BUILD_DIR [PYTHON]}
+python=${2:-/work/venv-ref/bin/python}
+news=../shared/data/news
+mkdir -p .carry
+
+pack() {  # pack OUTPUT BINARY...
+  local out=$1; shift
+  local stage; stage=$(mktemp -d)
+  mkdir -p "$stage/.carry/bin" "$stage/.carry/lib"
+  for binary in "$@"; do
+    [ -x "$binary" ] || { echo "missing $binary" >&2; continue; }
+    cp "$binary" "$stage/.carry/bin/" && strip "$stage/.carry/bin/$(basename "$binary")"
+    ldd "$binary" | awk '/=> \//{print $3}' | grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*|libcublas[^/]*|libcuda)\.so' \
+      | while read -r lib; do cp -L "$lib" "$stage/.carry/lib/"; done
+  done
+  mkdir -p "$(dirname "$out")"
+  (cd "$stage" && tar -cf - .carry/bin .carry/lib) | xz -T2 -6 > "$out"
+  rm -rf "$stage"
+  echo "$out: $(du -h "$out" | cut -f1)"
+}
+
+gpu_tests=$(find "$build/tests" -maxdepth 2 -type f -executable \( -name 'engine_cuda_*_test' -o -name 'memory_cuda_test' -o -name 'runtime_three_agents_memory_test' \))
+pack .carry/pack/carry.tar.xz $gpu_tests "$build/apps/justnews/justnews" \
+  "$build/bench/engine_cuda/cuda_encoder_bench" $(ls "$build"/bench/engine_cuda/int4_linear_bench 2>/dev/null) \
+  "$build/bench/micro/bench_tokenizer"
+pack .carry/minipack.tar.xz "$build/apps/justnews/justnews" "$build/tests/engine_cuda/engine_cuda_minilm_parity_test"
+
+mkdir -p .carry/news .carry/news_small
+cp $news/*.jsonl .carry/news/
+cp $news/agnews_test.jsonl .carry/news_small/
+head -n 1500 $news/reuters21578.jsonl > .carry/news_small/reuters21578.jsonl
+[ -f .carry/news_mix.ids ] || "$python" bench/peers/make_news_mix.py \
+  --tokenizer models/all-MiniLM-L6-v2/tokenizer.json --corpus $news/reuters21578.jsonl --out .carry/news_mix.ids
+
+if [ ! -f .carry/minilm16.tar.xz ]; then
+  stage=$(mktemp -d)/minilm16
+  mkdir -p "$stage"
+  "$python" - "$stage" <<'PY'
+import sys, torch
+from safetensors.torch import load_file, save_file
+weights = load_file("models/all-MiniLM-L6-v2/model.safetensors")
+save_file({k: v.to(torch.float16).contiguous() for k, v in weights.items()},
+          sys.argv[1] + "/model.safetensors", metadata={"format": "pt"})
+PY
+  (cd models/all-MiniLM-L6-v2 && cp -r config.json config_sentence_transformers.json modules.json \
+     sentence_bert_config.json special_tokens_map.json tokenizer.json tokenizer_config.json vocab.txt \
+     1_Pooling "$stage/")
+  tar -C "$(dirname "$stage")" -cf - minilm16 | xz -T2 -9 > .carry/minilm16.tar.xz
+fi
+du -sh .carry/pack .carry/minipack.tar.xz .carry/minilm16.tar.xz .carry/news .carry/news_small
