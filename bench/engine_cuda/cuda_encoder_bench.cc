@@ -6,7 +6,7 @@
 // device-resident inputs (no host copies), the figure comparable with the torch peers. Reports
 // p50/p90/p99, throughput and the device memory the encoder holds.
 //
-// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--iterations N] [--no-graphs]
+// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune] [--iterations N] [--no-graphs]
 //                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
 //                           [--gelu-tanh] [--news-mix FILE] [--no-shapes]
 #include <cuda_runtime.h>
@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
       }
     } else if (flag == "--iterations" && has_value) {
       iterations = std::max(1, std::atoi(argv[++arg]));
+    } else if (flag == "--no-autotune") {
+      options.autotune_gemms = false;
     } else if (flag == "--no-graphs") {
       options.use_cuda_graphs = false;
     } else if (flag == "--attention" && has_value) {
@@ -149,6 +151,7 @@ int main(int argc, char** argv) {
   options.max_batch_sequences = 128;
 
   cudaFree(nullptr);  // create the context before the memory baseline
+  std::printf("# cuBLASLt algorithm autotuning: %s\n", options.autotune_gemms ? "on" : "off");
   std::printf("%-10s %-5s %-6s %-4s %-8s %9s %9s %9s %9s %11s %12s %10s\n", "model", "prec", "graphs",
               "gelu", "shape", "p50_ms", "p90_ms", "p99_ms", "dev_p50", "seq_per_s", "tokens_per_s",
               "mem_MiB");

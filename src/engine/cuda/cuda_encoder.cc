@@ -494,7 +494,7 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
   JN_RETURN_IF_ERROR(upload_plan(plan));
   JN_RETURN_IF_ERROR(allocate_workspace());
   JN_ASSIGN_OR_RETURN(gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_,
-                                                      options_.workspace_bytes));
+                                                      options_.workspace_bytes, options_.autotune_gemms));
   return ok_status();
 }
 

@@ -57,6 +57,7 @@ struct CudaEncoderOptions {
   // them itself. Pinned host staging is always the encoder's own.
   cuda::DeviceMemorySource device_memory;
   bool use_cuda_graphs = true;              // capture a shape the second time it is seen
+  bool autotune_gemms = true;               // time cuBLASLt's candidates per shape, keep the fastest
   int64_t max_cached_graphs = 64;           // beyond this, new shapes run without a graph
   cuda::AttentionKernel attention_kernel = cuda::AttentionKernel::kAuto;
   // Runs erf-GELU models with cuBLASLt's fused GELU_BIAS epilogue (the tanh approximation) instead

@@ -34,8 +34,8 @@ cublasLtEpilogue_t lt_epilogue(GemmEpilogue epilogue) {
 }  // namespace
 
 Result<std::unique_ptr<GemmRunner>> GemmRunner::create(Precision precision, void* workspace,
-                                                       size_t workspace_bytes) {
-  std::unique_ptr<GemmRunner> runner(new GemmRunner(precision, workspace, workspace_bytes));
+                                                       size_t workspace_bytes, bool autotune) {
+  std::unique_ptr<GemmRunner> runner(new GemmRunner(precision, workspace, workspace_bytes, autotune));
   JN_CUBLAS_CHECK(cublasLtCreate(&runner->handle_));
   return runner;
 }
@@ -71,7 +71,15 @@ Status GemmRunner::describe(Kind kind, int64_t rows, int64_t in_features, int64_
     // fp32 stays true fp32 (no TF32) so that the fp32 backend can serve as a precise reference.
     JN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.operation, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   }
-  if (kind == Kind::kFp8) operand_type = CUDA_R_8F_E4M3;
+  if (kind == Kind::kFp8) {
+    operand_type = CUDA_R_8F_E4M3;
+    // Hopper's FP8 MMA keeps a reduced-precision accumulator; without fast accumulation cuBLASLt
+    // promotes it to fp32 every few k-steps, at a large cost in speed. Inference (TransformerEngine's
+    // forward pass) runs with it on; the accuracy is measured by the tests and the report.
+    const int8_t fast_accumulation = 1;
+    JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_FAST_ACCUM,
+                                                   &fast_accumulation, sizeof(fast_accumulation)));
+  }
   const cublasOperation_t transpose = CUBLAS_OP_T;
   const cublasOperation_t no_transpose = CUBLAS_OP_N;
   JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_TRANSA,
@@ -102,8 +110,9 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t 
   Plan& plan = plans_[key];
   const Status described = describe(kind, rows, in_features, out_features, epilogue, plan);
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
+  constexpr int kCandidates = 8;
   int found_count = 0;
-  cublasLtMatmulHeuristicResult_t heuristic{};
+  cublasLtMatmulHeuristicResult_t heuristics[kCandidates] = {};
   if (described.ok()) {
     cublasLtMatmulPreference_t preference = nullptr;
     status = cublasLtMatmulPreferenceCreate(&preference);
@@ -115,7 +124,8 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t 
     if (status == CUBLAS_STATUS_SUCCESS) {
       status = cublasLtMatmulAlgoGetHeuristic(handle_, plan.operation, plan.weight_layout,
                                               plan.input_layout, plan.out_layout, plan.out_layout,
-                                              preference, 1, &heuristic, &found_count);
+                                              preference, autotune_ ? kCandidates : 1, heuristics,
+                                              &found_count);
     }
     if (preference) cublasLtMatmulPreferenceDestroy(preference);
   }
@@ -131,8 +141,47 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t 
                        std::to_string(rows) + " x " + std::to_string(in_features) + "] -> " +
                        std::to_string(out_features) + ": " + why)).first->second;
   }
-  plan.algo = heuristic.algo;
+  plan.algo = heuristics[0].algo;
+  for (int idx = 1; idx < found_count; ++idx)
+    if (heuristics[idx].state == CUBLAS_STATUS_SUCCESS) plan.candidates.push_back(heuristics[idx].algo);
+  if (!plan.candidates.empty()) plan.candidates.insert(plan.candidates.begin(), heuristics[0].algo);
   return &plan;
+}
+
+Status GemmRunner::tune(Plan& plan, cudaStream_t stream, const MatmulCall& call) {
+  if (plan.candidates.empty()) return ok_status();
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  JN_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  if (capture != cudaStreamCaptureStatusNone) return ok_status();
+  constexpr int kTimedRuns = 3;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  JN_CUDA_CHECK(cudaEventCreate(&start));
+  JN_CUDA_CHECK(cudaEventCreate(&stop));
+  float best_ms = 0.f;
+  bool found = false;
+  Status status = ok_status();
+  for (const cublasLtMatmulAlgo_t& candidate : plan.candidates) {
+    if (call(candidate) != CUBLAS_STATUS_SUCCESS) continue;  // warm-up; a refusal rules it out
+    cudaEventRecord(start, stream);
+    bool ran = true;
+    for (int run = 0; run < kTimedRuns && ran; ++run) ran = call(candidate) == CUBLAS_STATUS_SUCCESS;
+    cudaEventRecord(stop, stream);
+    float elapsed_ms = 0.f;
+    const cudaError_t waited = cudaEventSynchronize(stop);
+    if (waited != cudaSuccess) {
+      status = cuda_error_status(waited, "cudaEventSynchronize (GEMM autotuning)", __FILE__, __LINE__);
+      break;
+    }
+    if (ran && cudaEventElapsedTime(&elapsed_ms, start, stop) == cudaSuccess && (!found || elapsed_ms < best_ms)) {
+      best_ms = elapsed_ms;
+      plan.algo = candidate;
+      found = true;
+    }
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  plan.candidates.clear();
+  return status;
 }
 
 Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, const void* weight,
@@ -151,6 +200,11 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
   }
   const float alpha = 1.f;
   const float beta = 0.f;
+  JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout, input,
+                          plan->input_layout, &beta, out, plan->out_layout, out, plan->out_layout, &algo,
+                          workspace_, workspace_bytes_, stream);
+  }));
   JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout, input,
                                  plan->input_layout, &beta, out, plan->out_layout, out,
                                  plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
@@ -179,6 +233,11 @@ Status GemmRunner::linear_fp8(const void* input_codes, int64_t rows, int64_t in_
   JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(Kind::kFp8, rows, in_features, out_features, GemmEpilogue::kNone));
   const float alpha = 1.f;
   const float beta = 0.f;
+  JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
+                          input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
+                          plan->out_layout, &algo, workspace_, workspace_bytes_, stream);
+  }));
   JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
                                  input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
                                  plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
@@ -194,6 +253,11 @@ Status GemmRunner::linear_int8(const void* input_codes, int64_t rows, int64_t in
                                             GemmEpilogue::kNone));
   const int32_t alpha = 1;
   const int32_t beta = 0;
+  JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
+                          input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
+                          plan->out_layout, &algo, workspace_, workspace_bytes_, stream);
+  }));
   JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
                                  input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
                                  plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));

@@ -3,14 +3,17 @@
 // products of the codes in bf16) and INT8 (exact int32 accumulators); for both the row epilogue
 // kernel applies the per-token x per-channel scales. (cuBLASLt's outer-vector FP8 scaling, which
 // would apply them inside the GEMM, is refused on the H200 with the cuBLAS of CUDA 13.0.) Descriptors and
-// the heuristic's algorithm are cached per shape, so the hot path is one map lookup, a few
-// attribute writes (bias and scale pointers) and the matmul itself.
+// the chosen algorithm are cached per shape, so the hot path is one map lookup, a bias pointer
+// write and the matmul itself. With autotuning (the default), the first call of a shape times the
+// heuristic's candidate algorithms on the call's own operands and keeps the fastest, as TensorRT's
+// tactic selection and torch's max-autotune do, instead of trusting the heuristic's first guess.
 #pragma once
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -31,7 +34,7 @@ class GemmRunner {
  public:
   // `workspace` (device memory, may be null when workspace_bytes is 0) is lent for every matmul.
   static Result<std::unique_ptr<GemmRunner>> create(Precision precision, void* workspace,
-                                                    size_t workspace_bytes);
+                                                    size_t workspace_bytes, bool autotune = true);
   ~GemmRunner();
   GemmRunner(const GemmRunner&) = delete;
   GemmRunner& operator=(const GemmRunner&) = delete;
@@ -61,12 +64,19 @@ class GemmRunner {
     cublasLtMatrixLayout_t input_layout = nullptr;
     cublasLtMatrixLayout_t out_layout = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    std::vector<cublasLtMatmulAlgo_t> candidates;  // until tuned; algo is the heuristic's first
   };
   enum class Kind { kNative, kFp8, kInt8 };
   using PlanKey = std::tuple<Kind, int64_t, int64_t, int64_t, GemmEpilogue>;
 
-  GemmRunner(Precision precision, void* workspace, size_t workspace_bytes)
-      : precision_(precision), workspace_(workspace), workspace_bytes_(workspace_bytes) {}
+  GemmRunner(Precision precision, void* workspace, size_t workspace_bytes, bool autotune)
+      : precision_(precision), workspace_(workspace), workspace_bytes_(workspace_bytes),
+        autotune_(autotune) {}
+  // Runs plan's matmul with `algo` on the call's operands.
+  using MatmulCall = std::function<cublasStatus_t(const cublasLtMatmulAlgo_t& algo)>;
+  // Times plan's candidates (a few runs each) and keeps the fastest; a no-op once tuned, without
+  // autotuning, or while `stream` is being captured into a graph.
+  Status tune(Plan& plan, cudaStream_t stream, const MatmulCall& call);
   Result<Plan*> plan_for(Kind kind, int64_t rows, int64_t in_features, int64_t out_features,
                          GemmEpilogue epilogue);
   static void destroy(Plan& plan);
@@ -76,6 +86,7 @@ class GemmRunner {
   Precision precision_;
   void* workspace_;
   size_t workspace_bytes_;
+  bool autotune_;
   cublasLtHandle_t handle_ = nullptr;
   std::map<PlanKey, Plan> plans_;
   std::map<PlanKey, Status> refused_;
