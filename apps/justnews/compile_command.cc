@@ -156,7 +156,7 @@ int run_compile_command(int argc, char** argv) {
   options.max_workspace_bytes = static_cast<size_t>(*max_workspace_mb) << 20;
   options.int4_group_size = *group_size;
   const std::string cache_dir = args->get("cache-dir", default_engine_cache_dir());
-  const std::string scales = args->get("activation-scales", "static");
+  const std::string scales = args->get("activation-scales", automatic ? "dynamic" : "static");
   if (scales != "static" && scales != "dynamic")
     return fail(invalid_argument("--activation-scales must be static or dynamic, got '" + scales + "'"));
 
@@ -170,6 +170,8 @@ int run_compile_command(int argc, char** argv) {
     auto tokenizer = tokenizer::Tokenizer::from_model_dir(model_dir);
     if (!tokenizer.ok()) return fail(tokenizer.status());
     QuantEvalOptions eval_options;
+    // 4-bit plans run GPTQ on the calibration texts' layer-input statistics.
+    eval_options.collect_gram = automatic || precision == "int4" || precision == "nf4";
     if (args->has("calibrate")) {
       auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"), "",
                                       *calibrate_limit);

@@ -29,7 +29,8 @@ constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [o
   --field NAME               JSON field with the text (default "title")
   --label-field NAME         JSON field with the label: adds task accuracy
   --limit N                  evaluation texts to use (default 1000)
-  --calibrate FILE.jsonl     calibration texts: enables int8-smooth / int8-static rows
+  --calibrate FILE.jsonl     calibration texts: enables int8-smooth / int8-static and int4-gptq /
+                             nf4-gptq rows
   --calibrate-field NAME     default "body"
   --calibrate-limit N        default 512
   --precision LIST|auto      comma-separated precisions (default: all), or auto
@@ -95,7 +96,9 @@ Result<std::vector<EncoderVariant>> cuda_variants(const LoadedModel& model, Thre
     options.max_batch_tokens = eval_options.batch_size * eval_options.max_length;
     options.max_batch_sequences = eval_options.batch_size;
     options.int4_group_size = eval_options.group_size;
-    options.calibration = calibration;
+    // Plain rows run without calibration (4-bit with it means GPTQ, int8 SmoothQuant / static).
+    const bool calibrated = static_scales || alpha > 0.0f || row.find("-gptq") != std::string::npos;
+    options.calibration = calibrated ? calibration : nullptr;
     options.static_activation_scales = static_scales;
     options.smoothquant_alpha = alpha;
     const Precision memory = name == "fp8"    ? Precision::kFp8
@@ -116,6 +119,8 @@ Result<std::vector<EncoderVariant>> cuda_variants(const LoadedModel& model, Thre
       JN_RETURN_IF_ERROR(add("int8-smooth", name, false, eval_options.smoothquant_alpha));
       JN_RETURN_IF_ERROR(add("int8-static", name, true, eval_options.smoothquant_alpha));
     }
+    if ((name == "int4" || name == "nf4") && !calibration->site(0, LinearSite::kQkv).gram.empty())
+      JN_RETURN_IF_ERROR(add(name + "-gptq", name, false, 0.0f));
   }
   return variants;
 }
@@ -197,6 +202,7 @@ int run_quantize_command(int argc, char** argv) {
 
   std::optional<ActivationCalibration> calibration;
   if (args->has("calibrate")) {
+    options.collect_gram = true;  // int4 / nf4 rows then also run GPTQ
     auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
                                     "", *calibrate_limit);
     if (!texts.ok()) return fail(texts.status().with_context("--calibrate"));

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/cpu/cpu_encoder.h"
+#include "engine/cpu/linear_cpu.h"
 #include "quant/weight_memory.h"
 
 namespace justnews {
@@ -164,7 +165,8 @@ Result<ActivationCalibration> calibrate_activations(const LoadedModel& model,
                                                     const QuantEvalOptions& options,
                                                     ThreadPool* pool) {
   if (texts.empty()) return invalid_argument("calibration: no texts to run");
-  ActivationStatsRecorder recorder(model.config.num_layers);
+  ActivationStatsRecorder recorder(model.config.num_layers,
+                                   options.collect_gram ? GramAccumulator(accumulate_gram_cpu) : nullptr);
   CpuEncoderOptions encoder_options;
   encoder_options.observer = &recorder;
   JN_ASSIGN_OR_RETURN(auto encoder, make_cpu_encoder(model, pool, encoder_options));
@@ -199,6 +201,9 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
   for (Precision precision : precisions) {
     if (precision == Precision::kFp32) continue;
     add(precision_name(precision), precision, nullptr, 0.0f, false, false);
+    const bool four_bit = precision == Precision::kInt4 || precision == Precision::kNf4;
+    if (four_bit && calibration && !calibration->layers.empty() && !calibration->site(0, LinearSite::kQkv).gram.empty())
+      add(std::string(precision_name(precision)) + "-gptq", precision, calibration, 0.0f, false, false);
     if (precision == Precision::kInt8 && calibration) {
       const float alpha = options.smoothquant_alpha;
       add("int8-smooth", precision, calibration, alpha, false, false);

@@ -39,8 +39,9 @@ Status ActivationCalibration::check_shape(int64_t num_layers, int64_t hidden,
   return ok_status();
 }
 
-ActivationStatsRecorder::ActivationStatsRecorder(int64_t num_layers)
-    : layers_(static_cast<size_t>(std::max<int64_t>(num_layers, 0))) {}
+ActivationStatsRecorder::ActivationStatsRecorder(int64_t num_layers, GramAccumulator accumulate_gram)
+    : accumulate_gram_(std::move(accumulate_gram)),
+      layers_(static_cast<size_t>(std::max<int64_t>(num_layers, 0))) {}
 
 void ActivationStatsRecorder::observe(int64_t layer_idx, LinearSite site, const float* input,
                                       int64_t rows, int64_t columns) {
@@ -65,6 +66,10 @@ void ActivationStatsRecorder::observe(int64_t layer_idx, LinearSite site, const 
   for (size_t idx = 0; idx < channel_absmax.size(); ++idx)
     stats.channel_absmax[idx] = std::max(stats.channel_absmax[idx], channel_absmax[idx]);
   stats.token_absmax.insert(stats.token_absmax.end(), token_absmax.begin(), token_absmax.end());
+  if (accumulate_gram_) {
+    if (stats.gram.empty()) stats.gram.assign(static_cast<size_t>(columns * columns), 0.0f);
+    accumulate_gram_(input, rows, columns, stats.gram.data());
+  }
 }
 
 Result<ActivationCalibration> ActivationStatsRecorder::finish(float percentile) const {
@@ -90,6 +95,11 @@ Result<ActivationCalibration> ActivationStatsRecorder::finish(float percentile) 
           std::ceil(static_cast<double>(percentile) / 100.0 * static_cast<double>(sorted.size())));
       out.clipped_absmax = sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
       out.channel_absmax = stats.channel_absmax;
+      if (!stats.gram.empty()) {
+        const float inv_tokens = 1.0f / static_cast<float>(sorted.size());
+        out.gram.resize(stats.gram.size());
+        for (size_t idx = 0; idx < stats.gram.size(); ++idx) out.gram[idx] = stats.gram[idx] * inv_tokens;
+      }
       if (site_idx == 0) calibration.num_tokens += static_cast<int64_t>(sorted.size());
     }
   calibration.num_tokens /= std::max<int64_t>(1, static_cast<int64_t>(layers_.size()));

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ struct SiteCalibration {
   float absmax = 0.0f;                // over every token seen
   float clipped_absmax = 0.0f;        // the chosen percentile of per-token absmax values
   std::vector<float> channel_absmax;  // [columns]
+  // E[x xᵀ] over every token seen, [columns, columns] (GPTQ); empty unless the recorder collects it.
+  std::vector<float> gram;
 };
 
 struct ActivationCalibration {
@@ -44,10 +47,16 @@ struct ActivationCalibration {
   Status check_shape(int64_t num_layers, int64_t hidden, int64_t intermediate) const;
 };
 
+// Adds inputᵀ input ([rows, columns] row-major) into gram ([columns, columns]); the caller brings
+// the BLAS (this module has none).
+using GramAccumulator =
+    std::function<void(const float* input, int64_t rows, int64_t columns, float* gram)>;
+
 // Thread-safe recorder (the encoder may call observe from pool threads).
 class ActivationStatsRecorder final : public ActivationObserver {
  public:
-  explicit ActivationStatsRecorder(int64_t num_layers);
+  // With `accumulate_gram`, every site's second-moment matrix is collected too (GPTQ's input).
+  explicit ActivationStatsRecorder(int64_t num_layers, GramAccumulator accumulate_gram = nullptr);
   void observe(int64_t layer_idx, LinearSite site, const float* input, int64_t rows,
                int64_t columns) override;
   // percentile in (0, 100]: 100 keeps the plain absmax. Fails when nothing was observed.
@@ -57,7 +66,9 @@ class ActivationStatsRecorder final : public ActivationObserver {
   struct Site {
     std::vector<float> channel_absmax;
     std::vector<float> token_absmax;
+    std::vector<float> gram;  // sum of x xᵀ
   };
+  GramAccumulator accumulate_gram_;
   mutable std::mutex mutex_;
   std::vector<std::array<Site, kNumLinearSites>> layers_;
 };

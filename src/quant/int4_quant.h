@@ -6,8 +6,9 @@
 // The per-group scales are themselves quantised ("double quantisation", as bitsandbytes does with
 // compress_statistics=True): one float offset (the mean scale) for the whole matrix, then blocks of
 // 256 scales store (scale - offset) as int8 codes with one float second-level scale per block.
-// The second-level code is rounded *up*, so the stored scale is never below the group's true
-// scale: no weight clips, and the rounding error of every weight stays within half a step.
+// Each group's scale is the one with the smallest squared error among clipping ratios 1 to 0.6 of
+// its absmax scale (a lone outlier may be clipped when that helps the other 63 weights). The
+// second-level code is rounded *up*, so the stored scale never falls below the chosen one.
 // Codes are packed two per byte, the even column in the low nibble.
 #pragma once
 
@@ -70,6 +71,17 @@ Status check_group_size(int64_t group_size, int64_t columns, const std::string& 
 // values: [rows, columns] row-major. Errors name `name` (shape, group size, non-finite values).
 Result<Int4Matrix> quantize_int4(const float* values, int64_t rows, int64_t columns,
                                  int64_t group_size, Int4Format format, const std::string& name);
+// GPTQ (Frantar et al. 2023) for the same format: columns are quantised one after another and each
+// one's rounding error is pushed onto the columns not yet quantised, weighted by the inverse of
+// `gram` = E[x xᵀ] over calibration inputs ([columns, columns], the layer input's second moment),
+// so the layer's *output* error on inputs like the calibration set is what gets minimised. A group's
+// scale is chosen (MSE search) when its first column is reached, from the updated weights.
+// `damping` is added to the diagonal as a fraction of its mean (1% as in the paper).
+inline constexpr float kGptqDamping = 0.01f;
+Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t columns,
+                                      int64_t group_size, Int4Format format, const float* gram,
+                                      float damping, const std::string& name);
+
 // Rows [row_begin, row_end) as float32 into `output` ([row_end - row_begin, columns]).
 void dequantize_int4_rows(const Int4Matrix& matrix, int64_t row_begin, int64_t row_end,
                           float* output);

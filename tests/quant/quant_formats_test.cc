@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
 #include <random>
 #include <vector>
@@ -130,26 +131,114 @@ TEST(Fp8E4M3, PerRowScalesKeepRelativeErrorWithinHalfAnUlp) {
   }
 }
 
-TEST(Int4Quant, SymmetricErrorWithinHalfTheStoredScale) {
-  for (int64_t group_size : {64, 128}) {
-    const int64_t rows = 12, columns = 384;
-    const std::vector<float> values = random_values(rows * columns, 4, 0.05f);
-    auto matrix = quantize_int4(values.data(), rows, columns, group_size, Int4Format::kInt4, "w");
-    ASSERT_TRUE(matrix.ok()) << matrix.status().to_string();
-    const std::vector<float> restored = dequantize_int4(*matrix);
-    for (int64_t group = 0; group < rows * columns / group_size; ++group) {
-      const float stored = matrix->scales.scale(group);
-      float absmax = 0.0f;
-      for (int64_t idx = 0; idx < group_size; ++idx)
-        absmax = std::max(absmax, std::fabs(values[static_cast<size_t>(group * group_size + idx)]));
-      EXPECT_GE(stored, absmax / 7.0f) << "double quantisation must not shrink a scale";
-      EXPECT_LE(stored, absmax / 7.0f * 1.1f + 1e-6f);
-      for (int64_t idx = 0; idx < group_size; ++idx) {
-        const size_t at = static_cast<size_t>(group * group_size + idx);
-        EXPECT_LE(std::fabs(restored[at] - values[at]), stored / 2 * (1 + 1e-5f));
+// Squared error of one group quantised with `scale` (reference arithmetic, independent of the
+// quantiser): int4 codes round-to-nearest in [-7, 7], NF4 the nearest codebook value.
+double group_error(const float* group, int64_t size, float scale, Int4Format format) {
+  double error = 0.0;
+  for (int64_t idx = 0; idx < size; ++idx) {
+    float best = std::numeric_limits<float>::infinity();
+    if (format == Int4Format::kInt4) {
+      const float code = std::clamp(std::round(group[idx] / scale), -7.0f, 7.0f);
+      best = std::fabs(code * scale - group[idx]);
+    } else {
+      for (float code_value : kNf4Codebook) best = std::min(best, std::fabs(code_value * scale - group[idx]));
+    }
+    error += static_cast<double>(best) * best;
+  }
+  return error;
+}
+
+// Scales are searched per group (clipping a lone outlier can lower the error): every group's error
+// is at most the plain absmax scale's (up to the double quantisation rounding the scale up), and
+// weights inside the stored range are within half a step.
+TEST(Int4Quant, ClippingSearchNeverLosesToTheAbsmaxScale) {
+  for (const Int4Format format : {Int4Format::kInt4, Int4Format::kNf4}) {
+    for (int64_t group_size : {64, 128}) {
+      const int64_t rows = 12, columns = 384;
+      std::vector<float> values = random_values(rows * columns, 4, 0.05f);
+      for (size_t idx = 0; idx < values.size(); idx += 97) values[idx] *= 6.0f;  // outliers
+      auto matrix = quantize_int4(values.data(), rows, columns, group_size, format, "w");
+      ASSERT_TRUE(matrix.ok()) << matrix.status().to_string();
+      const std::vector<float> restored = dequantize_int4(*matrix);
+      double total_ours = 0.0, total_absmax = 0.0;
+      int clipped_groups = 0;
+      for (int64_t group = 0; group < rows * columns / group_size; ++group) {
+        const float* first = values.data() + group * group_size;
+        const float stored = matrix->scales.scale(group);
+        float absmax = 0.0f;
+        for (int64_t idx = 0; idx < group_size; ++idx) absmax = std::max(absmax, std::fabs(first[idx]));
+        const float full = format == Int4Format::kInt4 ? absmax / 7.0f : absmax;
+        EXPECT_GE(stored, 0.6f * full * (1 - 1e-5f)) << "the search stops at 0.6 of the absmax scale";
+        EXPECT_LE(stored, full * 1.1f + 1e-6f);
+        clipped_groups += stored < full * (1 - 1e-4f);
+        double ours = 0.0;
+        for (int64_t idx = 0; idx < group_size; ++idx) {
+          const size_t at = static_cast<size_t>(group * group_size + idx);
+          const double difference = restored[at] - values[at];
+          ours += difference * difference;
+          const float range = format == Int4Format::kInt4 ? 7.0f * stored : stored;
+          if (format == Int4Format::kInt4 && std::fabs(values[at]) <= range)
+            EXPECT_LE(std::fabs(restored[at] - values[at]), stored / 2 * (1 + 1e-5f));
+        }
+        const double plain = group_error(first, group_size, full, format);
+        // The stored scale is the chosen one rounded up by at most one second-level step.
+        EXPECT_LE(ours, plain * 1.05 + 1e-9) << "group " << group;
+        total_ours += ours;
+        total_absmax += plain;
       }
+      EXPECT_GT(clipped_groups, 0) << "outlier groups should clip";
+      EXPECT_LT(total_ours, total_absmax) << "the search must lower the total error";
     }
   }
+}
+
+// Output error of a quantised layer on inputs X: sum over rows of |X (W - Ŵ)ᵀ|².
+double output_error(const std::vector<float>& inputs, int64_t samples, int64_t in,
+                    const std::vector<float>& weights, const std::vector<float>& restored, int64_t out) {
+  double error = 0.0;
+  for (int64_t sample = 0; sample < samples; ++sample)
+    for (int64_t row = 0; row < out; ++row) {
+      double dot = 0.0;
+      for (int64_t col = 0; col < in; ++col)
+        dot += static_cast<double>(inputs[sample * in + col]) * (weights[row * in + col] - restored[row * in + col]);
+      error += dot * dot;
+    }
+  return error;
+}
+
+// GPTQ minimises the layer's output error on correlated inputs, which round-to-nearest ignores.
+TEST(Int4Quant, GptqLowersOutputErrorOnCorrelatedInputs) {
+  const int64_t samples = 1500, in = 128, out = 48;
+  // x = z A with a random mixing A: strongly correlated input channels, like a LayerNorm's output.
+  const std::vector<float> z = random_values(samples * in, 21, 1.0f);
+  const std::vector<float> mixing = random_values(in * in, 22, 0.3f);
+  std::vector<float> inputs(static_cast<size_t>(samples * in), 0.0f);
+  for (int64_t s = 0; s < samples; ++s)
+    for (int64_t k = 0; k < in; ++k)
+      for (int64_t j = 0; j < in; ++j) inputs[s * in + j] += z[s * in + k] * mixing[k * in + j];
+  std::vector<float> gram(static_cast<size_t>(in * in), 0.0f);
+  for (int64_t s = 0; s < samples; ++s)
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t j = 0; j < in; ++j) gram[i * in + j] += inputs[s * in + i] * inputs[s * in + j] / samples;
+  const std::vector<float> weights = random_values(out * in, 23, 0.05f);
+  for (const Int4Format format : {Int4Format::kInt4, Int4Format::kNf4}) {
+    auto plain = quantize_int4(weights.data(), out, in, 64, format, "w");
+    auto gptq = quantize_int4_gptq(weights.data(), out, in, 64, format, gram.data(), 0.01f, "w");
+    ASSERT_TRUE(plain.ok() && gptq.ok()) << gptq.status().to_string();
+    const double plain_error = output_error(inputs, samples, in, weights, dequantize_int4(*plain), out);
+    const double gptq_error = output_error(inputs, samples, in, weights, dequantize_int4(*gptq), out);
+    std::printf("%s: output error gptq / round-to-nearest = %.3f\n",
+                format == Int4Format::kInt4 ? "int4" : "nf4", gptq_error / plain_error);
+    EXPECT_LT(gptq_error, 0.8 * plain_error);
+    EXPECT_EQ(gptq->packed.size(), plain->packed.size());
+  }
+  EXPECT_FALSE(quantize_int4_gptq(weights.data(), out, in, 64, Int4Format::kInt4, nullptr, 0.01f, "w").ok());
+  std::vector<float> bad_gram(static_cast<size_t>(in * in), 0.0f);
+  bad_gram[1] = 5.0f;  // zero diagonal with off-diagonal mass: not positive definite
+  bad_gram[in] = 5.0f;
+  const auto refused = quantize_int4_gptq(weights.data(), out, in, 64, Int4Format::kInt4, bad_gram.data(), 0.0f, "w");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("positive definite"), std::string::npos) << refused.status().message();
 }
 
 TEST(Int4Quant, Nf4PicksTheNearestCodebookValue) {

@@ -187,6 +187,9 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
           stats.absmax > 0.0f ? absmax * (stats.clipped_absmax / stats.absmax) : 0.0f;
     }
   }
+  const bool four_bit = options_.precision == Precision::kInt4 || options_.precision == Precision::kNf4;
+  if (four_bit && options_.calibration && !options_.calibration->site(layer_idx, site).gram.empty())
+    quant.gram = &options_.calibration->site(layer_idx, site).gram;
   if (options_.precision == Precision::kInt8 && options_.int8_ffn_out_bf16 &&
       site == LinearSite::kFfnOut)
     return QuantizedLinearCpu::prepare(weight, Precision::kBf16, quant, name);

@@ -90,4 +90,14 @@ void linear_cpu(const float* input, int64_t rows, int64_t in_features, const flo
   }
 }
 
+void accumulate_gram_cpu(const float* input, int64_t rows, int64_t columns, float* gram) {
+  if (rows <= 0 || columns <= 0) return;
+  const int n = static_cast<int>(columns);
+  // One rank-k update of the upper triangle, then mirror it (the triangle ssyrk leaves alone).
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, n, static_cast<int>(rows), 1.0f, input, n, 1.0f,
+              gram, n);
+  for (int64_t row = 1; row < columns; ++row)
+    for (int64_t col = 0; col < row; ++col) gram[row * columns + col] = gram[col * columns + row];
+}
+
 }  // namespace justnews

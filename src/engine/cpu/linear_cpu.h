@@ -18,6 +18,10 @@ void linear_cpu(const float* input, int64_t rows, int64_t in_features, const flo
                 const float* bias, int64_t out_features, Epilogue epilogue, float* output,
                 ThreadPool* pool);
 
+// gram[columns, columns] += inputᵀ · input (row-major input [rows, columns]; both triangles), for
+// GPTQ calibration statistics.
+void accumulate_gram_cpu(const float* input, int64_t rows, int64_t columns, float* gram);
+
 // Applies bias + epilogue to a [rows, columns] block whose rows are `row_stride` floats apart.
 void apply_epilogue(float* block, int64_t rows, int64_t columns, int64_t row_stride,
                     const float* bias, Epilogue epilogue);

@@ -47,11 +47,16 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
     }
     case Precision::kInt4:
     case Precision::kNf4: {
-      JN_ASSIGN_OR_RETURN(
-          linear.int4_,
-          quantize_int4(values, out, in, options.group_size,
-                        precision == Precision::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4,
-                        name));
+      const Int4Format format = precision == Precision::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4;
+      if (options.gram) {
+        if (options.gram->size() != static_cast<size_t>(in * in))
+          return invalid_argument(name + ": GPTQ statistics have " + std::to_string(options.gram->size()) +
+                                  " entries, expected " + std::to_string(in * in));
+        JN_ASSIGN_OR_RETURN(linear.int4_, quantize_int4_gptq(values, out, in, options.group_size, format,
+                                                             options.gram->data(), kGptqDamping, name));
+      } else {
+        JN_ASSIGN_OR_RETURN(linear.int4_, quantize_int4(values, out, in, options.group_size, format, name));
+      }
       break;
     }
   }

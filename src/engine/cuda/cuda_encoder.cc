@@ -261,8 +261,16 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     // offset: everything make_device_int4_weight needs to address it on the device.
     const Int4Format format = options.linear_format == LinearFormat::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4;
     JN_RETURN_IF_ERROR(check_group_size(options.int4_group_size, in_features, weight_name));
-    JN_ASSIGN_OR_RETURN(Int4Matrix matrix, quantize_int4(weight.data(), out_features, in_features,
-                                                         options.int4_group_size, format, weight_name));
+    // With calibration statistics of the layer input, GPTQ; else round-to-nearest.
+    const std::vector<float>* gram =
+        options.calibration ? &options.calibration->site(layer_idx, site).gram : nullptr;
+    const bool gptq = gram && gram->size() == static_cast<size_t>(in_features * in_features);
+    JN_ASSIGN_OR_RETURN(Int4Matrix matrix,
+                        gptq ? quantize_int4_gptq(weight.data(), out_features, in_features,
+                                                  options.int4_group_size, format, gram->data(),
+                                                  kGptqDamping, weight_name)
+                             : quantize_int4(weight.data(), out_features, in_features,
+                                             options.int4_group_size, format, weight_name));
     std::vector<uint8_t> blob;
     JN_ASSIGN_OR_RETURN(const cuda::Int4BlobLayout layout, cuda::append_int4_weight(matrix, weight_name, blob));
     arena.append_raw(weight_name, blob.data(), blob.size());
