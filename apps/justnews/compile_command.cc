@@ -1,5 +1,5 @@
-// justnews compile MODEL_DIR --precision P [--calibrate FILE] [--max-batch-tokens N] [--cache-dir D]:
-// builds (or finds) the engine plan for this model on this GPU and says where it is; with
+// justnews compile MODEL_DIR --precision P [--calibrate FILE] [--max-batch-tokens N] [--cache-dir
+// D]: builds (or finds) the engine plan for this model on this GPU and says where it is; with
 // --precision auto it first measures every CUDA precision and compiles the fastest that keeps
 // within --max-accuracy-drop, recording the evidence in the plan. Needs a CUDA build; a CPU-only
 // build explains that and exits 1.
@@ -106,11 +106,11 @@ Result<std::pair<std::string, std::string>> choose_cuda_precision(
   for (const std::string& reason : skipped) evidence += "note: not measured: " + reason + "\n";
   for (const PrecisionReport& report : reports) {
     char line[256];
-    std::snprintf(line, sizeof(line), "%-12s cos mean %.5f min %.5f top1 %.2f%% %s tokens/s %.0f\n",
-                  report.name.c_str(), report.mean_cosine, report.min_cosine,
-                  100.0 * report.top1_agreement,
-                  report.task_accuracy ? ("task " + std::to_string(*report.task_accuracy)).c_str() : "",
-                  report.tokens_per_second);
+    std::snprintf(
+        line, sizeof(line), "%-12s cos mean %.5f min %.5f top1 %.2f%% %s tokens/s %.0f\n",
+        report.name.c_str(), report.mean_cosine, report.min_cosine, 100.0 * report.top1_agreement,
+        report.task_accuracy ? ("task " + std::to_string(*report.task_accuracy)).c_str() : "",
+        report.tokens_per_second);
     evidence += line;
   }
   return std::make_pair(choice, evidence);
@@ -120,13 +120,13 @@ Result<std::pair<std::string, std::string>> choose_cuda_precision(
 }  // namespace
 
 int run_compile_command(int argc, char** argv) {
-  auto args = CliArgs::parse(argc, argv,
-                             {"precision", "max-batch-tokens", "max-batch-sequences",
-                              "max-workspace-mb", "cache-dir", "format", "group-size", "calibrate",
-                              "calibrate-field", "calibrate-limit", "activation-scales",
-                              "smoothquant-alpha", "max-accuracy-drop", "eval", "eval-field",
-                              "eval-limit", "label-field"},
-                             {"help"});
+  auto args =
+      CliArgs::parse(argc, argv,
+                     {"precision", "max-batch-tokens", "max-batch-sequences", "max-workspace-mb",
+                      "cache-dir", "format", "group-size", "calibrate", "calibrate-field",
+                      "calibrate-limit", "activation-scales", "smoothquant-alpha",
+                      "max-accuracy-drop", "eval", "eval-field", "eval-limit", "label-field"},
+                     {"help"});
   if (!args.ok()) return fail(args.status());
   if (args->has("help") || args->positional().size() != 1) {
     std::fputs(kCompileUsage, args->has("help") ? stdout : stderr);
@@ -137,7 +137,8 @@ int run_compile_command(int argc, char** argv) {
   const std::string precision = args->get("precision", "fp16");
   const bool automatic = precision == "auto";
   if (!automatic) {
-    if (Status applied = apply_precision_name(precision, options); !applied.ok()) return fail(applied);
+    if (Status applied = apply_precision_name(precision, options); !applied.ok())
+      return fail(applied);
   }
   auto max_tokens = args->get_int("max-batch-tokens", 16384, 1, 1 << 26);
   auto max_sequences = args->get_int("max-batch-sequences", 1024, 1, 1 << 20);
@@ -147,9 +148,9 @@ int run_compile_command(int argc, char** argv) {
   auto eval_limit = args->get_int("eval-limit", 1000, 2, 1000000);
   auto alpha = parse_float(*args, "smoothquant-alpha", 0.5f);
   auto max_drop = parse_float(*args, "max-accuracy-drop", 0.005f);
-  for (const Status& status : {max_tokens.status(), max_sequences.status(), max_workspace_mb.status(),
-                               group_size.status(), calibrate_limit.status(), eval_limit.status(),
-                               alpha.status(), max_drop.status()})
+  for (const Status& status :
+       {max_tokens.status(), max_sequences.status(), max_workspace_mb.status(), group_size.status(),
+        calibrate_limit.status(), eval_limit.status(), alpha.status(), max_drop.status()})
     if (!status.ok()) return fail(status);
   options.max_batch_tokens = *max_tokens;
   options.max_batch_sequences = *max_sequences;
@@ -158,7 +159,8 @@ int run_compile_command(int argc, char** argv) {
   const std::string cache_dir = args->get("cache-dir", default_engine_cache_dir());
   const std::string scales = args->get("activation-scales", automatic ? "dynamic" : "static");
   if (scales != "static" && scales != "dynamic")
-    return fail(invalid_argument("--activation-scales must be static or dynamic, got '" + scales + "'"));
+    return fail(
+        invalid_argument("--activation-scales must be static or dynamic, got '" + scales + "'"));
 
   const std::string model_dir = args->positional().front();
   auto model = load_model_dir(model_dir, args->get("format"));
@@ -173,10 +175,11 @@ int run_compile_command(int argc, char** argv) {
     // 4-bit plans run GPTQ on the calibration texts' layer-input statistics.
     eval_options.collect_gram = automatic || precision == "int4" || precision == "nf4";
     if (args->has("calibrate")) {
-      auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"), "",
-                                      *calibrate_limit);
+      auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
+                                      "", *calibrate_limit);
       if (!texts.ok()) return fail(texts.status().with_context("--calibrate"));
-      auto calibrated = calibrate_activations(*model, *tokenizer, texts->texts, eval_options, &pool);
+      auto calibrated =
+          calibrate_activations(*model, *tokenizer, texts->texts, eval_options, &pool);
       if (!calibrated.ok()) return fail(calibrated.status().with_context("--calibrate"));
       calibration = std::move(*calibrated);
       std::string joined;
@@ -186,9 +189,8 @@ int run_compile_command(int argc, char** argv) {
       options.static_activation_scales = scales == "static";
       options.smoothquant_alpha = *alpha;  // used by int8 only
       options.plan_notes = "calibrated on " + std::to_string(texts->texts.size()) + " texts of " +
-                           args->get("calibrate") + " (" +
-                           std::to_string(calibration->num_tokens) + " tokens), " + scales +
-                           " activation scales\n";
+                           args->get("calibrate") + " (" + std::to_string(calibration->num_tokens) +
+                           " tokens), " + scales + " activation scales\n";
     }
     if (automatic) {
       const std::string eval_path = args->get("eval", args->get("calibrate"));
@@ -200,7 +202,8 @@ int run_compile_command(int argc, char** argv) {
       auto chosen = choose_cuda_precision(*model, *tokenizer, *eval, options, *max_drop, &pool);
       if (!chosen.ok()) return fail(chosen.status());
       std::fputs(chosen->second.c_str(), stdout);
-      if (Status applied = apply_precision_name(chosen->first, options); !applied.ok()) return fail(applied);
+      if (Status applied = apply_precision_name(chosen->first, options); !applied.ok())
+        return fail(applied);
       options.plan_notes += chosen->second;
     }
   }
@@ -215,15 +218,17 @@ int run_compile_command(int argc, char** argv) {
   if (!opened->rebuild_reason.empty())
     std::fprintf(stderr, "justnews compile: cached plan was unusable and was rebuilt: %s\n",
                  opened->rebuild_reason.c_str());
-  std::printf("plan %s (%s)\n  key %s, %s, weights %.1f MB\n"
-              "  fingerprint %.3f s, plan %.3f s, upload %.3f s\n",
-              opened->plan_path.c_str(), plan_origin_name(opened->origin), opened->key_hash.c_str(),
-              opened->encoder->backend_name().c_str(), opened->plan_weight_bytes / 1e6,
-              opened->fingerprint_seconds, opened->plan_seconds, opened->upload_seconds);
+  std::printf(
+      "plan %s (%s)\n  key %s, %s, weights %.1f MB\n"
+      "  fingerprint %.3f s, plan %.3f s, upload %.3f s\n",
+      opened->plan_path.c_str(), plan_origin_name(opened->origin), opened->key_hash.c_str(),
+      opened->encoder->backend_name().c_str(), opened->plan_weight_bytes / 1e6,
+      opened->fingerprint_seconds, opened->plan_seconds, opened->upload_seconds);
   return 0;
 #else
-  return fail(unsupported("this build has no CUDA backend (configure with -DJUSTNEWS_CUDA=ON); "
-                          "engine plans are compiled for a GPU"));
+  return fail(
+      unsupported("this build has no CUDA backend (configure with -DJUSTNEWS_CUDA=ON); "
+                  "engine plans are compiled for a GPU"));
 #endif
 }
 

@@ -39,7 +39,8 @@ float decoded_value(uint8_t nibble, Int4Format format) {
 // (the search llama.cpp and AWQ make per group). Ratio 1 wins ties, so groups that lose nothing to
 // rounding keep the plain absmax scale.
 float mse_optimal_scale(const float* group, int64_t group_size, float absmax, Int4Format format) {
-  const float full = format == Int4Format::kInt4 ? absmax / static_cast<float>(kInt4MaxCode) : absmax;
+  const float full =
+      format == Int4Format::kInt4 ? absmax / static_cast<float>(kInt4MaxCode) : absmax;
   if (absmax == 0.0f) return 0.0f;
   float best_scale = full;
   double best_error = -1.0;
@@ -50,7 +51,8 @@ float mse_optimal_scale(const float* group, int64_t group_size, float absmax, In
     for (int64_t idx = 0; idx < group_size; ++idx) {
       const uint8_t nibble = format == Int4Format::kInt4 ? int4_nibble(group[idx], inv_scale)
                                                          : nearest_nf4_code(group[idx] * inv_scale);
-      const double difference = static_cast<double>(group[idx]) - decoded_value(nibble, format) * scale;
+      const double difference =
+          static_cast<double>(group[idx]) - decoded_value(nibble, format) * scale;
       error += difference * difference;
     }
     if (best_error < 0.0 || error < best_error) {
@@ -226,7 +228,8 @@ Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t
                                       float damping, const std::string& name) {
   JN_RETURN_IF_ERROR(check_shape(rows, columns, group_size, name));
   JN_RETURN_IF_ERROR(check_finite(values, rows, columns, name));
-  if (!gram) return invalid_argument("gptq quantisation of " + name + ": no calibration statistics");
+  if (!gram)
+    return invalid_argument("gptq quantisation of " + name + ": no calibration statistics");
   const int64_t n = columns;
   std::vector<double> hessian(static_cast<size_t>(n * n));
   double mean_diagonal = 0.0;
@@ -243,8 +246,9 @@ Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t
     hessian[idx * n + idx] += std::max(damping, 0.0f) * std::max(mean_diagonal, 1e-12);
   }
   if (!cholesky_lower(hessian, n))
-    return invalid_argument("gptq quantisation of " + name +
-                            ": the calibration statistics are not positive definite (raise damping)");
+    return invalid_argument(
+        "gptq quantisation of " + name +
+        ": the calibration statistics are not positive definite (raise damping)");
   const std::vector<double> upper = inverse_upper_factor(hessian, n);
 
   const int64_t groups_per_row = columns / group_size;
@@ -261,7 +265,8 @@ Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t
     }
     const double pivot = upper[col * n + col];
     for (int64_t row = 0; row < rows; ++row) {
-      const float scale = group_scales[static_cast<size_t>(row * groups_per_row + col / group_size)];
+      const float scale =
+          group_scales[static_cast<size_t>(row * groups_per_row + col / group_size)];
       const float value = work[row * n + col];
       float quantised = 0.0f;
       if (scale > 0.0f) {

@@ -33,7 +33,8 @@ using cuda::RowCodes;
 template <typename T>
 std::vector<T> download(const cuda::DeviceBuffer& buffer, size_t count) {
   std::vector<T> values(count);
-  EXPECT_EQ(cudaMemcpy(values.data(), buffer.data(), count * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(values.data(), buffer.data(), count * sizeof(T), cudaMemcpyDeviceToHost),
+            cudaSuccess);
   return values;
 }
 
@@ -63,11 +64,14 @@ double cosine(const std::vector<float>& a, const std::vector<float>& b) {
 
 float activate(float x, RowActivation activation) {
   switch (activation) {
-    case RowActivation::kGeluErf: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    case RowActivation::kGeluErf:
+      return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
     case RowActivation::kGeluTanh:
       return 0.5f * x * (1.f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case RowActivation::kRelu: return std::max(x, 0.f);
-    case RowActivation::kNone: break;
+    case RowActivation::kRelu:
+      return std::max(x, 0.f);
+    case RowActivation::kNone:
+      break;
   }
   return x;
 }
@@ -147,7 +151,8 @@ TEST_F(RowEpilogueTest, MatchesCpuLoop) {
         double mean = 0;
         for (int64_t col = 0; col < cols; ++col) {
           const int64_t idx = row * cols + col;
-          float value = accumulate ? accumulators[idx] * col_scales[col] * row_scales[row] : input[idx];
+          float value =
+              accumulate ? accumulators[idx] * col_scales[col] * row_scales[row] : input[idx];
           value = activate(value + bias[col], RowActivation::kGeluErf) + residual[idx];
           x[col] = value;
           mean += value;
@@ -172,10 +177,13 @@ TEST_F(RowEpilogueTest, MatchesCpuLoop) {
           const float actual = out[row * cols + col];
           const uint8_t code = codes[row * cols + col];
           if (accumulate) {
-            const int8_t expected_code = quantize_int8_value(actual / divisor[col], 1.f / code_scales[row]);
-            ASSERT_LE(std::abs(static_cast<int8_t>(code) - expected_code), 1) << "row " << row << " col " << col;
+            const int8_t expected_code =
+                quantize_int8_value(actual / divisor[col], 1.f / code_scales[row]);
+            ASSERT_LE(std::abs(static_cast<int8_t>(code) - expected_code), 1)
+                << "row " << row << " col " << col;
           } else {
-            ASSERT_EQ(code, float_to_fp8_e4m3(actual / static_scale)) << "row " << row << " col " << col;
+            ASSERT_EQ(code, float_to_fp8_e4m3(actual / static_scale))
+                << "row " << row << " col " << col;
           }
         }
       }
@@ -190,15 +198,20 @@ TEST_F(RowEpilogueTest, RefusesBadArguments) {
   int dummy = 0;
   args.input = &dummy;
   args.out = &dummy;
-  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(),
+            StatusCode::kUnsupported);
   args.cols = 8192;
-  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(),
+            StatusCode::kUnsupported);
   args.cols = 64;
-  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp32, args, nullptr).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp32, args, nullptr).code(),
+            StatusCode::kUnsupported);
   args.accumulators = reinterpret_cast<const int32_t*>(&dummy);  // both inputs
-  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(),
+            StatusCode::kInvalidArgument);
   args.input = nullptr;  // accumulators without scales
-  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(),
+            StatusCode::kInvalidArgument);
 }
 
 class QuantizedGemmTest : public ::testing::Test {
@@ -232,8 +245,10 @@ TEST_F(QuantizedGemmTest, Int8IsExact) {
       ASSERT_EQ(actual[r * out + o], expected) << r << "," << o;
     }
   }
-  EXPECT_EQ((*runner)->linear_int8(x_gpu.data(), rows, 100, w_gpu.data(), out,
-                                   static_cast<int32_t*>(out_gpu.data()), nullptr).code(),
+  EXPECT_EQ((*runner)
+                ->linear_int8(x_gpu.data(), rows, 100, w_gpu.data(), out,
+                              static_cast<int32_t*>(out_gpu.data()), nullptr)
+                .code(),
             StatusCode::kUnsupported);
 }
 
@@ -252,7 +267,8 @@ TEST_F(QuantizedGemmTest, Fp8MatchesProductOfCodes) {
   auto runner = cuda::GemmRunner::create(Precision::kBf16, scratch->data(), 32 << 20);
   ASSERT_TRUE(runner.ok());
   auto out_gpu = poisoned(rows * out, 2);
-  const Status status = (*runner)->linear_fp8(x_gpu.data(), rows, in, w_gpu.data(), out, out_gpu.data(), nullptr);
+  const Status status =
+      (*runner)->linear_fp8(x_gpu.data(), rows, in, w_gpu.data(), out, out_gpu.data(), nullptr);
   ASSERT_TRUE(status.ok()) << status.to_string();
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   const std::vector<float> actual = download_bf16(out_gpu, rows * out);
@@ -261,7 +277,8 @@ TEST_F(QuantizedGemmTest, Fp8MatchesProductOfCodes) {
     for (int64_t o = 0; o < out; ++o) {
       double sum = 0;
       for (int64_t k = 0; k < in; ++k)
-        sum += static_cast<double>(fp8_e4m3_to_float(x->codes[r * in + k])) * fp8_e4m3_to_float(w->codes[o * in + k]);
+        sum += static_cast<double>(fp8_e4m3_to_float(x->codes[r * in + k])) *
+               fp8_e4m3_to_float(w->codes[o * in + k]);
       expected[r * out + o] = static_cast<float>(sum);
     }
   }
@@ -270,11 +287,14 @@ TEST_F(QuantizedGemmTest, Fp8MatchesProductOfCodes) {
   // One bf16 rounding of the output (0.4%) plus Hopper's fast FP8 accumulation, which keeps fewer
   // accumulator bits than fp32 (1.06% seen on one element of this matrix on the H200).
   for (size_t idx = 0; idx < expected.size(); ++idx)
-    ASSERT_NEAR(actual[idx], expected[idx], 2e-3f * largest + 2e-2f * std::abs(expected[idx])) << idx;
+    ASSERT_NEAR(actual[idx], expected[idx], 2e-3f * largest + 2e-2f * std::abs(expected[idx]))
+        << idx;
   EXPECT_GT(cosine(actual, expected), 0.9999);
   auto fp16_runner = cuda::GemmRunner::create(Precision::kFp16, scratch->data(), 32 << 20);
   ASSERT_TRUE(fp16_runner.ok());
-  EXPECT_EQ((*fp16_runner)->linear_fp8(x_gpu.data(), rows, in, w_gpu.data(), out, out_gpu.data(), nullptr).code(),
+  EXPECT_EQ((*fp16_runner)
+                ->linear_fp8(x_gpu.data(), rows, in, w_gpu.data(), out, out_gpu.data(), nullptr)
+                .code(),
             StatusCode::kUnsupported);
 }
 
@@ -357,7 +377,8 @@ class QuantizedEncoderTest : public ::testing::Test {
 
 // Accuracy against FP32 (the quantisation error itself) for both formats and every activation.
 TEST_F(QuantizedEncoderTest, CloseToFp32) {
-  for (const Activation activation : {Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu}) {
+  for (const Activation activation :
+       {Activation::kGeluErf, Activation::kGeluTanh, Activation::kRelu}) {
     RandomModelShape shape = bert_like_shape();
     shape.activation = activation;
     const RandomModel model = make_random_model(shape, 77);
@@ -372,9 +393,11 @@ TEST_F(QuantizedEncoderTest, CloseToFp32) {
       ASSERT_TRUE(actual.ok()) << actual.status().to_string();
       const std::string what = std::string(cuda::linear_format_name(format)) + " activation " +
                                std::to_string(static_cast<int>(activation));
-      const double hidden = cosine(as_vector(actual->hidden_states), as_vector(reference->hidden_states));
+      const double hidden =
+          cosine(as_vector(actual->hidden_states), as_vector(reference->hidden_states));
       const double pooled = min_row_cosine(actual->embeddings, reference->embeddings);
-      std::printf("%s: hidden cosine %.6f, worst embedding cosine %.6f\n", what.c_str(), hidden, pooled);
+      std::printf("%s: hidden cosine %.6f, worst embedding cosine %.6f\n", what.c_str(), hidden,
+                  pooled);
       // The formats' own error on these random models (H200): E4M3's 3 mantissa bits give ~0.998,
       // INT8 per channel / per token ~0.9998. The arithmetic itself is checked against CPU paths
       // over the same codes (the GEMM and row epilogue tests, Int8MatchesCpuInt8).
@@ -407,7 +430,8 @@ TEST_F(QuantizedEncoderTest, Int8MatchesCpuInt8) {
     ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
     ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
     const double hidden = cosine(as_vector(gpu->hidden_states), as_vector(cpu->hidden_states));
-    std::printf("int8 %s: GPU vs CPU int8 hidden cosine %.7f\n", calibrated ? "calibrated" : "dynamic", hidden);
+    std::printf("int8 %s: GPU vs CPU int8 hidden cosine %.7f\n",
+                calibrated ? "calibrated" : "dynamic", hidden);
     // Codes flip by one step where fp16 rounding of the input crosses a rounding boundary, so the
     // two INT8 paths differ by a fraction of the quantisation noise, not by nothing.
     EXPECT_GT(hidden, 0.9995) << (calibrated ? "calibrated" : "dynamic");
@@ -446,7 +470,8 @@ TEST_F(QuantizedEncoderTest, CalibratedFp8AndPlanRoundTrip) {
   auto b = (*from_file)->forward(batch, ForwardRequest{true, true, true});
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(std::memcmp(a->hidden_states.data_as<float>(), b->hidden_states.data_as<float>(),
-                        a->hidden_states.numel() * sizeof(float)), 0);
+                        a->hidden_states.numel() * sizeof(float)),
+            0);
   EXPECT_EQ((*from_file)->backend_name(), "cuda-fp8");
   const double hidden = cosine(as_vector(a->hidden_states), as_vector(reference->hidden_states));
   std::printf("fp8 calibrated: hidden cosine vs fp32 %.6f\n", hidden);
@@ -463,8 +488,8 @@ TEST_F(QuantizedEncoderTest, FourBitMatchesCpuOnBothPaths) {
       const PackedBatch batch = small ? make_random_batch(model.config, {3, 5}, 6)
                                       : make_random_batch(model.config, kLengths, 6);
       CpuEncoderOptions cpu_options;
-      cpu_options.precision = format == LinearFormat::kInt4 ? justnews::Precision::kInt4
-                                                            : justnews::Precision::kNf4;
+      cpu_options.precision =
+          format == LinearFormat::kInt4 ? justnews::Precision::kInt4 : justnews::Precision::kNf4;
       cpu_options.group_size = 64;
       CudaEncoderOptions gpu_options;
       gpu_options.linear_format = format;
@@ -475,8 +500,10 @@ TEST_F(QuantizedEncoderTest, FourBitMatchesCpuOnBothPaths) {
       auto gpu = run_gpu(model, batch, gpu_options);
       ASSERT_TRUE(cpu.ok() && fp32.ok()) << cpu.status().to_string();
       ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
-      const std::string what = std::string(cuda::linear_format_name(format)) + (small ? " small" : " large");
-      const double same_codes = cosine(as_vector(gpu->hidden_states), as_vector(cpu->hidden_states));
+      const std::string what =
+          std::string(cuda::linear_format_name(format)) + (small ? " small" : " large");
+      const double same_codes =
+          cosine(as_vector(gpu->hidden_states), as_vector(cpu->hidden_states));
       const double vs_fp32 = cosine(as_vector(gpu->hidden_states), as_vector(fp32->hidden_states));
       std::printf("%s batch: vs CPU %s %.7f, vs fp32 %.6f\n", what.c_str(),
                   cuda::linear_format_name(format), same_codes, vs_fp32);
@@ -495,7 +522,8 @@ TEST_F(QuantizedEncoderTest, RefusesWhatItCannotRun) {
   CudaEncoderOptions options;
   options.linear_format = LinearFormat::kInt8;
   options.precision = Precision::kFp32;
-  EXPECT_EQ(make_cuda_encoder(model.config, model.weights, options).status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(make_cuda_encoder(model.config, model.weights, options).status().code(),
+            StatusCode::kUnsupported);
   options.precision = Precision::kFp16;
   options.static_activation_scales = true;  // without a calibration
   EXPECT_EQ(make_cuda_encoder(model.config, model.weights, options).status().code(),
@@ -510,7 +538,8 @@ TEST_F(QuantizedEncoderTest, RefusesWhatItCannotRun) {
   const RandomModel odd_model = make_random_model(odd, 81);
   CudaEncoderOptions fp8;
   fp8.linear_format = LinearFormat::kFp8;
-  EXPECT_EQ(make_cuda_encoder(model.config, model.weights, fp8).status().code(), StatusCode::kUnsupported)
+  EXPECT_EQ(make_cuda_encoder(model.config, model.weights, fp8).status().code(),
+            StatusCode::kUnsupported)
       << "fp8 with fp16 activations";
   fp8.precision = Precision::kBf16;
   const Status refused = make_cuda_encoder(odd_model.config, odd_model.weights, fp8).status();

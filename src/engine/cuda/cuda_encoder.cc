@@ -88,8 +88,9 @@ class WeightArena {
   }
 
   // Q, K and V rows one after the other: the fused [3·hidden, hidden] weight (or [3·hidden] bias).
-  static Result<std::vector<float>> fused(const Tensor& query, const Tensor& key, const Tensor& value,
-                                          const Shape& expected, const std::string& name) {
+  static Result<std::vector<float>> fused(const Tensor& query, const Tensor& key,
+                                          const Tensor& value, const Shape& expected,
+                                          const std::string& name) {
     JN_ASSIGN_OR_RETURN(Tensor q, checked_f32(query, expected, name + " query"));
     JN_ASSIGN_OR_RETURN(Tensor k, checked_f32(key, expected, name + " key"));
     JN_ASSIGN_OR_RETURN(Tensor v, checked_f32(value, expected, name + " value"));
@@ -144,9 +145,9 @@ class WeightArena {
 // The quantisation side of one linear layer on the device (kFp8 / kInt8): per-output-channel
 // weight scales, and optionally a calibrated input scale and SmoothQuant input divisors.
 struct DeviceQuant {
-  const float* weight_scales = nullptr;   // [out_features]
-  const float* input_scale = nullptr;     // one float, or null for per-token scales
-  const float* input_divisor = nullptr;   // [in_features], or null
+  const float* weight_scales = nullptr;  // [out_features]
+  const float* input_scale = nullptr;    // one float, or null for per-token scales
+  const float* input_divisor = nullptr;  // [in_features], or null
 };
 
 struct DeviceLayer {
@@ -175,14 +176,18 @@ struct DeviceHead {
   const void* out_bias = nullptr;
 };
 
-bool is_w8a8(LinearFormat format) { return format == LinearFormat::kFp8 || format == LinearFormat::kInt8; }
-bool is_int4(LinearFormat format) { return format == LinearFormat::kInt4 || format == LinearFormat::kNf4; }
+bool is_w8a8(LinearFormat format) {
+  return format == LinearFormat::kFp8 || format == LinearFormat::kInt8;
+}
+bool is_int4(LinearFormat format) {
+  return format == LinearFormat::kInt4 || format == LinearFormat::kNf4;
+}
 
 Status check_config(const EncoderConfig& config, const CudaEncoderOptions& options) {
   const auto positive = [](int64_t value, const char* field) -> Status {
     if (value <= 0)
-      return invalid_argument(std::string("cuda encoder: config ") + field + " must be positive, got " +
-                              std::to_string(value));
+      return invalid_argument(std::string("cuda encoder: config ") + field +
+                              " must be positive, got " + std::to_string(value));
     return ok_status();
   };
   JN_RETURN_IF_ERROR(positive(config.vocab_size, "vocab_size"));
@@ -190,11 +195,12 @@ Status check_config(const EncoderConfig& config, const CudaEncoderOptions& optio
   JN_RETURN_IF_ERROR(positive(config.num_layers, "num_hidden_layers"));
   JN_RETURN_IF_ERROR(positive(config.num_heads, "num_attention_heads"));
   JN_RETURN_IF_ERROR(positive(config.intermediate_size, "intermediate_size"));
-  JN_RETURN_IF_ERROR(positive(config.max_sequence_length(), "max_position_embeddings - position_offset"));
+  JN_RETURN_IF_ERROR(
+      positive(config.max_sequence_length(), "max_position_embeddings - position_offset"));
   if (config.hidden_size % config.num_heads != 0)
-    return invalid_argument("cuda encoder: config hidden_size " + std::to_string(config.hidden_size) +
-                            " is not a multiple of num_attention_heads " +
-                            std::to_string(config.num_heads));
+    return invalid_argument(
+        "cuda encoder: config hidden_size " + std::to_string(config.hidden_size) +
+        " is not a multiple of num_attention_heads " + std::to_string(config.num_heads));
   const int64_t head_dim = config.head_dim();
   if (head_dim != 8 && head_dim != 16 && head_dim != 32 && head_dim != 64 && head_dim != 128)
     return unsupported("cuda encoder: head_dim " + std::to_string(head_dim) +
@@ -203,26 +209,28 @@ Status check_config(const EncoderConfig& config, const CudaEncoderOptions& optio
     return unsupported("cuda encoder: hidden_size " + std::to_string(config.hidden_size) +
                        " is not supported (a multiple of 8, at most 1024)");
   if (config.intermediate_size % 8 != 0)
-    return unsupported("cuda encoder: intermediate_size " + std::to_string(config.intermediate_size) +
-                       " is not a multiple of 8");
+    return unsupported("cuda encoder: intermediate_size " +
+                       std::to_string(config.intermediate_size) + " is not a multiple of 8");
   if (config.head != HeadKind::kNone && config.num_labels() <= 0)
     return invalid_argument("cuda encoder: config has a classification head but no labels");
   if (options.linear_format != LinearFormat::kNative) {
     if (options.precision == Precision::kFp32)
-      return unsupported(std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
+      return unsupported(std::string("cuda encoder: ") +
+                         cuda::linear_format_name(options.linear_format) +
                          " linear layers run with fp16 or bf16 activations, not fp32");
     if (options.linear_format == LinearFormat::kFp8 && options.precision != Precision::kBf16)
-      return unsupported("cuda encoder: fp8 linear layers run with bf16 activations (the FP8 GEMMs write "
-                         "unscaled sums in bf16, beyond fp16's range)");
+      return unsupported(
+          "cuda encoder: fp8 linear layers run with bf16 activations (the FP8 GEMMs write "
+          "unscaled sums in bf16, beyond fp16's range)");
     if (config.hidden_size % 16 != 0 || config.intermediate_size % 16 != 0)
-      return unsupported(std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
-                         " needs hidden_size and intermediate_size multiples of 16, got " +
-                         std::to_string(config.hidden_size) + " and " +
-                         std::to_string(config.intermediate_size));
+      return unsupported(
+          std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
+          " needs hidden_size and intermediate_size multiples of 16, got " +
+          std::to_string(config.hidden_size) + " and " + std::to_string(config.intermediate_size));
     if (is_w8a8(options.linear_format) && config.intermediate_size > cuda::kMaxRowEpilogueColumns)
-      return unsupported("cuda encoder: intermediate_size " + std::to_string(config.intermediate_size) +
-                         " is above the quantised row epilogue's " +
-                         std::to_string(cuda::kMaxRowEpilogueColumns));
+      return unsupported(
+          "cuda encoder: intermediate_size " + std::to_string(config.intermediate_size) +
+          " is above the quantised row epilogue's " + std::to_string(cuda::kMaxRowEpilogueColumns));
   }
   if (options.max_batch_tokens <= 0 || options.max_batch_tokens > (1ll << 26))
     return invalid_argument("cuda encoder: max_batch_tokens must be in [1, 2^26], got " +
@@ -239,15 +247,16 @@ std::string layer_tensor(size_t layer_idx, const char* role) {
 }
 
 // The four linear layers of a layer in plan tensor names, in LinearSite order.
-constexpr const char* kSiteRoles[kNumLinearSites] = {"qkv", "attention_output", "ffn_in", "ffn_out"};
+constexpr const char* kSiteRoles[kNumLinearSites] = {"qkv", "attention_output", "ffn_in",
+                                                     "ffn_out"};
 
 std::string site_tensor(int64_t layer_idx, LinearSite site, const char* suffix) {
   return layer_tensor(static_cast<size_t>(layer_idx), kSiteRoles[static_cast<int>(site)]) + suffix;
 }
 
 // Appends one linear layer's [out, in] weight in the plan's format: as is (kNative), or as codes
-// plus per-output-channel scales (kFp8 / kInt8), with the calibrated input scale and the SmoothQuant
-// divisors when the options ask for them.
+// plus per-output-channel scales (kFp8 / kInt8), with the calibrated input scale and the
+// SmoothQuant divisors when the options ask for them.
 Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_features,
                      int64_t in_features, int64_t layer_idx, LinearSite site,
                      const CudaEncoderOptions& options) {
@@ -259,20 +268,22 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
   if (is_int4(options.linear_format)) {
     // The blob (codes, scale codes, block scales) plus its layout, which also carries the scales'
     // offset: everything make_device_int4_weight needs to address it on the device.
-    const Int4Format format = options.linear_format == LinearFormat::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4;
+    const Int4Format format =
+        options.linear_format == LinearFormat::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4;
     JN_RETURN_IF_ERROR(check_group_size(options.int4_group_size, in_features, weight_name));
     // With calibration statistics of the layer input, GPTQ; else round-to-nearest.
     const std::vector<float>* gram =
         options.calibration ? &options.calibration->site(layer_idx, site).gram : nullptr;
     const bool gptq = gram && gram->size() == static_cast<size_t>(in_features * in_features);
-    JN_ASSIGN_OR_RETURN(Int4Matrix matrix,
-                        gptq ? quantize_int4_gptq(weight.data(), out_features, in_features,
-                                                  options.int4_group_size, format, gram->data(),
-                                                  kGptqDamping, weight_name)
-                             : quantize_int4(weight.data(), out_features, in_features,
-                                             options.int4_group_size, format, weight_name));
+    JN_ASSIGN_OR_RETURN(
+        Int4Matrix matrix,
+        gptq ? quantize_int4_gptq(weight.data(), out_features, in_features, options.int4_group_size,
+                                  format, gram->data(), kGptqDamping, weight_name)
+             : quantize_int4(weight.data(), out_features, in_features, options.int4_group_size,
+                             format, weight_name));
     std::vector<uint8_t> blob;
-    JN_ASSIGN_OR_RETURN(const cuda::Int4BlobLayout layout, cuda::append_int4_weight(matrix, weight_name, blob));
+    JN_ASSIGN_OR_RETURN(const cuda::Int4BlobLayout layout,
+                        cuda::append_int4_weight(matrix, weight_name, blob));
     arena.append_raw(weight_name, blob.data(), blob.size());
     arena.append_raw(site_tensor(layer_idx, site, "_weight_layout"), &layout, sizeof(layout));
     return ok_status();
@@ -286,7 +297,8 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
       divisor = smoothing_factors(stats.channel_absmax, weight.data(), out_features, in_features,
                                   options.smoothquant_alpha);
       for (int64_t row = 0; row < out_features; ++row)
-        for (int64_t col = 0; col < in_features; ++col) weight[row * in_features + col] *= divisor[col];
+        for (int64_t col = 0; col < in_features; ++col)
+          weight[row * in_features + col] *= divisor[col];
     }
     if (options.static_activation_scales) {
       // The percentile clip measured on the raw input, carried over to the smoothed channels.
@@ -301,13 +313,13 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
   }
   std::vector<float> scales;
   if (fp8) {
-    JN_ASSIGN_OR_RETURN(Fp8Matrix matrix,
-                        quantize_fp8_per_row(weight.data(), out_features, in_features, weight_name));
+    JN_ASSIGN_OR_RETURN(Fp8Matrix matrix, quantize_fp8_per_row(weight.data(), out_features,
+                                                               in_features, weight_name));
     arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
     scales = std::move(matrix.scales);
   } else {
-    JN_ASSIGN_OR_RETURN(Int8Matrix matrix,
-                        quantize_int8_per_row(weight.data(), out_features, in_features, weight_name));
+    JN_ASSIGN_OR_RETURN(Int8Matrix matrix, quantize_int8_per_row(weight.data(), out_features,
+                                                                 in_features, weight_name));
     arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
     scales = std::move(matrix.scales);
   }
@@ -330,19 +342,21 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
   const int64_t intermediate = config.intermediate_size;
   if (static_cast<int64_t>(weights.layers.size()) != config.num_layers)
     return invalid_argument("cuda encoder: config has " + std::to_string(config.num_layers) +
-                            " layers but the weights have " + std::to_string(weights.layers.size()));
-  JN_RETURN_IF_ERROR(arena.append_tensor(weights.word_embeddings, {config.vocab_size, hidden},
-                                         "word_embeddings"));
+                            " layers but the weights have " +
+                            std::to_string(weights.layers.size()));
+  JN_RETURN_IF_ERROR(
+      arena.append_tensor(weights.word_embeddings, {config.vocab_size, hidden}, "word_embeddings"));
   JN_RETURN_IF_ERROR(arena.append_tensor(weights.position_embeddings,
                                          {config.max_position_embeddings, hidden},
                                          "position_embeddings"));
   if (config.type_vocab_size > 0) {
-    JN_RETURN_IF_ERROR(arena.append_tensor(weights.token_type_embeddings,
-                                           {config.type_vocab_size, hidden},
-                                           "token_type_embeddings"));
+    JN_RETURN_IF_ERROR(arena.append_tensor(
+        weights.token_type_embeddings, {config.type_vocab_size, hidden}, "token_type_embeddings"));
   }
-  JN_RETURN_IF_ERROR(arena.append_tensor(weights.embedding_norm_gamma, {hidden}, "embedding_norm_gamma"));
-  JN_RETURN_IF_ERROR(arena.append_tensor(weights.embedding_norm_beta, {hidden}, "embedding_norm_beta"));
+  JN_RETURN_IF_ERROR(
+      arena.append_tensor(weights.embedding_norm_gamma, {hidden}, "embedding_norm_gamma"));
+  JN_RETURN_IF_ERROR(
+      arena.append_tensor(weights.embedding_norm_beta, {hidden}, "embedding_norm_beta"));
   for (size_t layer_idx = 0; layer_idx < weights.layers.size(); ++layer_idx) {
     const LayerWeights& layer = weights.layers[layer_idx];
     const auto name = [&](const char* role) { return layer_tensor(layer_idx, role); };
@@ -352,29 +366,31 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
       return append_linear(arena, std::move(values).value(), out_features, in_features,
                            static_cast<int64_t>(layer_idx), site, options);
     };
-    JN_RETURN_IF_ERROR(linear(WeightArena::fused(layer.query_weight, layer.key_weight,
-                                                 layer.value_weight, {hidden, hidden},
-                                                 name("qkv_weight")),
-                              3 * hidden, hidden, LinearSite::kQkv));
-    JN_RETURN_IF_ERROR(arena.append_fused(layer.query_bias, layer.key_bias, layer.value_bias, {hidden},
-                                          name("qkv_bias")));
-    JN_RETURN_IF_ERROR(linear(WeightArena::checked_values(layer.attention_output_weight,
-                                                          {hidden, hidden},
-                                                          name("attention_output_weight")),
-                              hidden, hidden, LinearSite::kAttentionOutput));
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_output_bias, {hidden},
-                                           name("attention_output_bias")));
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_norm_gamma, {hidden},
-                                           name("attention_norm_gamma")));
-    JN_RETURN_IF_ERROR(arena.append_tensor(layer.attention_norm_beta, {hidden},
-                                           name("attention_norm_beta")));
-    JN_RETURN_IF_ERROR(linear(WeightArena::checked_values(layer.ffn_in_weight, {intermediate, hidden},
-                                                          name("ffn_in_weight")),
-                              intermediate, hidden, LinearSite::kFfnIn));
+    JN_RETURN_IF_ERROR(
+        linear(WeightArena::fused(layer.query_weight, layer.key_weight, layer.value_weight,
+                                  {hidden, hidden}, name("qkv_weight")),
+               3 * hidden, hidden, LinearSite::kQkv));
+    JN_RETURN_IF_ERROR(arena.append_fused(layer.query_bias, layer.key_bias, layer.value_bias,
+                                          {hidden}, name("qkv_bias")));
+    JN_RETURN_IF_ERROR(
+        linear(WeightArena::checked_values(layer.attention_output_weight, {hidden, hidden},
+                                           name("attention_output_weight")),
+               hidden, hidden, LinearSite::kAttentionOutput));
+    JN_RETURN_IF_ERROR(
+        arena.append_tensor(layer.attention_output_bias, {hidden}, name("attention_output_bias")));
+    JN_RETURN_IF_ERROR(
+        arena.append_tensor(layer.attention_norm_gamma, {hidden}, name("attention_norm_gamma")));
+    JN_RETURN_IF_ERROR(
+        arena.append_tensor(layer.attention_norm_beta, {hidden}, name("attention_norm_beta")));
+    JN_RETURN_IF_ERROR(
+        linear(WeightArena::checked_values(layer.ffn_in_weight, {intermediate, hidden},
+                                           name("ffn_in_weight")),
+               intermediate, hidden, LinearSite::kFfnIn));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_in_bias, {intermediate}, name("ffn_in_bias")));
-    JN_RETURN_IF_ERROR(linear(WeightArena::checked_values(layer.ffn_out_weight, {hidden, intermediate},
-                                                          name("ffn_out_weight")),
-                              hidden, intermediate, LinearSite::kFfnOut));
+    JN_RETURN_IF_ERROR(
+        linear(WeightArena::checked_values(layer.ffn_out_weight, {hidden, intermediate},
+                                           name("ffn_out_weight")),
+               hidden, intermediate, LinearSite::kFfnOut));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_out_bias, {hidden}, name("ffn_out_bias")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_gamma, {hidden}, name("ffn_norm_gamma")));
     JN_RETURN_IF_ERROR(arena.append_tensor(layer.ffn_norm_beta, {hidden}, name("ffn_norm_beta")));
@@ -382,10 +398,12 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
   if (config.head != HeadKind::kNone) {
     const int64_t labels = config.num_labels();
     if (config.head == HeadKind::kSequenceClassification && !weights.head.pre_weight.empty()) {
-      JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.pre_weight, {hidden, hidden}, "head.pre_weight"));
+      JN_RETURN_IF_ERROR(
+          arena.append_tensor(weights.head.pre_weight, {hidden, hidden}, "head.pre_weight"));
       JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.pre_bias, {hidden}, "head.pre_bias"));
     }
-    JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.out_weight, {labels, hidden}, "head.out_weight"));
+    JN_RETURN_IF_ERROR(
+        arena.append_tensor(weights.head.out_weight, {labels, hidden}, "head.out_weight"));
     JN_RETURN_IF_ERROR(arena.append_tensor(weights.head.out_bias, {labels}, "head.out_bias"));
   }
   return ok_status();
@@ -395,7 +413,7 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0, accumulators_at = 0;  // kFp8 / kInt8 only
-  size_t decoded_weight_at = 0;                                   // kInt4 / kNf4 only
+  size_t decoded_weight_at = 0;                                  // kInt4 / kNf4 only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
 };
@@ -410,9 +428,7 @@ class CudaEncoder final : public Encoder {
 
   Status initialize(const EnginePlan& plan);
   const EncoderConfig& config() const override { return config_; }
-  std::string backend_name() const override {
-    return "cuda-" + cuda_precision_name(options_);
-  }
+  std::string backend_name() const override { return "cuda-" + cuda_precision_name(options_); }
   Result<ForwardResult> forward(const PackedBatch& batch, const ForwardRequest& request) override;
   Result<double> device_time_ms(const PackedBatch& batch, int iterations);
   size_t device_bytes() const { return weights_.size_bytes() + workspace_.size_bytes(); }
@@ -457,8 +473,8 @@ class CudaEncoder final : public Encoder {
   DeviceHead head_;
 
   DeviceBuffer workspace_;
-  PinnedBuffer input_staging_;    // int32 ids, type ids, positions, offsets
-  PinnedBuffer output_staging_;   // float32 results
+  PinnedBuffer input_staging_;   // int32 ids, type ids, positions, offsets
+  PinnedBuffer output_staging_;  // float32 results
   int32_t* device_inputs_ = nullptr;
   void* hidden_ = nullptr;        // [tokens, hidden]
   void* qkv_ = nullptr;           // [tokens, 3 hidden]
@@ -473,8 +489,9 @@ class CudaEncoder final : public Encoder {
   float* pooled_f32_ = nullptr;   // [sequences, hidden]
   void* codes_ = nullptr;         // kFp8 / kInt8: [tokens, max(hidden, intermediate)] codes
   float* code_scales_ = nullptr;  // [tokens]: the codes' per-row scales
-  int32_t* accumulators_ = nullptr;  // kInt8: int32, kFp8: bf16 [tokens, max(3 hidden, intermediate)]
-  void* decoded_weight_ = nullptr;   // kInt4 / kNf4: one layer weight in the activation precision
+  int32_t* accumulators_ =
+      nullptr;  // kInt8: int32, kFp8: bf16 [tokens, max(3 hidden, intermediate)]
+  void* decoded_weight_ = nullptr;  // kInt4 / kNf4: one layer weight in the activation precision
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::GemmRunner> gemm_;
 
@@ -494,15 +511,18 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
     cudaDeviceProp properties{};
     JN_CUDA_CHECK(cudaGetDeviceProperties(&properties, options_.device));
     if (properties.major * 10 + properties.minor < 89)
-      return unsupported(std::string("cuda encoder: fp8 needs FP8 tensor cores (compute capability 8.9 "
-                                     "or later: Ada, Hopper); ") + properties.name + " has " +
-                         std::to_string(properties.major) + "." + std::to_string(properties.minor));
+      return unsupported(
+          std::string("cuda encoder: fp8 needs FP8 tensor cores (compute capability 8.9 "
+                      "or later: Ada, Hopper); ") +
+          properties.name + " has " + std::to_string(properties.major) + "." +
+          std::to_string(properties.minor));
   }
   JN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   JN_RETURN_IF_ERROR(upload_plan(plan));
   JN_RETURN_IF_ERROR(allocate_workspace());
-  JN_ASSIGN_OR_RETURN(gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_,
-                                                      options_.workspace_bytes, options_.autotune_gemms));
+  JN_ASSIGN_OR_RETURN(
+      gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_, options_.workspace_bytes,
+                                      options_.autotune_gemms));
   return ok_status();
 }
 
@@ -510,14 +530,14 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
   // One copy of the whole weights section; tensors are then addressed by their plan offsets.
   JN_ASSIGN_OR_RETURN(weights_, DeviceBuffer::allocate(std::max<size_t>(plan.weights.size, 1),
                                                        "encoder weights", options_.device_memory));
-  JN_CUDA_CHECK(cudaMemcpy(weights_.data(), plan.weights.data, plan.weights.size,
-                           cudaMemcpyHostToDevice));
+  JN_CUDA_CHECK(
+      cudaMemcpy(weights_.data(), plan.weights.data, plan.weights.size, cudaMemcpyHostToDevice));
   const size_t element_bytes = cuda::precision_size_bytes(options_.precision);
   const auto device = [&](const std::string& name, int64_t count) -> Result<const void*> {
     const PlanTensor* tensor = plan.find(name);
-    if (!tensor)
-      return invalid_argument("cuda encoder: plan has no tensor " + name);
-    if (tensor->size_bytes != static_cast<uint64_t>(count) * element_bytes || tensor->offset % 16 != 0)
+    if (!tensor) return invalid_argument("cuda encoder: plan has no tensor " + name);
+    if (tensor->size_bytes != static_cast<uint64_t>(count) * element_bytes ||
+        tensor->offset % 16 != 0)
       return invalid_argument("cuda encoder: plan tensor " + name + " has " +
                               std::to_string(tensor->size_bytes) + " bytes at offset " +
                               std::to_string(tensor->offset) + ", expected " +
@@ -547,16 +567,20 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
     const PlanTensor* layout_tensor = plan.find(site_tensor(layer_idx, site, "_weight_layout"));
     const PlanTensor* blob = plan.find(weight_name);
     if (!layout_tensor || !blob || layout_tensor->size_bytes != sizeof(cuda::Int4BlobLayout))
-      return invalid_argument("cuda encoder: plan has no 4-bit weight " + weight_name + " with its layout");
+      return invalid_argument("cuda encoder: plan has no 4-bit weight " + weight_name +
+                              " with its layout");
     cuda::Int4BlobLayout layout;
     std::memcpy(&layout, plan.weights.data + layout_tensor->offset, sizeof(layout));
     if (layout.rows != out_features || layout.columns != in_features ||
-        layout.end_offset_bytes > blob->size_bytes || blob->offset % cuda::kInt4BlobAlignmentBytes != 0)
+        layout.end_offset_bytes > blob->size_bytes ||
+        blob->offset % cuda::kInt4BlobAlignmentBytes != 0)
       return invalid_argument("cuda encoder: plan tensor " + weight_name + " has a layout for [" +
                               std::to_string(layout.rows) + ", " + std::to_string(layout.columns) +
                               "] in " + std::to_string(blob->size_bytes) + " bytes, expected [" +
-                              std::to_string(out_features) + ", " + std::to_string(in_features) + "]");
-    return cuda::make_device_int4_weight(static_cast<const uint8_t*>(weights_.data()) + blob->offset, layout);
+                              std::to_string(out_features) + ", " + std::to_string(in_features) +
+                              "]");
+    return cuda::make_device_int4_weight(
+        static_cast<const uint8_t*>(weights_.data()) + blob->offset, layout);
   };
   const bool four_bit = is_int4(options_.linear_format);
   // A linear layer's weight: in the activation precision, or codes with their quantisation side.
@@ -564,12 +588,15 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
                                  int64_t in_features, DeviceQuant& quant) -> Result<const void*> {
     const std::string weight_name = site_tensor(layer_idx, site, "_weight");
     if (!w8a8) return device(weight_name, out_features * in_features);
-    JN_ASSIGN_OR_RETURN(const void* scales, device_raw(site_tensor(layer_idx, site, "_weight_scale"),
-                                                       out_features * sizeof(float), false));
-    JN_ASSIGN_OR_RETURN(const void* input_scale,
-                        device_raw(site_tensor(layer_idx, site, "_input_scale"), sizeof(float), true));
-    JN_ASSIGN_OR_RETURN(const void* divisor, device_raw(site_tensor(layer_idx, site, "_input_divisor"),
-                                                        in_features * sizeof(float), true));
+    JN_ASSIGN_OR_RETURN(const void* scales,
+                        device_raw(site_tensor(layer_idx, site, "_weight_scale"),
+                                   out_features * sizeof(float), false));
+    JN_ASSIGN_OR_RETURN(
+        const void* input_scale,
+        device_raw(site_tensor(layer_idx, site, "_input_scale"), sizeof(float), true));
+    JN_ASSIGN_OR_RETURN(const void* divisor,
+                        device_raw(site_tensor(layer_idx, site, "_input_divisor"),
+                                   in_features * sizeof(float), true));
     quant.weight_scales = static_cast<const float*>(scales);
     quant.input_scale = static_cast<const float*>(input_scale);
     quant.input_divisor = static_cast<const float*>(divisor);
@@ -590,10 +617,12 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
     const auto name = [&](const char* role) { return layer_tensor(layer_idx, role); };
     DeviceLayer layer{};
     if (four_bit) {
-      JN_ASSIGN_OR_RETURN(layer.qkv_int4, int4_weight(layer_idx, LinearSite::kQkv, 3 * hidden, hidden));
+      JN_ASSIGN_OR_RETURN(layer.qkv_int4,
+                          int4_weight(layer_idx, LinearSite::kQkv, 3 * hidden, hidden));
       JN_ASSIGN_OR_RETURN(layer.attention_output_int4,
                           int4_weight(layer_idx, LinearSite::kAttentionOutput, hidden, hidden));
-      JN_ASSIGN_OR_RETURN(layer.ffn_in_int4, int4_weight(layer_idx, LinearSite::kFfnIn, intermediate, hidden));
+      JN_ASSIGN_OR_RETURN(layer.ffn_in_int4,
+                          int4_weight(layer_idx, LinearSite::kFfnIn, intermediate, hidden));
       JN_ASSIGN_OR_RETURN(layer.ffn_out_int4,
                           int4_weight(layer_idx, LinearSite::kFfnOut, hidden, intermediate));
     } else {
@@ -602,10 +631,12 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
       JN_ASSIGN_OR_RETURN(layer.attention_output_weight,
                           linear_weight(layer_idx, LinearSite::kAttentionOutput, hidden, hidden,
                                         layer.attention_output_quant));
-      JN_ASSIGN_OR_RETURN(layer.ffn_in_weight, linear_weight(layer_idx, LinearSite::kFfnIn,
-                                                             intermediate, hidden, layer.ffn_in_quant));
-      JN_ASSIGN_OR_RETURN(layer.ffn_out_weight, linear_weight(layer_idx, LinearSite::kFfnOut, hidden,
-                                                              intermediate, layer.ffn_out_quant));
+      JN_ASSIGN_OR_RETURN(
+          layer.ffn_in_weight,
+          linear_weight(layer_idx, LinearSite::kFfnIn, intermediate, hidden, layer.ffn_in_quant));
+      JN_ASSIGN_OR_RETURN(
+          layer.ffn_out_weight,
+          linear_weight(layer_idx, LinearSite::kFfnOut, hidden, intermediate, layer.ffn_out_quant));
     }
     JN_ASSIGN_OR_RETURN(layer.qkv_bias, device(name("qkv_bias"), 3 * hidden));
     JN_ASSIGN_OR_RETURN(layer.attention_output_bias, device(name("attention_output_bias"), hidden));
@@ -632,7 +663,8 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
 
 WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options) {
   const size_t tokens = static_cast<size_t>(options.max_batch_tokens);
-  const size_t sequences = static_cast<size_t>(std::min(options.max_batch_sequences, options.max_batch_tokens));
+  const size_t sequences =
+      static_cast<size_t>(std::min(options.max_batch_sequences, options.max_batch_tokens));
   const size_t hidden = static_cast<size_t>(config.hidden_size);
   const size_t intermediate = static_cast<size_t>(config.intermediate_size);
   const size_t labels = static_cast<size_t>(std::max<int64_t>(config.num_labels(), 1));
@@ -679,11 +711,11 @@ Status CudaEncoder::allocate_workspace() {
   const WorkspaceLayout layout = workspace_layout(config_, options_);
   const size_t tokens = static_cast<size_t>(options_.max_batch_tokens);
   if (layout.total_bytes > options_.max_workspace_bytes)
-    return resource_exhausted("cuda encoder: workspace for max_batch_tokens " + std::to_string(tokens) +
-                              " needs " + std::to_string(layout.total_bytes >> 20) +
-                              " MiB, more than max_workspace_bytes (" +
-                              std::to_string(options_.max_workspace_bytes >> 20) +
-                              " MiB): lower max_batch_tokens or raise the limit");
+    return resource_exhausted(
+        "cuda encoder: workspace for max_batch_tokens " + std::to_string(tokens) + " needs " +
+        std::to_string(layout.total_bytes >> 20) + " MiB, more than max_workspace_bytes (" +
+        std::to_string(options_.max_workspace_bytes >> 20) +
+        " MiB): lower max_batch_tokens or raise the limit");
   JN_ASSIGN_OR_RETURN(workspace_, DeviceBuffer::allocate(layout.total_bytes,
                                                          "encoder workspace (max_batch_tokens " +
                                                              std::to_string(tokens) + ")",
@@ -708,7 +740,8 @@ Status CudaEncoder::allocate_workspace() {
     accumulators_ = static_cast<int32_t*>(at(layout.accumulators_at));
   }
 
-  const size_t sequences = static_cast<size_t>(std::min(options_.max_batch_sequences, options_.max_batch_tokens));
+  const size_t sequences =
+      static_cast<size_t>(std::min(options_.max_batch_sequences, options_.max_batch_tokens));
   const size_t hidden = static_cast<size_t>(config_.hidden_size);
   const size_t labels = static_cast<size_t>(std::max<int64_t>(config_.num_labels(), 1));
   JN_ASSIGN_OR_RETURN(input_staging_, PinnedBuffer::allocate((4 * tokens + 1) * sizeof(int32_t),
@@ -731,43 +764,46 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
   const int32_t* seq_offsets = device_inputs_ + 3 * tokens;
   JN_RETURN_IF_ERROR(cuda::launch_embeddings_layer_norm(
       precision, token_ids, type_ids, position_ids, tokens, hidden, word_embeddings_,
-      position_embeddings_, token_type_embeddings_, embedding_norm_gamma_, embedding_norm_beta_, eps,
-      hidden_, stream_));
+      position_embeddings_, token_type_embeddings_, embedding_norm_gamma_, embedding_norm_beta_,
+      eps, hidden_, stream_));
   for (const DeviceLayer& layer : layers_) {
     JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.qkv_weight, layer.qkv_int4,
                                     layer.qkv_bias, 3 * hidden, GemmEpilogue::kBias, qkv_));
-    JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences, length_bucket,
-                                              config_.num_heads, config_.head_dim(), context_,
-                                              stream_, options_.attention_kernel));
+    JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences,
+                                              length_bucket, config_.num_heads, config_.head_dim(),
+                                              context_, stream_, options_.attention_kernel));
     JN_RETURN_IF_ERROR(layer_linear(context_, tokens, hidden, layer.attention_output_weight,
-                                    layer.attention_output_int4, layer.attention_output_bias, hidden,
-                                    GemmEpilogue::kBias, projected_));
-    JN_RETURN_IF_ERROR(cuda::launch_add_layer_norm(precision, projected_, hidden_,
-                                                   layer.attention_norm_gamma,
-                                                   layer.attention_norm_beta, eps, tokens, hidden,
-                                                   hidden_, stream_));
+                                    layer.attention_output_int4, layer.attention_output_bias,
+                                    hidden, GemmEpilogue::kBias, projected_));
+    JN_RETURN_IF_ERROR(cuda::launch_add_layer_norm(
+        precision, projected_, hidden_, layer.attention_norm_gamma, layer.attention_norm_beta, eps,
+        tokens, hidden, hidden_, stream_));
     Activation activation = config_.activation;
-    if (activation == Activation::kGeluErf && options_.gelu_erf_as_tanh) activation = Activation::kGeluTanh;
+    if (activation == Activation::kGeluErf && options_.gelu_erf_as_tanh)
+      activation = Activation::kGeluTanh;
     switch (activation) {
       case Activation::kGeluErf:
         // cuBLASLt only offers tanh-GELU; the exact erf form runs as its own fused bias kernel.
-        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight, layer.ffn_in_int4,
-                                        nullptr, intermediate, GemmEpilogue::kNone, ffn_));
+        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
+                                        layer.ffn_in_int4, nullptr, intermediate,
+                                        GemmEpilogue::kNone, ffn_));
         JN_RETURN_IF_ERROR(cuda::launch_bias_gelu_erf(precision, ffn_, layer.ffn_in_bias, tokens,
                                                       intermediate, stream_));
         break;
       case Activation::kGeluTanh:
-        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight, layer.ffn_in_int4,
-                                        layer.ffn_in_bias, intermediate, GemmEpilogue::kBiasGeluTanh,
-                                        ffn_));
+        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
+                                        layer.ffn_in_int4, layer.ffn_in_bias, intermediate,
+                                        GemmEpilogue::kBiasGeluTanh, ffn_));
         break;
       case Activation::kRelu:
-        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight, layer.ffn_in_int4,
-                                        layer.ffn_in_bias, intermediate, GemmEpilogue::kBiasRelu, ffn_));
+        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
+                                        layer.ffn_in_int4, layer.ffn_in_bias, intermediate,
+                                        GemmEpilogue::kBiasRelu, ffn_));
         break;
     }
-    JN_RETURN_IF_ERROR(layer_linear(ffn_, tokens, intermediate, layer.ffn_out_weight, layer.ffn_out_int4,
-                                    layer.ffn_out_bias, hidden, GemmEpilogue::kBias, ffn_out_));
+    JN_RETURN_IF_ERROR(layer_linear(ffn_, tokens, intermediate, layer.ffn_out_weight,
+                                    layer.ffn_out_int4, layer.ffn_out_bias, hidden,
+                                    GemmEpilogue::kBias, ffn_out_));
     JN_RETURN_IF_ERROR(cuda::launch_add_layer_norm(precision, ffn_out_, hidden_,
                                                    layer.ffn_norm_gamma, layer.ffn_norm_beta, eps,
                                                    tokens, hidden, hidden_, stream_));
@@ -780,20 +816,32 @@ Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_fea
                                  const void* bias, int64_t out_features, GemmEpilogue epilogue,
                                  void* out) {
   if (!is_int4(options_.linear_format))
-    return gemm_->linear(input, rows, in_features, weight, bias, out_features, epilogue, out, stream_);
+    return gemm_->linear(input, rows, in_features, weight, bias, out_features, epilogue, out,
+                         stream_);
   if (rows <= cuda::int4_small_batch_limit()) {
     cuda::Int4Epilogue fused = cuda::Int4Epilogue::kNone;
     switch (epilogue) {
-      case GemmEpilogue::kNone: fused = cuda::Int4Epilogue::kNone; break;
-      case GemmEpilogue::kBias: fused = cuda::Int4Epilogue::kBias; break;
-      case GemmEpilogue::kBiasGeluTanh: fused = cuda::Int4Epilogue::kBiasGeluTanh; break;
-      case GemmEpilogue::kBiasRelu: fused = cuda::Int4Epilogue::kBiasRelu; break;
+      case GemmEpilogue::kNone:
+        fused = cuda::Int4Epilogue::kNone;
+        break;
+      case GemmEpilogue::kBias:
+        fused = cuda::Int4Epilogue::kBias;
+        break;
+      case GemmEpilogue::kBiasGeluTanh:
+        fused = cuda::Int4Epilogue::kBiasGeluTanh;
+        break;
+      case GemmEpilogue::kBiasRelu:
+        fused = cuda::Int4Epilogue::kBiasRelu;
+        break;
     }
     return cuda::launch_int4_linear(options_.precision, input, rows, int4,
-                                    epilogue == GemmEpilogue::kNone ? nullptr : bias, fused, out, stream_);
+                                    epilogue == GemmEpilogue::kNone ? nullptr : bias, fused, out,
+                                    stream_);
   }
-  JN_RETURN_IF_ERROR(cuda::launch_int4_dequantize(options_.precision, int4, decoded_weight_, stream_));
-  return gemm_->linear(input, rows, in_features, decoded_weight_, bias, out_features, epilogue, out, stream_);
+  JN_RETURN_IF_ERROR(
+      cuda::launch_int4_dequantize(options_.precision, int4, decoded_weight_, stream_));
+  return gemm_->linear(input, rows, in_features, decoded_weight_, bias, out_features, epilogue, out,
+                       stream_);
 }
 
 Status CudaEncoder::quantized_linear(int64_t in_features, const void* weight,
@@ -862,15 +910,16 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
   JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, embedding_codes, stream_));
   for (size_t layer_idx = 0; layer_idx < layers_.size(); ++layer_idx) {
     const DeviceLayer& layer = layers_[layer_idx];
-    const DeviceQuant* next_qkv = layer_idx + 1 < layers_.size() ? &layers_[layer_idx + 1].qkv_quant : nullptr;
+    const DeviceQuant* next_qkv =
+        layer_idx + 1 < layers_.size() ? &layers_[layer_idx + 1].qkv_quant : nullptr;
     RowEpilogueArgs qkv = row_args(nullptr);
     qkv.out = qkv_;
     JN_RETURN_IF_ERROR(quantized_linear(hidden, layer.qkv_weight, layer.qkv_quant, layer.qkv_bias,
                                         3 * hidden, qkv));
     JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, qkv, stream_));
-    JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences, length_bucket,
-                                              config_.num_heads, config_.head_dim(), context_,
-                                              stream_, options_.attention_kernel));
+    JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences,
+                                              length_bucket, config_.num_heads, config_.head_dim(),
+                                              context_, stream_, options_.attention_kernel));
     RowEpilogueArgs context_codes = row_args(&layer.attention_output_quant);
     context_codes.cols = hidden;
     context_codes.input = context_;
@@ -953,18 +1002,20 @@ Result<int64_t> CudaEncoder::stage_inputs(const PackedBatch& batch) {
   }
   std::copy(batch.seq_offsets.begin(), batch.seq_offsets.end(), staging + 3 * tokens);
   const size_t input_bytes = (3 * tokens + sequences + 1) * sizeof(int32_t);
-  JN_CUDA_CHECK(cudaMemcpyAsync(device_inputs_, staging, input_bytes, cudaMemcpyHostToDevice, stream_));
+  JN_CUDA_CHECK(
+      cudaMemcpyAsync(device_inputs_, staging, input_bytes, cudaMemcpyHostToDevice, stream_));
   return (batch.max_sequence_length() + kSequenceBucket - 1) / kSequenceBucket * kSequenceBucket;
 }
 
 Result<double> CudaEncoder::device_time_ms(const PackedBatch& batch, int iterations) {
-  JN_RETURN_IF_ERROR(batch.validate(config_.vocab_size, config_.type_vocab_size,
-                                    config_.max_sequence_length()));
+  JN_RETURN_IF_ERROR(
+      batch.validate(config_.vocab_size, config_.type_vocab_size, config_.max_sequence_length()));
   const int64_t tokens = batch.total_tokens();
   const int64_t sequences = batch.num_sequences();
   if (tokens > options_.max_batch_tokens || sequences > options_.max_batch_sequences)
-    return resource_exhausted("cuda encoder: batch of " + std::to_string(sequences) + " sequences, " +
-                              std::to_string(tokens) + " tokens exceeds the encoder's limits");
+    return resource_exhausted("cuda encoder: batch of " + std::to_string(sequences) +
+                              " sequences, " + std::to_string(tokens) +
+                              " tokens exceeds the encoder's limits");
   std::lock_guard<std::mutex> lock(forward_mutex_);
   JN_CUDA_CHECK(cudaSetDevice(options_.device));
   JN_ASSIGN_OR_RETURN(const int64_t length_bucket, stage_inputs(batch));
@@ -999,9 +1050,10 @@ Result<double> CudaEncoder::device_time_ms(const PackedBatch& batch, int iterati
   return times_ms[times_ms.size() / 2];
 }
 
-Result<ForwardResult> CudaEncoder::forward(const PackedBatch& batch, const ForwardRequest& request) {
-  JN_RETURN_IF_ERROR(batch.validate(config_.vocab_size, config_.type_vocab_size,
-                                    config_.max_sequence_length()));
+Result<ForwardResult> CudaEncoder::forward(const PackedBatch& batch,
+                                           const ForwardRequest& request) {
+  JN_RETURN_IF_ERROR(
+      batch.validate(config_.vocab_size, config_.type_vocab_size, config_.max_sequence_length()));
   if (request.logits && config_.head == HeadKind::kNone)
     return invalid_argument(
         "cuda encoder: logits requested but the model has no classification head (its config "
@@ -1029,7 +1081,8 @@ Result<ForwardResult> CudaEncoder::forward(const PackedBatch& batch, const Forwa
   const int64_t labels = config_.num_labels();
   int64_t logit_rows = 0;
   if (request.hidden_states) {
-    JN_RETURN_IF_ERROR(cuda::launch_to_float(precision, hidden_, tokens * hidden, hidden_f32_, stream_));
+    JN_RETURN_IF_ERROR(
+        cuda::launch_to_float(precision, hidden_, tokens * hidden, hidden_f32_, stream_));
     JN_CUDA_CHECK(cudaMemcpyAsync(host_hidden, hidden_f32_, tokens * hidden * sizeof(float),
                                   cudaMemcpyDeviceToHost, stream_));
   }
@@ -1063,8 +1116,8 @@ Result<ForwardResult> CudaEncoder::forward(const PackedBatch& batch, const Forwa
     // Without a sentence-transformers pooling module, mean pooling (not normalised), as on the CPU.
     const PoolingMode mode = config_.pooling.present ? config_.pooling.mode : PoolingMode::kMean;
     const bool normalize = config_.pooling.present && config_.pooling.normalize;
-    JN_RETURN_IF_ERROR(cuda::launch_pooling(precision, hidden_, seq_offsets, sequences, hidden, mode,
-                                            normalize, pooled_f32_, stream_));
+    JN_RETURN_IF_ERROR(cuda::launch_pooling(precision, hidden_, seq_offsets, sequences, hidden,
+                                            mode, normalize, pooled_f32_, stream_));
     JN_CUDA_CHECK(cudaMemcpyAsync(host_pooled, pooled_f32_, sequences * hidden * sizeof(float),
                                   cudaMemcpyDeviceToHost, stream_));
   }
@@ -1090,11 +1143,16 @@ Result<ForwardResult> CudaEncoder::forward(const PackedBatch& batch, const Forwa
 
 const char* cuda::linear_format_name(LinearFormat format) {
   switch (format) {
-    case LinearFormat::kNative: return "native";
-    case LinearFormat::kFp8: return "fp8";
-    case LinearFormat::kInt8: return "int8";
-    case LinearFormat::kInt4: return "int4";
-    case LinearFormat::kNf4: return "nf4";
+    case LinearFormat::kNative:
+      return "native";
+    case LinearFormat::kFp8:
+      return "fp8";
+    case LinearFormat::kInt8:
+      return "int8";
+    case LinearFormat::kInt4:
+      return "int4";
+    case LinearFormat::kNf4:
+      return "nf4";
   }
   return "?";
 }
@@ -1117,19 +1175,21 @@ Status apply_precision_name(const std::string& name, CudaEncoderOptions& options
       return ok_status();
     }
   }
-  return invalid_argument("precision '" + name + "' is not one of fp16, bf16, fp32, fp8, int8, int4, nf4");
+  return invalid_argument("precision '" + name +
+                          "' is not one of fp16, bf16, fp32, fp8, int8, int4, nf4");
 }
 
 std::string cuda_precision_name(const CudaEncoderOptions& options) {
-  if (options.linear_format == LinearFormat::kNative) return cuda::precision_name(options.precision);
+  if (options.linear_format == LinearFormat::kNative)
+    return cuda::precision_name(options.precision);
   return cuda::linear_format_name(options.linear_format);
 }
 
 Result<CudaDeviceIdentity> cuda_device_identity(int device) {
   cudaDeviceProp properties{};
   JN_CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
-  return CudaDeviceIdentity{properties.name,
-                            std::to_string(properties.major) + "." + std::to_string(properties.minor)};
+  return CudaDeviceIdentity{
+      properties.name, std::to_string(properties.major) + "." + std::to_string(properties.minor)};
 }
 
 PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& identity,
@@ -1156,18 +1216,19 @@ Result<EnginePlan> build_cuda_plan(const EncoderConfig& config, const EncoderWei
   JN_RETURN_IF_ERROR(check_config(config, options));
   const size_t workspace_bytes = workspace_layout(config, options).total_bytes;
   if (workspace_bytes > options.max_workspace_bytes)
-    return resource_exhausted("cuda plan: workspace for max_batch_tokens " +
-                              std::to_string(options.max_batch_tokens) + " needs " +
-                              std::to_string(workspace_bytes >> 20) + " MiB, more than " +
-                              std::to_string(options.max_workspace_bytes >> 20) +
-                              " MiB (max_workspace_bytes)");
+    return resource_exhausted(
+        "cuda plan: workspace for max_batch_tokens " + std::to_string(options.max_batch_tokens) +
+        " needs " + std::to_string(workspace_bytes >> 20) + " MiB, more than " +
+        std::to_string(options.max_workspace_bytes >> 20) + " MiB (max_workspace_bytes)");
   const std::string precision = cuda_precision_name(options);
   if (!key.precision.empty() && key.precision != precision)
-    return invalid_argument("cuda plan: key precision " + key.precision + " differs from the options' " +
-                            precision);
-  if ((options.static_activation_scales || options.smoothquant_alpha > 0.0f) && !options.calibration)
-    return invalid_argument("cuda plan: calibrated activation scales and SmoothQuant need a calibration "
-                            "(--calibrate FILE.jsonl)");
+    return invalid_argument("cuda plan: key precision " + key.precision +
+                            " differs from the options' " + precision);
+  if ((options.static_activation_scales || options.smoothquant_alpha > 0.0f) &&
+      !options.calibration)
+    return invalid_argument(
+        "cuda plan: calibrated activation scales and SmoothQuant need a calibration "
+        "(--calibrate FILE.jsonl)");
   if (options.calibration)
     JN_RETURN_IF_ERROR(options.calibration->check_shape(config.num_layers, config.hidden_size,
                                                         config.intermediate_size));
@@ -1213,9 +1274,11 @@ Result<std::unique_ptr<Encoder>> make_cuda_encoder(const LoadedModel& model,
   return encoder;
 }
 
-Result<double> cuda_encoder_device_time_ms(Encoder& encoder, const PackedBatch& batch, int iterations) {
+Result<double> cuda_encoder_device_time_ms(Encoder& encoder, const PackedBatch& batch,
+                                           int iterations) {
   auto* cuda_encoder = dynamic_cast<CudaEncoder*>(&encoder);
-  if (!cuda_encoder) return invalid_argument("device timing needs a CUDA encoder, got " + encoder.backend_name());
+  if (!cuda_encoder)
+    return invalid_argument("device timing needs a CUDA encoder, got " + encoder.backend_name());
   return cuda_encoder->device_time_ms(batch, std::max(1, iterations));
 }
 

@@ -14,19 +14,26 @@ namespace {
 
 cudaDataType_t data_type(Precision precision) {
   switch (precision) {
-    case Precision::kFp16: return CUDA_R_16F;
-    case Precision::kBf16: return CUDA_R_16BF;
-    case Precision::kFp32: return CUDA_R_32F;
+    case Precision::kFp16:
+      return CUDA_R_16F;
+    case Precision::kBf16:
+      return CUDA_R_16BF;
+    case Precision::kFp32:
+      return CUDA_R_32F;
   }
   return CUDA_R_32F;
 }
 
 cublasLtEpilogue_t lt_epilogue(GemmEpilogue epilogue) {
   switch (epilogue) {
-    case GemmEpilogue::kNone: return CUBLASLT_EPILOGUE_DEFAULT;
-    case GemmEpilogue::kBias: return CUBLASLT_EPILOGUE_BIAS;
-    case GemmEpilogue::kBiasGeluTanh: return CUBLASLT_EPILOGUE_GELU_BIAS;
-    case GemmEpilogue::kBiasRelu: return CUBLASLT_EPILOGUE_RELU_BIAS;
+    case GemmEpilogue::kNone:
+      return CUBLASLT_EPILOGUE_DEFAULT;
+    case GemmEpilogue::kBias:
+      return CUBLASLT_EPILOGUE_BIAS;
+    case GemmEpilogue::kBiasGeluTanh:
+      return CUBLASLT_EPILOGUE_GELU_BIAS;
+    case GemmEpilogue::kBiasRelu:
+      return CUBLASLT_EPILOGUE_RELU_BIAS;
   }
   return CUBLASLT_EPILOGUE_DEFAULT;
 }
@@ -35,7 +42,8 @@ cublasLtEpilogue_t lt_epilogue(GemmEpilogue epilogue) {
 
 Result<std::unique_ptr<GemmRunner>> GemmRunner::create(Precision precision, void* workspace,
                                                        size_t workspace_bytes, bool autotune) {
-  std::unique_ptr<GemmRunner> runner(new GemmRunner(precision, workspace, workspace_bytes, autotune));
+  std::unique_ptr<GemmRunner> runner(
+      new GemmRunner(precision, workspace, workspace_bytes, autotune));
   JN_CUBLAS_CHECK(cublasLtCreate(&runner->handle_));
   return runner;
 }
@@ -74,8 +82,9 @@ Status GemmRunner::describe(Kind kind, int64_t rows, int64_t in_features, int64_
   if (kind == Kind::kFp8) {
     operand_type = CUDA_R_8F_E4M3;
     // Hopper's FP8 MMA keeps a reduced-precision accumulator; without fast accumulation cuBLASLt
-    // promotes it to fp32 every few k-steps, at a large cost in speed. Inference (TransformerEngine's
-    // forward pass) runs with it on; the accuracy is measured by the tests and the report.
+    // promotes it to fp32 every few k-steps, at a large cost in speed. Inference
+    // (TransformerEngine's forward pass) runs with it on; the accuracy is measured by the tests and
+    // the report.
     const int8_t fast_accumulation = 1;
     JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_FAST_ACCUM,
                                                    &fast_accumulation, sizeof(fast_accumulation)));
@@ -90,14 +99,15 @@ Status GemmRunner::describe(Kind kind, int64_t rows, int64_t in_features, int64_
   JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &lt,
                                                  sizeof(lt)));
   if (epilogue != GemmEpilogue::kNone) {
-    JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
-                                                   &type, sizeof(type)));
+    JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
+        plan.operation, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &type, sizeof(type)));
   }
   JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.weight_layout, operand_type, in_features,
                                              out_features, in_features));
-  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.input_layout, operand_type, in_features, rows,
-                                             in_features));
-  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.out_layout, out_type, out_features, rows, out_features));
+  JN_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&plan.input_layout, operand_type, in_features, rows, in_features));
+  JN_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&plan.out_layout, out_type, out_features, rows, out_features));
   return ok_status();
 }
 
@@ -118,32 +128,36 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t 
     status = cublasLtMatmulPreferenceCreate(&preference);
     const uint64_t max_workspace = workspace_bytes_;
     if (status == CUBLAS_STATUS_SUCCESS) {
-      status = cublasLtMatmulPreferenceSetAttribute(
-          preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_workspace, sizeof(max_workspace));
+      status =
+          cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                               &max_workspace, sizeof(max_workspace));
     }
     if (status == CUBLAS_STATUS_SUCCESS) {
-      status = cublasLtMatmulAlgoGetHeuristic(handle_, plan.operation, plan.weight_layout,
-                                              plan.input_layout, plan.out_layout, plan.out_layout,
-                                              preference, autotune_ ? kCandidates : 1, heuristics,
-                                              &found_count);
+      status = cublasLtMatmulAlgoGetHeuristic(
+          handle_, plan.operation, plan.weight_layout, plan.input_layout, plan.out_layout,
+          plan.out_layout, preference, autotune_ ? kCandidates : 1, heuristics, &found_count);
     }
     if (preference) cublasLtMatmulPreferenceDestroy(preference);
   }
   if (!described.ok() || status != CUBLAS_STATUS_SUCCESS || found_count == 0) {
-    const std::string why = !described.ok()                    ? described.message()
+    const std::string why = !described.ok()                   ? described.message()
                             : status != CUBLAS_STATUS_SUCCESS ? cublasLtGetStatusString(status)
                                                               : "no algorithm found";
     destroy(plan);
     plans_.erase(key);
     // Remembered, so a shape cuBLASLt cannot run costs one heuristic query, not one per call.
-    return refused_.emplace(key, unsupported("cuBLASLt has no " + std::string(kind_name(static_cast<int>(kind))) +
-                       precision_name(precision_) + " algorithm for linear [" +
-                       std::to_string(rows) + " x " + std::to_string(in_features) + "] -> " +
-                       std::to_string(out_features) + ": " + why)).first->second;
+    return refused_
+        .emplace(key,
+                 unsupported("cuBLASLt has no " + std::string(kind_name(static_cast<int>(kind))) +
+                             precision_name(precision_) + " algorithm for linear [" +
+                             std::to_string(rows) + " x " + std::to_string(in_features) + "] -> " +
+                             std::to_string(out_features) + ": " + why))
+        .first->second;
   }
   plan.algo = heuristics[0].algo;
   for (int idx = 1; idx < found_count; ++idx)
-    if (heuristics[idx].state == CUBLAS_STATUS_SUCCESS) plan.candidates.push_back(heuristics[idx].algo);
+    if (heuristics[idx].state == CUBLAS_STATUS_SUCCESS)
+      plan.candidates.push_back(heuristics[idx].algo);
   if (!plan.candidates.empty()) plan.candidates.insert(plan.candidates.begin(), heuristics[0].algo);
   return &plan;
 }
@@ -164,15 +178,18 @@ Status GemmRunner::tune(Plan& plan, cudaStream_t stream, const MatmulCall& call)
     if (call(candidate) != CUBLAS_STATUS_SUCCESS) continue;  // warm-up; a refusal rules it out
     cudaEventRecord(start, stream);
     bool ran = true;
-    for (int run = 0; run < kTimedRuns && ran; ++run) ran = call(candidate) == CUBLAS_STATUS_SUCCESS;
+    for (int run = 0; run < kTimedRuns && ran; ++run)
+      ran = call(candidate) == CUBLAS_STATUS_SUCCESS;
     cudaEventRecord(stop, stream);
     float elapsed_ms = 0.f;
     const cudaError_t waited = cudaEventSynchronize(stop);
     if (waited != cudaSuccess) {
-      status = cuda_error_status(waited, "cudaEventSynchronize (GEMM autotuning)", __FILE__, __LINE__);
+      status =
+          cuda_error_status(waited, "cudaEventSynchronize (GEMM autotuning)", __FILE__, __LINE__);
       break;
     }
-    if (ran && cudaEventElapsedTime(&elapsed_ms, start, stop) == cudaSuccess && (!found || elapsed_ms < best_ms)) {
+    if (ran && cudaEventElapsedTime(&elapsed_ms, start, stop) == cudaSuccess &&
+        (!found || elapsed_ms < best_ms)) {
       best_ms = elapsed_ms;
       plan.algo = candidate;
       found = true;
@@ -193,21 +210,23 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
                             std::to_string(in_features) + ", out " + std::to_string(out_features));
   if (epilogue != GemmEpilogue::kNone && bias == nullptr)
     return invalid_argument("linear: the epilogue needs a bias vector");
-  JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(Kind::kNative, rows, in_features, out_features, epilogue));
+  JN_ASSIGN_OR_RETURN(Plan * plan,
+                      plan_for(Kind::kNative, rows, in_features, out_features, epilogue));
   if (epilogue != GemmEpilogue::kNone) {
-    JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan->operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                   &bias, sizeof(bias)));
+    JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
+        plan->operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   }
   const float alpha = 1.f;
   const float beta = 0.f;
   JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
     return cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout, input,
-                          plan->input_layout, &beta, out, plan->out_layout, out, plan->out_layout, &algo,
-                          workspace_, workspace_bytes_, stream);
+                          plan->input_layout, &beta, out, plan->out_layout, out, plan->out_layout,
+                          &algo, workspace_, workspace_bytes_, stream);
   }));
-  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout, input,
-                                 plan->input_layout, &beta, out, plan->out_layout, out,
-                                 plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
+  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout,
+                                 input, plan->input_layout, &beta, out, plan->out_layout, out,
+                                 plan->out_layout, &plan->algo, workspace_, workspace_bytes_,
+                                 stream));
   return ok_status();
 }
 
@@ -215,7 +234,8 @@ namespace {
 
 Status check_quantized_shape(const char* what, int64_t in_features, int64_t out_features) {
   if (in_features <= 0 || out_features <= 0 || in_features % 16 != 0 || out_features % 16 != 0)
-    return unsupported(std::string(what) + " linear: feature counts must be positive multiples of 16, got in " +
+    return unsupported(std::string(what) +
+                       " linear: feature counts must be positive multiples of 16, got in " +
                        std::to_string(in_features) + ", out " + std::to_string(out_features));
   return ok_status();
 }
@@ -228,9 +248,11 @@ Status GemmRunner::linear_fp8(const void* input_codes, int64_t rows, int64_t in_
   if (rows <= 0) return ok_status();
   JN_RETURN_IF_ERROR(check_quantized_shape("fp8", in_features, out_features));
   if (precision_ != Precision::kBf16)
-    return unsupported("fp8 linear: writes bf16 (unscaled sums of code products exceed fp16), the runner is " +
-                       std::string(precision_name(precision_)));
-  JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(Kind::kFp8, rows, in_features, out_features, GemmEpilogue::kNone));
+    return unsupported(
+        "fp8 linear: writes bf16 (unscaled sums of code products exceed fp16), the runner is " +
+        std::string(precision_name(precision_)));
+  JN_ASSIGN_OR_RETURN(Plan * plan,
+                      plan_for(Kind::kFp8, rows, in_features, out_features, GemmEpilogue::kNone));
   const float alpha = 1.f;
   const float beta = 0.f;
   JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
@@ -238,9 +260,10 @@ Status GemmRunner::linear_fp8(const void* input_codes, int64_t rows, int64_t in_
                           input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
                           plan->out_layout, &algo, workspace_, workspace_bytes_, stream);
   }));
-  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
-                                 input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
-                                 plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
+  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes,
+                                 plan->weight_layout, input_codes, plan->input_layout, &beta, out,
+                                 plan->out_layout, out, plan->out_layout, &plan->algo, workspace_,
+                                 workspace_bytes_, stream));
   return ok_status();
 }
 
@@ -249,8 +272,8 @@ Status GemmRunner::linear_int8(const void* input_codes, int64_t rows, int64_t in
                                cudaStream_t stream) {
   if (rows <= 0) return ok_status();
   JN_RETURN_IF_ERROR(check_quantized_shape("int8", in_features, out_features));
-  JN_ASSIGN_OR_RETURN(Plan * plan, plan_for(Kind::kInt8, rows, in_features, out_features,
-                                            GemmEpilogue::kNone));
+  JN_ASSIGN_OR_RETURN(Plan * plan,
+                      plan_for(Kind::kInt8, rows, in_features, out_features, GemmEpilogue::kNone));
   const int32_t alpha = 1;
   const int32_t beta = 0;
   JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
@@ -258,9 +281,10 @@ Status GemmRunner::linear_int8(const void* input_codes, int64_t rows, int64_t in
                           input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
                           plan->out_layout, &algo, workspace_, workspace_bytes_, stream);
   }));
-  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
-                                 input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
-                                 plan->out_layout, &plan->algo, workspace_, workspace_bytes_, stream));
+  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes,
+                                 plan->weight_layout, input_codes, plan->input_layout, &beta, out,
+                                 plan->out_layout, out, plan->out_layout, &plan->algo, workspace_,
+                                 workspace_bytes_, stream));
   return ok_status();
 }
 

@@ -2,11 +2,12 @@
 // into the GEMM epilogue, in the activation precision or quantised: FP8 E4M3 (Hopper; unscaled
 // products of the codes in bf16) and INT8 (exact int32 accumulators); for both the row epilogue
 // kernel applies the per-token x per-channel scales. (cuBLASLt's outer-vector FP8 scaling, which
-// would apply them inside the GEMM, is refused on the H200 with the cuBLAS of CUDA 13.0.) Descriptors and
-// the chosen algorithm are cached per shape, so the hot path is one map lookup, a bias pointer
-// write and the matmul itself. With autotuning (the default), the first call of a shape times the
-// heuristic's candidate algorithms on the call's own operands and keeps the fastest, as TensorRT's
-// tactic selection and torch's max-autotune do, instead of trusting the heuristic's first guess.
+// would apply them inside the GEMM, is refused on the H200 with the cuBLAS of CUDA 13.0.)
+// Descriptors and the chosen algorithm are cached per shape, so the hot path is one map lookup, a
+// bias pointer write and the matmul itself. With autotuning (the default), the first call of a
+// shape times the heuristic's candidate algorithms on the call's own operands and keeps the
+// fastest, as TensorRT's tactic selection and torch's max-autotune do, instead of trusting the
+// heuristic's first guess.
 #pragma once
 
 #include <cublasLt.h>
@@ -39,8 +40,8 @@ class GemmRunner {
   GemmRunner(const GemmRunner&) = delete;
   GemmRunner& operator=(const GemmRunner&) = delete;
 
-  // out[rows, out_features] = epilogue(input[rows, in_features] . weight[out_features, in_features]^T),
-  // all row-major in the runner's precision; bias has out_features entries.
+  // out[rows, out_features] = epilogue(input[rows, in_features] . weight[out_features,
+  // in_features]^T), all row-major in the runner's precision; bias has out_features entries.
   Status linear(const void* input, int64_t rows, int64_t in_features, const void* weight,
                 const void* bias, int64_t out_features, GemmEpilogue epilogue, void* out,
                 cudaStream_t stream);
@@ -70,7 +71,9 @@ class GemmRunner {
   using PlanKey = std::tuple<Kind, int64_t, int64_t, int64_t, GemmEpilogue>;
 
   GemmRunner(Precision precision, void* workspace, size_t workspace_bytes, bool autotune)
-      : precision_(precision), workspace_(workspace), workspace_bytes_(workspace_bytes),
+      : precision_(precision),
+        workspace_(workspace),
+        workspace_bytes_(workspace_bytes),
         autotune_(autotune) {}
   // Runs plan's matmul with `algo` on the call's operands.
   using MatmulCall = std::function<cublasStatus_t(const cublasLtMatmulAlgo_t& algo)>;

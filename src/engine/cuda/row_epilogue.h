@@ -34,15 +34,15 @@ struct RowEpilogueArgs {
   const void* bias = nullptr;         // [cols] or null
   RowActivation activation = RowActivation::kNone;
   // Residual add + LayerNorm when `residual` is set: x = LayerNorm(x + residual) * gamma + beta.
-  const void* residual = nullptr;     // [rows, cols]
+  const void* residual = nullptr;  // [rows, cols]
   const void* gamma = nullptr;
   const void* beta = nullptr;
   float eps = 1e-12f;
   // Outputs: `out` in the activation precision (may alias `input` or `residual`), and/or codes.
   void* out = nullptr;
   RowCodes codes_format = RowCodes::kNone;
-  void* codes = nullptr;               // [rows, cols] int8 or E4M3 bytes
-  float* code_scales = nullptr;        // [rows]: value ≈ code * scale
+  void* codes = nullptr;         // [rows, cols] int8 or E4M3 bytes
+  float* code_scales = nullptr;  // [rows]: value ≈ code * scale
   // Calibrated per-tensor scale (one device float); null quantises each row by its own absmax.
   const float* static_scale = nullptr;
   // SmoothQuant: the codes quantise x / divisor[c] (the weights were multiplied by it); the

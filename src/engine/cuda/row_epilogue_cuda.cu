@@ -27,17 +27,21 @@ __device__ __forceinline__ float block_reduce(float value, float* scratch) {
   __syncthreads();
   float total = scratch[0];
 #pragma unroll
-  for (int warp = 1; warp < kWarps; ++warp) total = kMax ? fmaxf(total, scratch[warp]) : total + scratch[warp];
+  for (int warp = 1; warp < kWarps; ++warp)
+    total = kMax ? fmaxf(total, scratch[warp]) : total + scratch[warp];
   return total;
 }
 
 __device__ __forceinline__ float activate(float x, RowActivation activation) {
   switch (activation) {
-    case RowActivation::kGeluErf: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    case RowActivation::kGeluErf:
+      return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
     case RowActivation::kGeluTanh:
       return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case RowActivation::kRelu: return fmaxf(x, 0.f);
-    case RowActivation::kNone: break;
+    case RowActivation::kRelu:
+      return fmaxf(x, 0.f);
+    case RowActivation::kNone:
+      break;
   }
   return x;
 }
@@ -63,10 +67,14 @@ __global__ void __launch_bounds__(kThreads) row_epilogue_kernel(RowEpilogueArgs 
       const float4* col_scales = reinterpret_cast<const float4*>(args.col_scales + col);
       const float4 scale_low = col_scales[0], scale_high = col_scales[1];
       const float row_scale = args.row_scales[row];
-      v[0] = low.x * scale_low.x; v[1] = low.y * scale_low.y;
-      v[2] = low.z * scale_low.z; v[3] = low.w * scale_low.w;
-      v[4] = high.x * scale_high.x; v[5] = high.y * scale_high.y;
-      v[6] = high.z * scale_high.z; v[7] = high.w * scale_high.w;
+      v[0] = low.x * scale_low.x;
+      v[1] = low.y * scale_low.y;
+      v[2] = low.z * scale_low.z;
+      v[3] = low.w * scale_low.w;
+      v[4] = high.x * scale_high.x;
+      v[5] = high.y * scale_high.y;
+      v[6] = high.z * scale_high.z;
+      v[7] = high.w * scale_high.w;
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e) v[e] *= row_scale;
     } else {
@@ -77,10 +85,14 @@ __global__ void __launch_bounds__(kThreads) row_epilogue_kernel(RowEpilogueArgs 
         const float4* col_scales = reinterpret_cast<const float4*>(args.col_scales + col);
         const float4 scale_low = col_scales[0], scale_high = col_scales[1];
         const float row_scale = args.row_scales[row];
-        v[0] *= scale_low.x * row_scale; v[1] *= scale_low.y * row_scale;
-        v[2] *= scale_low.z * row_scale; v[3] *= scale_low.w * row_scale;
-        v[4] *= scale_high.x * row_scale; v[5] *= scale_high.y * row_scale;
-        v[6] *= scale_high.z * row_scale; v[7] *= scale_high.w * row_scale;
+        v[0] *= scale_low.x * row_scale;
+        v[1] *= scale_low.y * row_scale;
+        v[2] *= scale_low.z * row_scale;
+        v[3] *= scale_low.w * row_scale;
+        v[4] *= scale_high.x * row_scale;
+        v[5] *= scale_high.y * row_scale;
+        v[6] *= scale_high.z * row_scale;
+        v[7] *= scale_high.w * row_scale;
       }
     }
     if (args.bias) {
@@ -121,7 +133,8 @@ __global__ void __launch_bounds__(kThreads) row_epilogue_kernel(RowEpilogueArgs 
       const Pack<T> beta = load_pack(static_cast<const T*>(args.beta) + pack * kPackColumns);
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e)
-        values[k][e] = (values[k][e] - mean) * inv_std * to_float(gamma.values[e]) + to_float(beta.values[e]);
+        values[k][e] =
+            (values[k][e] - mean) * inv_std * to_float(gamma.values[e]) + to_float(beta.values[e]);
     }
   }
   // Round to the activation precision: the codes then quantise exactly what `out` holds.
@@ -174,10 +187,12 @@ __global__ void __launch_bounds__(kThreads) row_epilogue_kernel(RowEpilogueArgs 
     for (int e = 0; e < kPackColumns; ++e) {
       const float scaled = values[k][e] * inv_scale;
       if (fp8) {
-        out.bytes[e] = static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3));
+        out.bytes[e] =
+            static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3));
       } else {
         // Round half away from zero and clamp to ±127, as the CPU quantiser does.
-        out.bytes[e] = static_cast<uint8_t>(static_cast<int8_t>(fminf(fmaxf(roundf(scaled), -127.f), 127.f)));
+        out.bytes[e] =
+            static_cast<uint8_t>(static_cast<int8_t>(fminf(fmaxf(roundf(scaled), -127.f), 127.f)));
       }
     }
     *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = out.word;
@@ -192,7 +207,8 @@ Status launch_row_epilogue(Precision precision, const RowEpilogueArgs& args, cud
     return unsupported("row epilogue: the quantised layers run fp16 or bf16 activations, not fp32");
   if (args.cols <= 0 || args.cols % kPackColumns != 0 || args.cols > kMaxRowEpilogueColumns)
     return unsupported("row epilogue: " + std::to_string(args.cols) +
-                       " columns; needs a multiple of 8 up to " + std::to_string(kMaxRowEpilogueColumns));
+                       " columns; needs a multiple of 8 up to " +
+                       std::to_string(kMaxRowEpilogueColumns));
   if ((args.input == nullptr) == (args.accumulators == nullptr))
     return invalid_argument("row epilogue: give exactly one of input and accumulators");
   if (args.accumulators && (!args.row_scales || !args.col_scales))
