@@ -106,6 +106,17 @@ Result<ActivationCalibration> ActivationStatsRecorder::finish(float percentile) 
   return calibration;
 }
 
+float static_activation_absmax(const SiteCalibration& stats, const std::vector<float>& divisor) {
+  if (stats.absmax <= 0.0f) return 0.0f;
+  float absmax = stats.absmax;
+  if (!divisor.empty()) {
+    absmax = 0.0f;
+    for (size_t channel = 0; channel < divisor.size() && channel < stats.channel_absmax.size(); ++channel)
+      absmax = std::max(absmax, stats.channel_absmax[channel] / divisor[channel]);
+  }
+  return absmax * (stats.clipped_absmax / stats.absmax);
+}
+
 std::vector<float> smoothing_factors(const std::vector<float>& activation_channel_absmax,
                                      const float* weight, int64_t out_features, int64_t in_features,
                                      float alpha) {

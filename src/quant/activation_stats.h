@@ -73,6 +73,11 @@ class ActivationStatsRecorder final : public ActivationObserver {
   std::vector<std::array<Site, kNumLinearSites>> layers_;
 };
 
+// The absmax a calibrated per-tensor activation scale maps to the largest code: the site's
+// percentile clip, carried over to the channels of x / divisor when SmoothQuant `divisor` is given
+// (empty: none).
+float static_activation_absmax(const SiteCalibration& stats, const std::vector<float>& divisor);
+
 // SmoothQuant (Xiao et al. 2023) migration factors for one linear layer: s_j =
 // max|X_j|^alpha / max|W_:j|^(1-alpha). The layer computes (X / s) · (W · s)ᵀ, which equals X · Wᵀ
 // but moves outlier activation channels into the (per-channel quantised) weights.

@@ -175,17 +175,8 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
                                     weight.dim(1), options_.smoothquant_alpha);
       quant.smoothing = &smoothing;
     }
-    if (options_.static_activation_scales) {
-      // The percentile clip measured on the raw input, carried over to the smoothed channels.
-      float absmax = stats.absmax;
-      if (!smoothing.empty()) {
-        absmax = 0.0f;
-        for (size_t channel = 0; channel < smoothing.size(); ++channel)
-          absmax = std::max(absmax, stats.channel_absmax[channel] / smoothing[channel]);
-      }
-      quant.static_activation_absmax =
-          stats.absmax > 0.0f ? absmax * (stats.clipped_absmax / stats.absmax) : 0.0f;
-    }
+    if (options_.static_activation_scales)
+      quant.static_activation_absmax = static_activation_absmax(stats, smoothing);
   }
   const bool four_bit = options_.precision == Precision::kInt4 || options_.precision == Precision::kNf4;
   if (four_bit && options_.calibration && !options_.calibration->site(layer_idx, site).gram.empty())

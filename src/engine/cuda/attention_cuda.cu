@@ -13,6 +13,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/element_types.cuh"
+#include "engine/cuda/mma_sm80.cuh"
 
 namespace justnews::cuda {
 
@@ -291,38 +292,6 @@ struct MmaLayout {
   static constexpr size_t kTotalBytes = kQBytes + 4 * kTileBytes;  // Q, K x2, V x2
 };
 
-template <typename T> struct MmaType;
-template <> struct MmaType<__half> {
-  static __device__ __forceinline__ uint32_t pack(float low, float high) {
-    __half2 value = __floats2half2_rn(low, high);
-    return *reinterpret_cast<uint32_t*>(&value);
-  }
-};
-template <> struct MmaType<__nv_bfloat16> {
-  static __device__ __forceinline__ uint32_t pack(float low, float high) {
-    __nv_bfloat162 value = __floats2bfloat162_rn(low, high);
-    return *reinterpret_cast<uint32_t*>(&value);
-  }
-};
-
-// d += a . b for one m16n8k16 tile, fp32 accumulate.
-template <typename T>
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                          uint32_t b1) {
-  if constexpr (std::is_same_v<T, __half>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-}
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* address) {
   const unsigned int shared = static_cast<unsigned int>(__cvta_generic_to_shared(address));
@@ -474,8 +443,8 @@ attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, fl
       const float p3 = exp2f(s_acc[tile][3] - row_max[1]);
       row_sum[0] += p0 + p1;
       row_sum[1] += p2 + p3;
-      p_frag[tile / 2][(tile & 1) * 2 + 0] = MmaType<T>::pack(p0, p1);
-      p_frag[tile / 2][(tile & 1) * 2 + 1] = MmaType<T>::pack(p2, p3);
+      p_frag[tile / 2][(tile & 1) * 2 + 0] = pack_pair<T>(p0, p1);
+      p_frag[tile / 2][(tile & 1) * 2 + 1] = pack_pair<T>(p2, p3);
     }
     // O += P . V: V rows are keys (the k dimension), so ldmatrix.trans yields the B fragments.
 #pragma unroll
@@ -507,7 +476,7 @@ attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, fl
     T* out_row = out + static_cast<int64_t>(first_token + query) * hidden + head * kHeadDim;
 #pragma unroll
     for (int tile = 0; tile < kOutTiles; ++tile) {
-      const uint32_t packed = MmaType<T>::pack(o_acc[tile][half * 2] * inv_sum[half],
+      const uint32_t packed = pack_pair<T>(o_acc[tile][half * 2] * inv_sum[half],
                                                o_acc[tile][half * 2 + 1] * inv_sum[half]);
       *reinterpret_cast<uint32_t*>(out_row + tile * 8 + quad * 2) = packed;
     }

@@ -300,16 +300,7 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
         for (int64_t col = 0; col < in_features; ++col)
           weight[row * in_features + col] *= divisor[col];
     }
-    if (options.static_activation_scales) {
-      // The percentile clip measured on the raw input, carried over to the smoothed channels.
-      float absmax = stats.absmax;
-      if (!divisor.empty()) {
-        absmax = 0.0f;
-        for (size_t channel = 0; channel < divisor.size(); ++channel)
-          absmax = std::max(absmax, stats.channel_absmax[channel] / divisor[channel]);
-      }
-      static_absmax = stats.absmax > 0.0f ? absmax * (stats.clipped_absmax / stats.absmax) : 0.0f;
-    }
+    if (options.static_activation_scales) static_absmax = static_activation_absmax(stats, divisor);
   }
   std::vector<float> scales;
   if (fp8) {

@@ -162,6 +162,18 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t 
   return &plan;
 }
 
+Status GemmRunner::matmul(Plan& plan, const void* alpha, const void* beta, const void* weight,
+                          const void* input, void* out, cudaStream_t stream) {
+  const auto call = [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(handle_, plan.operation, alpha, weight, plan.weight_layout, input,
+                          plan.input_layout, beta, out, plan.out_layout, out, plan.out_layout,
+                          &algo, workspace_, workspace_bytes_, stream);
+  };
+  JN_RETURN_IF_ERROR(tune(plan, stream, call));
+  JN_CUBLAS_CHECK(call(plan.algo));
+  return ok_status();
+}
+
 Status GemmRunner::tune(Plan& plan, cudaStream_t stream, const MatmulCall& call) {
   if (plan.candidates.empty()) return ok_status();
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
@@ -218,16 +230,7 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
   }
   const float alpha = 1.f;
   const float beta = 0.f;
-  JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
-    return cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout, input,
-                          plan->input_layout, &beta, out, plan->out_layout, out, plan->out_layout,
-                          &algo, workspace_, workspace_bytes_, stream);
-  }));
-  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight, plan->weight_layout,
-                                 input, plan->input_layout, &beta, out, plan->out_layout, out,
-                                 plan->out_layout, &plan->algo, workspace_, workspace_bytes_,
-                                 stream));
-  return ok_status();
+  return matmul(*plan, &alpha, &beta, weight, input, out, stream);
 }
 
 namespace {
@@ -255,16 +258,7 @@ Status GemmRunner::linear_fp8(const void* input_codes, int64_t rows, int64_t in_
                       plan_for(Kind::kFp8, rows, in_features, out_features, GemmEpilogue::kNone));
   const float alpha = 1.f;
   const float beta = 0.f;
-  JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
-    return cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
-                          input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
-                          plan->out_layout, &algo, workspace_, workspace_bytes_, stream);
-  }));
-  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes,
-                                 plan->weight_layout, input_codes, plan->input_layout, &beta, out,
-                                 plan->out_layout, out, plan->out_layout, &plan->algo, workspace_,
-                                 workspace_bytes_, stream));
-  return ok_status();
+  return matmul(*plan, &alpha, &beta, weight_codes, input_codes, out, stream);
 }
 
 Status GemmRunner::linear_int8(const void* input_codes, int64_t rows, int64_t in_features,
@@ -276,16 +270,7 @@ Status GemmRunner::linear_int8(const void* input_codes, int64_t rows, int64_t in
                       plan_for(Kind::kInt8, rows, in_features, out_features, GemmEpilogue::kNone));
   const int32_t alpha = 1;
   const int32_t beta = 0;
-  JN_RETURN_IF_ERROR(tune(*plan, stream, [&](const cublasLtMatmulAlgo_t& algo) {
-    return cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes, plan->weight_layout,
-                          input_codes, plan->input_layout, &beta, out, plan->out_layout, out,
-                          plan->out_layout, &algo, workspace_, workspace_bytes_, stream);
-  }));
-  JN_CUBLAS_CHECK(cublasLtMatmul(handle_, plan->operation, &alpha, weight_codes,
-                                 plan->weight_layout, input_codes, plan->input_layout, &beta, out,
-                                 plan->out_layout, out, plan->out_layout, &plan->algo, workspace_,
-                                 workspace_bytes_, stream));
-  return ok_status();
+  return matmul(*plan, &alpha, &beta, weight_codes, input_codes, out, stream);
 }
 
 }  // namespace justnews::cuda
