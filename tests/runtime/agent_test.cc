@@ -190,3 +190,57 @@ TEST(Agent, BatchOverBudgetIsSplitAndAnItemOverBudgetIsRefused) {
 
 }  // namespace
 }  // namespace justnews
+
+namespace justnews {
+namespace {
+
+// Runs kTexts through a CPU agent of `precision` and returns each text's probabilities.
+Result<std::vector<std::vector<float>>> classify_all(const std::string& model_dir, const std::string& precision) {
+  AgentConfig config = agent_config("sentiment-" + precision, model_dir, "classify");
+  config.precision = precision;
+  JN_ASSIGN_OR_RETURN(LoadedAgent loaded, load(config));
+  std::vector<WorkItem> items;
+  for (size_t idx = 0; idx < kTexts.size(); ++idx) {
+    JN_ASSIGN_OR_RETURN(WorkItem item, loaded.agent->tokenize(idx, kTexts[idx]));
+    items.push_back(std::move(item));
+  }
+  std::vector<const WorkItem*> batch;
+  for (const WorkItem& item : items) batch.push_back(&item);
+  std::vector<std::vector<float>> probabilities;
+  for (auto& result : loaded.agent->run_batch(batch)) {
+    if (!result.ok()) return result.status();
+    probabilities.push_back(result->values);
+  }
+  return probabilities;
+}
+
+// The agent's precision reaches the CPU encoder: bf16 and int8 agents give probabilities close to
+// fp32 (and fp16, which the CPU runs as fp32, gives the same), and a 4-bit group wider than the
+// model's rows is refused at load with the agent's name.
+TEST(Agent, CpuPrecisionFromConfig) {
+  TempDir dir("agent");
+  const std::string model_dir = testing::make_fixture_model_dir("bert_seqcls", dir.path());
+  auto reference = classify_all(model_dir, "fp32");
+  ASSERT_TRUE(reference.ok()) << reference.status().to_string();
+  auto fp16 = classify_all(model_dir, "fp16");
+  ASSERT_TRUE(fp16.ok()) << fp16.status().to_string();
+  EXPECT_EQ(*fp16, *reference);
+  for (const std::string precision : {"bf16", "int8"}) {
+    auto actual = classify_all(model_dir, precision);
+    ASSERT_TRUE(actual.ok()) << precision << ": " << actual.status().to_string();
+    bool any_different = false;
+    for (size_t text = 0; text < reference->size(); ++text)
+      for (size_t label = 0; label < (*reference)[text].size(); ++label) {
+        EXPECT_NEAR((*actual)[text][label], (*reference)[text][label], 0.05) << precision;
+        any_different |= (*actual)[text][label] != (*reference)[text][label];
+      }
+    EXPECT_TRUE(any_different) << precision << " ran as fp32";
+  }
+  auto four_bit = classify_all(model_dir, "nf4");  // hidden 32 < the default group of 64
+  ASSERT_FALSE(four_bit.ok());
+  EXPECT_NE(four_bit.status().message().find("sentiment-nf4"), std::string::npos) << four_bit.status().message();
+  EXPECT_NE(four_bit.status().message().find("group size"), std::string::npos) << four_bit.status().message();
+}
+
+}  // namespace
+}  // namespace justnews
