@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
-#include "engine/cpu/cpu_encoder.h"
+#include "cuda_report_variants.h"
 #include "engine/cuda/cuda_plan_cache.h"
 #include "engine/plan_checksum.h"
 #include "model/model_dir.h"
@@ -70,23 +70,9 @@ Result<std::pair<std::string, std::string>> choose_cuda_precision(
     const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
     const CudaEncoderOptions& base, double max_drop, ThreadPool* pool) {
   QuantEvalOptions eval_options;
-  std::vector<EncoderVariant> variants;
-  variants.push_back({"fp32 (cpu)", Precision::kFp32, false,
-                      [&model, pool]() { return make_cpu_encoder(model, pool); }});
-  for (const char* name : {"fp16", "bf16", "fp8", "int8", "int4", "nf4"}) {
-    CudaEncoderOptions options = base;
-    JN_RETURN_IF_ERROR(apply_precision_name(name, options));
-    options.max_batch_tokens = eval_options.batch_size * eval_options.max_length;
-    options.max_batch_sequences = eval_options.batch_size;
-    const std::string precision = name;
-    const Precision memory = precision == "fp8"    ? Precision::kFp8
-                             : precision == "int8" ? Precision::kInt8
-                             : precision == "int4" ? Precision::kInt4
-                             : precision == "nf4"  ? Precision::kNf4
-                                                   : Precision::kBf16;
-    variants.push_back({precision, memory, false,
-                        [&model, options]() { return make_cuda_encoder(model, options); }});
-  }
+  // Each row is `base` (the calibration and scale choices this compile will use) at one precision.
+  JN_ASSIGN_OR_RETURN(auto variants, cuda_report_variants(model, pool, all_cuda_precision_names(),
+                                                          base, nullptr, eval_options));
   std::vector<std::string> skipped;
   JN_ASSIGN_OR_RETURN(auto reports,
                       evaluate_encoders(model, tokenizer, eval, variants, eval_options, &skipped));

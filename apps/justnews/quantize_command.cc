@@ -8,12 +8,11 @@
 
 #include "cli_args.h"
 #include "core/thread_pool.h"
-#include "engine/cpu/cpu_encoder.h"
 #include "model/model_dir.h"
 #include "quant/accuracy_report.h"
 #include "tokenizer/tokenizer.h"
 #ifdef JUSTNEWS_WITH_CUDA
-#include "engine/cuda/cuda_encoder.h"
+#include "cuda_report_variants.h"
 #endif
 
 namespace justnews::cli {
@@ -24,7 +23,7 @@ constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [o
   --report                   evaluate every precision against the FP32 CPU encoder (required)
   --device cpu|cuda          backend whose precisions are evaluated (default cpu); cuda offers
                              fp16, bf16, fp8, int8, int4, nf4 (+ fp8-static, int8-smooth and
-                             int8-static with --calibrate)
+                             int8-static, int4-gptq and nf4-gptq with --calibrate)
   --eval FILE.jsonl          evaluation texts (default ../shared/data/news/agnews_test.jsonl)
   --field NAME               JSON field with the text (default "title")
   --label-field NAME         JSON field with the label: adds task accuracy
@@ -70,61 +69,6 @@ void print_reports(const std::vector<PrecisionReport>& reports) {
   }
 }
 
-#ifdef JUSTNEWS_WITH_CUDA
-// The CUDA precisions as report rows; the FP32 CPU encoder is the reference row.
-Result<std::vector<EncoderVariant>> cuda_variants(const LoadedModel& model, ThreadPool* pool,
-                                                  const std::string& list,
-                                                  const ActivationCalibration* calibration,
-                                                  const QuantEvalOptions& eval_options) {
-  std::vector<EncoderVariant> variants;
-  variants.push_back({"fp32 (cpu)", Precision::kFp32, false,
-                      [&model, pool]() { return make_cpu_encoder(model, pool); }});
-  std::vector<std::string> names;
-  if (list.empty() || list == "auto") {
-    names = {"fp16", "bf16", "fp8", "int8", "int4", "nf4"};
-  } else {
-    for (size_t begin = 0; begin <= list.size();) {
-      const size_t end = std::min(list.find(',', begin), list.size());
-      names.push_back(list.substr(begin, end - begin));
-      begin = end + 1;
-    }
-  }
-  const auto add = [&](const std::string& row, const std::string& name, bool static_scales,
-                       float alpha) -> Status {
-    CudaEncoderOptions options;
-    JN_RETURN_IF_ERROR(apply_precision_name(name, options));
-    options.max_batch_tokens = eval_options.batch_size * eval_options.max_length;
-    options.max_batch_sequences = eval_options.batch_size;
-    options.int4_group_size = eval_options.group_size;
-    // Plain rows run without calibration (4-bit with it means GPTQ, int8 SmoothQuant / static).
-    const bool calibrated = static_scales || alpha > 0.0f || row.find("-gptq") != std::string::npos;
-    options.calibration = calibrated ? calibration : nullptr;
-    options.static_activation_scales = static_scales;
-    options.smoothquant_alpha = alpha;
-    const Precision memory = name == "fp8"    ? Precision::kFp8
-                             : name == "int8" ? Precision::kInt8
-                             : name == "int4" ? Precision::kInt4
-                             : name == "nf4"  ? Precision::kNf4
-                             : name == "fp32" ? Precision::kFp32
-                                              : Precision::kBf16;  // 2 bytes a weight
-    variants.push_back({row, memory, false,
-                        [&model, options]() { return make_cuda_encoder(model, options); }});
-    return ok_status();
-  };
-  for (const std::string& name : names) {
-    JN_RETURN_IF_ERROR(add(name, name, false, 0.0f));
-    if (!calibration) continue;
-    if (name == "fp8") JN_RETURN_IF_ERROR(add("fp8-static", name, true, 0.0f));
-    if (name == "int8") {
-      JN_RETURN_IF_ERROR(add("int8-smooth", name, false, eval_options.smoothquant_alpha));
-      JN_RETURN_IF_ERROR(add("int8-static", name, true, eval_options.smoothquant_alpha));
-    }
-    if ((name == "int4" || name == "nf4") && !calibration->site(0, LinearSite::kQkv).gram.empty())
-      JN_RETURN_IF_ERROR(add(name + "-gptq", name, false, 0.0f));
-  }
-  return variants;
-}
-#endif
 
 }  // namespace
 
@@ -202,7 +146,10 @@ int run_quantize_command(int argc, char** argv) {
 
   std::optional<ActivationCalibration> calibration;
   if (args->has("calibrate")) {
-    options.collect_gram = true;  // int4 / nf4 rows then also run GPTQ
+    // Gram statistics cost a rank-k update per observed batch: only for int4 / nf4 (GPTQ) rows.
+    const std::string list = args->get("precision");
+    options.collect_gram = list.empty() || list == "auto" || list.find("int4") != std::string::npos ||
+                           list.find("nf4") != std::string::npos;
     auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
                                     "", *calibrate_limit);
     if (!texts.ok()) return fail(texts.status().with_context("--calibrate"));
@@ -226,7 +173,20 @@ int run_quantize_command(int argc, char** argv) {
     reports = evaluate_precisions(*model, *tokenizer, *eval, *precisions, calibrated, options, &pool);
   } else {
 #ifdef JUSTNEWS_WITH_CUDA
-    auto variants = cuda_variants(*model, &pool, args->get("precision"), calibrated, options);
+    std::vector<std::string> names;
+    const std::string list = args->get("precision");
+    if (list.empty() || list == "auto") {
+      names = all_cuda_precision_names();
+    } else {
+      for (size_t begin = 0; begin <= list.size();) {
+        const size_t end = std::min(list.find(',', begin), list.size());
+        names.push_back(list.substr(begin, end - begin));
+        begin = end + 1;
+      }
+    }
+    CudaEncoderOptions base;
+    base.int4_group_size = options.group_size;
+    auto variants = cuda_report_variants(*model, &pool, names, base, calibrated, options);
     if (!variants.ok()) return fail(variants.status());
     reports = evaluate_encoders(*model, *tokenizer, *eval, *variants, options);
 #endif

@@ -64,7 +64,7 @@ uint8_t float_to_fp8_e4m3(float value) {
 
 float fp8_e4m3_to_float(uint8_t code) { return decode_table()[code]; }
 
-float fp8_activation_scale(float absmax) { return absmax > 0.0f ? absmax / kFp8E4M3Max : 1.0f; }
+float fp8_scale_for_absmax(float absmax) { return absmax > 0.0f ? absmax / kFp8E4M3Max : 1.0f; }
 
 Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_t columns,
                                        const std::string& name) {
@@ -78,7 +78,7 @@ Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_
   for (int64_t row_idx = 0; row_idx < rows; ++row_idx) {
     const float* row = values + row_idx * columns;
     const float absmax = absmax_per_row[static_cast<size_t>(row_idx)];
-    const float scale = absmax > 0.0f ? absmax / kFp8E4M3Max : 1.0f;
+    const float scale = fp8_scale_for_absmax(absmax);
     matrix.scales[static_cast<size_t>(row_idx)] = scale;
     uint8_t* codes = matrix.codes.data() + row_idx * columns;
     for (int64_t col_idx = 0; col_idx < columns; ++col_idx)

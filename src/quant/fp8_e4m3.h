@@ -28,8 +28,8 @@ Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_
                                        const std::string& name);
 std::vector<float> dequantize_fp8(const Fp8Matrix& matrix);
 
-// Per-tensor activation scale from a calibrated absmax (absmax ↦ 448; 0 → 1 so nothing divides by
-// 0).
-float fp8_activation_scale(float absmax);
+// The scale that maps `absmax` to 448, for a weight row or a calibrated activation tensor (0 → 1 so
+// nothing divides by 0).
+float fp8_scale_for_absmax(float absmax);
 
 }  // namespace justnews

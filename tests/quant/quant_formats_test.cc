@@ -111,10 +111,10 @@ TEST(Fp8E4M3, RoundsToNearestEvenAndSaturates) {
 }
 
 TEST(Fp8E4M3, ActivationScaleMapsTheCalibratedAbsmaxTo448) {
-  EXPECT_EQ(fp8_activation_scale(448.0f), 1.0f);
-  EXPECT_EQ(fp8_activation_scale(896.0f), 2.0f);
-  EXPECT_EQ(fp8_activation_scale(0.0f), 1.0f);  // an all-zero tensor must not divide by zero
-  EXPECT_EQ(float_to_fp8_e4m3(200.0f / fp8_activation_scale(200.0f)), 0x7E);
+  EXPECT_EQ(fp8_scale_for_absmax(448.0f), 1.0f);
+  EXPECT_EQ(fp8_scale_for_absmax(896.0f), 2.0f);
+  EXPECT_EQ(fp8_scale_for_absmax(0.0f), 1.0f);  // an all-zero tensor must not divide by zero
+  EXPECT_EQ(float_to_fp8_e4m3(200.0f / fp8_scale_for_absmax(200.0f)), 0x7E);
 }
 
 TEST(Fp8E4M3, PerRowScalesKeepRelativeErrorWithinHalfAnUlp) {

@@ -320,7 +320,7 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     arena.append_raw(site_tensor(layer_idx, site, "_input_divisor"), divisor.data(),
                      divisor.size() * sizeof(float));
   if (static_absmax > 0.0f) {
-    const float scale = static_absmax / (fp8 ? kFp8E4M3Max : static_cast<float>(kInt8MaxCode));
+    const float scale = fp8 ? fp8_scale_for_absmax(static_absmax) : int8_scale_for_absmax(static_absmax);
     arena.append_raw(site_tensor(layer_idx, site, "_input_scale"), &scale, sizeof(scale));
   }
   return ok_status();

@@ -1,0 +1,29 @@
+// The rows `justnews quantize --device cuda` and `justnews compile --precision auto` measure: the
+// FP32 CPU encoder as the reference, then one CUDA encoder per precision name. Needs a CUDA build.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "engine/cuda/cuda_encoder.h"
+#include "model/model_dir.h"
+#include "quant/accuracy_report.h"
+
+namespace justnews::cli {
+
+// The CUDA precisions a report covers when none are named.
+const std::vector<std::string>& all_cuda_precision_names();
+
+// Rows for `names` (fp16, bf16, fp32, fp8, int8, int4, nf4), each `base` with that precision and
+// batch limits from `eval_options`. With `calibration`, the calibrated variants follow their plain
+// row: fp8-static, int8-smooth, int8-static and (with Gram statistics) int4-gptq / nf4-gptq.
+// `model`, `pool` and `calibration` must outlive the rows.
+Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& model, ThreadPool* pool,
+                                                         const std::vector<std::string>& names,
+                                                         const CudaEncoderOptions& base,
+                                                         const ActivationCalibration* calibration,
+                                                         const QuantEvalOptions& eval_options);
+
+}  // namespace justnews::cli
