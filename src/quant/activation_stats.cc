@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace justnews {
 
@@ -59,6 +60,13 @@ void ActivationStatsRecorder::observe(int64_t layer_idx, LinearSite site, const 
     }
     token_absmax[static_cast<size_t>(row_idx)] = row_max;
   }
+  // This batch's xᵀ x (the expensive part: rows · columns² multiply-adds) is computed before taking
+  // the lock, so concurrent observers only serialise on the columns² merge below.
+  std::vector<float> gram;
+  if (accumulate_gram_) {
+    gram.assign(static_cast<size_t>(columns * columns), 0.0f);
+    accumulate_gram_(input, rows, columns, gram.data());
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   Site& stats = layers_[static_cast<size_t>(layer_idx)][static_cast<size_t>(site)];
   if (stats.channel_absmax.size() != channel_absmax.size())
@@ -66,9 +74,11 @@ void ActivationStatsRecorder::observe(int64_t layer_idx, LinearSite site, const 
   for (size_t idx = 0; idx < channel_absmax.size(); ++idx)
     stats.channel_absmax[idx] = std::max(stats.channel_absmax[idx], channel_absmax[idx]);
   stats.token_absmax.insert(stats.token_absmax.end(), token_absmax.begin(), token_absmax.end());
-  if (accumulate_gram_) {
-    if (stats.gram.empty()) stats.gram.assign(static_cast<size_t>(columns * columns), 0.0f);
-    accumulate_gram_(input, rows, columns, stats.gram.data());
+  if (gram.empty()) return;
+  if (stats.gram.size() != gram.size()) {
+    stats.gram = std::move(gram);
+  } else {
+    for (size_t idx = 0; idx < gram.size(); ++idx) stats.gram[idx] += gram[idx];
   }
 }
 

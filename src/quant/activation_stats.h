@@ -48,7 +48,8 @@ struct ActivationCalibration {
 };
 
 // Adds inputᵀ input ([rows, columns] row-major) into gram ([columns, columns]); the caller brings
-// the BLAS (this module has none).
+// the BLAS (this module's API has none). The recorder calls it outside its lock, on a zeroed buffer
+// of its own per call: it must be safe to call from several threads at once.
 using GramAccumulator =
     std::function<void(const float* input, int64_t rows, int64_t columns, float* gram)>;
 

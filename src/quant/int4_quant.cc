@@ -6,6 +6,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "quant/gptq_hessian.h"
+
 namespace justnews {
 namespace {
 
@@ -162,51 +164,6 @@ Int4Matrix encode(const float* values, int64_t rows, int64_t columns, int64_t gr
   return matrix;
 }
 
-// In-place Cholesky factorisation of a symmetric positive definite [n, n] matrix into its lower
-// triangle (L Lᵀ = A). False when a pivot is not positive.
-bool cholesky_lower(std::vector<double>& a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double diagonal = a[j * n + j];
-    for (int64_t k = 0; k < j; ++k) diagonal -= a[j * n + k] * a[j * n + k];
-    if (!(diagonal > 0.0)) return false;
-    const double pivot = std::sqrt(diagonal);
-    a[j * n + j] = pivot;
-    for (int64_t i = j + 1; i < n; ++i) {
-      double sum = a[i * n + j];
-      for (int64_t k = 0; k < j; ++k) sum -= a[i * n + k] * a[j * n + k];
-      a[i * n + j] = sum / pivot;
-    }
-  }
-  return true;
-}
-
-// U upper-triangular with Uᵀ U = H⁻¹, from H's lower Cholesky factor L: H⁻¹ = L⁻ᵀ L⁻¹, whose
-// upper Cholesky factor GPTQ walks row by row. Returned row-major [n, n].
-std::vector<double> inverse_upper_factor(const std::vector<double>& lower, int64_t n) {
-  std::vector<double> inv(static_cast<size_t>(n * n), 0.0);
-  for (int64_t col = 0; col < n; ++col) {
-    inv[col * n + col] = 1.0 / lower[col * n + col];
-    for (int64_t row = col + 1; row < n; ++row) {
-      double sum = 0.0;
-      for (int64_t k = col; k < row; ++k) sum -= lower[row * n + k] * inv[k * n + col];
-      inv[row * n + col] = sum / lower[row * n + row];
-    }
-  }
-  std::vector<double> h_inv(static_cast<size_t>(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j <= i; ++j) {
-      double sum = 0.0;
-      for (int64_t k = i; k < n; ++k) sum += inv[k * n + i] * inv[k * n + j];
-      h_inv[i * n + j] = h_inv[j * n + i] = sum;
-    }
-  // Cholesky of H⁻¹ = L2 L2ᵀ; U = L2ᵀ gives Uᵀ U = H⁻¹.
-  cholesky_lower(h_inv, n);
-  std::vector<double> upper(static_cast<size_t>(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i; j < n; ++j) upper[i * n + j] = h_inv[j * n + i];
-  return upper;
-}
-
 }  // namespace
 
 Result<Int4Matrix> quantize_int4(const float* values, int64_t rows, int64_t columns,
@@ -245,11 +202,11 @@ Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t
     }
     hessian[idx * n + idx] += std::max(damping, 0.0f) * std::max(mean_diagonal, 1e-12);
   }
-  if (!cholesky_lower(hessian, n))
+  if (!gptq_inverse_upper_factor(hessian, n))
     return invalid_argument(
         "gptq quantisation of " + name +
         ": the calibration statistics are not positive definite (raise damping)");
-  const std::vector<double> upper = inverse_upper_factor(hessian, n);
+  const std::vector<double>& upper = hessian;
 
   const int64_t groups_per_row = columns / group_size;
   std::vector<float> group_scales(static_cast<size_t>(rows * groups_per_row));

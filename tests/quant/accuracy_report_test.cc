@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "model/model_dir.h"
 #include "quant/accuracy_report.h"
@@ -106,6 +107,48 @@ TEST(AccuracyReport, CalibratesAndMeasuresEveryPrecisionOnMiniLm) {
   EXPECT_LE((*reports)[2].weight_ratio_vs_fp16, 0.52);
   EXPECT_LE(reports->back().weight_ratio_vs_fp16, 0.30);
   EXPECT_EQ(choose_precision(*reports, 0.0).top1_agreement, 1.0);
+}
+
+// End to end through the Gram statistics: the recorder's per-batch E[x xᵀ] (merged across
+// batches) feeds GPTQ, whose LAPACK factorisation must give a 4-bit encoder at least as close to
+// FP32 as round-to-nearest on the texts it was calibrated on.
+TEST(AccuracyReport, GptqFromCalibrationGramMatchesOrBeatsRoundToNearest) {
+  auto model = load_model_dir(kMiniLmDir.string());
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  auto tokenizer = tokenizer::Tokenizer::from_model_dir(kMiniLmDir.string());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().to_string();
+  auto eval = read_labeled_texts(kAgNews.string(), "title", "label", 96);
+  ASSERT_TRUE(eval.ok()) << eval.status().to_string();
+  ThreadPool pool(2);
+  QuantEvalOptions options;
+  options.batch_size = 16;  // several batches, so the Gram matrices are merged
+  options.collect_gram = true;
+  auto calibration = calibrate_activations(*model, *tokenizer, eval->texts, options, &pool);
+  ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
+  const SiteCalibration& ffn_out = calibration->site(5, LinearSite::kFfnOut);
+  const int64_t width = 1536;
+  ASSERT_EQ(ffn_out.gram.size(), static_cast<size_t>(width * width));
+  for (int64_t channel = 0; channel < width; ++channel) {
+    // E[x²] of a channel lies between 0 and the square of its largest magnitude.
+    const float second_moment = ffn_out.gram[static_cast<size_t>(channel * width + channel)];
+    const float absmax = ffn_out.channel_absmax[static_cast<size_t>(channel)];
+    ASSERT_GE(second_moment, 0.0f) << channel;
+    ASSERT_LE(second_moment, absmax * absmax * (1.0f + 1e-5f)) << channel;
+    for (int64_t other = 0; other < channel; ++other)
+      ASSERT_EQ(ffn_out.gram[static_cast<size_t>(channel * width + other)],
+                ffn_out.gram[static_cast<size_t>(other * width + channel)]);
+  }
+  auto reports = evaluate_precisions(*model, *tokenizer, *eval, {Precision::kInt4}, &*calibration,
+                                     options, &pool);
+  ASSERT_TRUE(reports.ok()) << reports.status().to_string();
+  std::vector<std::string> names;
+  for (const PrecisionReport& report : *reports) names.push_back(report.name);
+  ASSERT_EQ(names, (std::vector<std::string>{"fp32", "int4", "int4-gptq"}));
+  const PrecisionReport& plain = (*reports)[1];
+  const PrecisionReport& gptq = (*reports)[2];
+  std::printf("mean cosine to fp32: int4 %.5f, int4-gptq %.5f\n", plain.mean_cosine,
+              gptq.mean_cosine);
+  EXPECT_GE(gptq.mean_cosine, plain.mean_cosine);
 }
 
 TEST(AccuracyReport, TooFewTextsIsAnError) {

@@ -6,8 +6,11 @@
 
 #include <cmath>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <limits>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "quant/activation_stats.h"
@@ -354,6 +357,64 @@ TEST(ActivationStats, PercentilesAndChannelMaxima) {
   EXPECT_EQ(calibration->num_tokens, 100);
   EXPECT_FALSE(ActivationStatsRecorder(2).finish(99.0f).ok());  // nothing observed
   EXPECT_FALSE(recorder.finish(0.0f).ok());
+}
+
+// Observers on several threads at once: the Gram matrices of their batches are computed in
+// parallel (the accumulator runs outside the recorder's lock) and merged into E[x xᵀ] over every row.
+TEST(ActivationStats, GramOfConcurrentBatchesIsTheSecondMomentOfAllRows) {
+  constexpr int kThreads = 4;
+  const int64_t rows_per_batch = 50, columns = 24;
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  const GramAccumulator plain_gram = [&](const float* input, int64_t rows, int64_t width, float* gram) {
+    // Until two have overlapped, wait (bounded) for a second accumulator to run at the same time:
+    // it can only if the recorder does not hold its lock here.
+    inside.fetch_add(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!overlapped && inside.load() < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    if (inside.load() >= 2) overlapped = true;
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t i = 0; i < width; ++i)
+        for (int64_t j = 0; j < width; ++j) gram[i * width + j] += input[row * width + i] * input[row * width + j];
+    inside.fetch_sub(1);
+  };
+  ActivationStatsRecorder recorder(1, plain_gram);
+  std::vector<std::vector<float>> batches;
+  for (int thread_idx = 0; thread_idx < kThreads; ++thread_idx)
+    batches.push_back(random_values(rows_per_batch * columns, 40 + thread_idx));
+  std::vector<std::thread> threads;
+  for (int thread_idx = 0; thread_idx < kThreads; ++thread_idx)
+    threads.emplace_back([&, thread_idx] {
+      for (int site = 0; site < kNumLinearSites; ++site)
+        recorder.observe(0, static_cast<LinearSite>(site), batches[thread_idx].data(), rows_per_batch, columns);
+    });
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_TRUE(overlapped) << "the Gram accumulators never ran concurrently";
+  auto calibration = recorder.finish(100.0f);
+  ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
+  EXPECT_EQ(calibration->num_tokens, kThreads * rows_per_batch);
+  for (int site = 0; site < kNumLinearSites; ++site) {
+    const std::vector<float>& gram = calibration->site(0, static_cast<LinearSite>(site)).gram;
+    ASSERT_EQ(gram.size(), static_cast<size_t>(columns * columns));
+    for (int64_t i = 0; i < columns; ++i)
+      for (int64_t j = 0; j < columns; ++j) {
+        double expected = 0.0;
+        for (const std::vector<float>& batch : batches)
+          for (int64_t row = 0; row < rows_per_batch; ++row)
+            expected += static_cast<double>(batch[row * columns + i]) * batch[row * columns + j];
+        expected /= kThreads * rows_per_batch;
+        ASSERT_NEAR(gram[i * columns + j], expected, 1e-5 * (1.0 + std::fabs(expected)))
+            << "site " << site << " [" << i << ", " << j << "]";
+      }
+  }
+  // Without an accumulator no Gram matrix is kept.
+  ActivationStatsRecorder without_gram(1);
+  for (int site = 0; site < kNumLinearSites; ++site)
+    without_gram.observe(0, static_cast<LinearSite>(site), batches[0].data(), rows_per_batch, columns);
+  auto plain = without_gram.finish(100.0f);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->site(0, LinearSite::kQkv).gram.empty());
 }
 
 TEST(ActivationStats, SmoothingFactorsFollowTheFormula) {

@@ -162,6 +162,46 @@ TEST(Bf16Linear, WithinTheFormatBoundOfFp32AndSimdEqualsScalar) {
   }
 }
 
+// The shared work split (run_tiled_linear): one output tile on three threads splits rows, five
+// tiles split tiles; 400 rows span several row chunks. Every split must give the single-thread
+// result (INT8: exactly, its sums are integers; BF16: up to float rounding, AMX and vdpbf16ps
+// accumulate in different orders), and the fused GELU must equal GELU applied to the plain output.
+TEST(QuantizedLinear, WorkSplitsAndFusedEpilogueAgreeWithOneThread) {
+  ThreadPool pool(3);
+  for (const int64_t out : {40, 300}) {
+    const int64_t rows = 400, in = 96;
+    const Problem problem = make_problem(rows, in, out, 16);
+    auto int8_weights = prepare_int8_linear(problem.weight.data(), out, in, nullptr, 0.0f, "w");
+    auto bf16_weights = prepare_bf16_linear(problem.weight.data(), out, in, "w");
+    ASSERT_TRUE(int8_weights.ok() && bf16_weights.ok());
+    for (const bool bf16 : {false, true}) {
+      auto run = [&](Epilogue epilogue, ThreadPool* threads) {
+        std::vector<float> output(static_cast<size_t>(rows * out));
+        if (bf16)
+          linear_bf16_cpu(problem.input.data(), rows, *bf16_weights, problem.bias.data(), epilogue,
+                          output.data(), threads);
+        else
+          linear_int8_cpu(problem.input.data(), rows, *int8_weights, problem.bias.data(), epilogue,
+                          output.data(), threads);
+        return output;
+      };
+      const std::vector<float> single = run(Epilogue::kNone, nullptr);
+      const std::vector<float> pooled = run(Epilogue::kNone, &pool);
+      const std::vector<float> gelu = run(Epilogue::kGeluErf, &pool);
+      for (size_t idx = 0; idx < single.size(); ++idx) {
+        const double value = single[idx];
+        if (bf16)
+          ASSERT_NEAR(pooled[idx], value, 1e-4 * (1.0 + std::fabs(value))) << "out " << out << ", " << idx;
+        else
+          ASSERT_EQ(pooled[idx], single[idx]) << "out " << out << ", " << idx;
+        const double expected_gelu = 0.5 * value * (1.0 + std::erf(value / std::sqrt(2.0)));
+        ASSERT_NEAR(gelu[idx], expected_gelu, 1e-3 * (1.0 + std::fabs(value)))
+            << (bf16 ? "bf16" : "int8") << " out " << out << ", " << idx;
+      }
+    }
+  }
+}
+
 TEST(QuantizedLinear, WeightOnlyFormatsEqualTheGemmOfTheirDequantisedWeights) {
   const Problem problem = make_problem(33, 256, 200, 15);
   Tensor weight = Tensor::zeros(DType::kF32, {200, 256});

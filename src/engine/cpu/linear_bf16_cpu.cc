@@ -233,43 +233,28 @@ void linear_bf16_cpu(const float* input, int64_t rows, const Bf16LinearWeights& 
   thread_local std::vector<uint16_t> rounded;
   rounded.resize(static_cast<size_t>(rows * weights.padded_in));
   uint16_t* rounded_ptr = rounded.data();
-  auto round_rows = [&](size_t begin, size_t end) {
-    if (simd)
-      round_rows_avx512(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights,
-                        rounded_ptr);
-    else
-      round_rows_scalar(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights,
-                        rounded_ptr);
-  };
-  const int64_t num_tiles = weights.padded_out / kTileColumns;
-  auto gemm = [&](int64_t row_begin, int64_t row_end, int64_t tile_begin, int64_t tile_end) {
-    for (int64_t chunk = row_begin; chunk < row_end; chunk += kRowChunk) {
-      const int64_t chunk_end = std::min(row_end, chunk + kRowChunk);
-      const int64_t col_begin = tile_begin * kTileColumns;
-      const int64_t col_end = std::min(weights.out_features, tile_end * kTileColumns);
-      if (simd)
-        gemm_rows_bf16(rounded_ptr, chunk, chunk_end, weights, tile_begin, tile_end, bias, output);
-      else
-        gemm_rows_scalar(rounded_ptr, chunk, chunk_end, weights, col_begin, col_end, bias, output);
-      apply_epilogue(output + chunk * weights.out_features + col_begin, chunk_end - chunk,
-                     col_end - col_begin, weights.out_features, nullptr, epilogue);
-    }
-  };
-  if (!pool || pool->num_threads() <= 1) {
-    round_rows(0, static_cast<size_t>(rows));
-    gemm(0, rows, 0, num_tiles);
-    return;
-  }
-  pool->parallel_for(static_cast<size_t>(rows), 16, round_rows);
-  if (num_tiles >= static_cast<int64_t>(pool->num_threads())) {
-    pool->parallel_for(static_cast<size_t>(num_tiles), 1, [&](size_t begin, size_t end) {
-      gemm(0, rows, static_cast<int64_t>(begin), static_cast<int64_t>(end));
-    });
-  } else {
-    pool->parallel_for(static_cast<size_t>(rows), kTileRows * 4, [&](size_t begin, size_t end) {
-      gemm(static_cast<int64_t>(begin), static_cast<int64_t>(end), 0, num_tiles);
-    });
-  }
+  const TiledLinearShape shape{.rows = rows,
+                               .out_features = weights.out_features,
+                               .tile_columns = kTileColumns,
+                               .num_tiles = weights.padded_out / kTileColumns,
+                               .row_chunk = kRowChunk,
+                               .row_grain = kTileRows * 4};
+  run_tiled_linear(
+      shape, epilogue, output, pool,
+      [&](int64_t row_begin, int64_t row_end) {
+        if (simd)
+          round_rows_avx512(input, row_begin, row_end, weights, rounded_ptr);
+        else
+          round_rows_scalar(input, row_begin, row_end, weights, rounded_ptr);
+      },
+      [&](int64_t row_begin, int64_t row_end, int64_t tile_begin, int64_t tile_end) {
+        if (simd)
+          gemm_rows_bf16(rounded_ptr, row_begin, row_end, weights, tile_begin, tile_end, bias,
+                         output);
+        else
+          gemm_rows_scalar(rounded_ptr, row_begin, row_end, weights, tile_begin * kTileColumns,
+                           std::min(weights.out_features, tile_end * kTileColumns), bias, output);
+      });
 }
 
 }  // namespace justnews

@@ -64,6 +64,43 @@ void apply_epilogue(float* block, int64_t rows, int64_t columns, int64_t row_str
   }
 }
 
+void run_tiled_linear(
+    const TiledLinearShape& shape, Epilogue epilogue, float* output, ThreadPool* pool,
+    const std::function<void(int64_t row_begin, int64_t row_end)>& convert_rows,
+    const std::function<void(int64_t row_begin, int64_t row_end, int64_t tile_begin,
+                             int64_t tile_end)>& multiply_block) {
+  if (shape.rows <= 0 || shape.out_features <= 0) return;
+  auto multiply = [&](int64_t row_begin, int64_t row_end, int64_t tile_begin, int64_t tile_end) {
+    const int64_t col_begin = tile_begin * shape.tile_columns;
+    const int64_t col_end = std::min(shape.out_features, tile_end * shape.tile_columns);
+    for (int64_t chunk = row_begin; chunk < row_end; chunk += shape.row_chunk) {
+      const int64_t chunk_end = std::min(row_end, chunk + shape.row_chunk);
+      multiply_block(chunk, chunk_end, tile_begin, tile_end);
+      apply_epilogue(output + chunk * shape.out_features + col_begin, chunk_end - chunk,
+                     col_end - col_begin, shape.out_features, nullptr, epilogue);
+    }
+  };
+  if (!pool || pool->num_threads() <= 1) {
+    convert_rows(0, shape.rows);
+    multiply(0, shape.rows, 0, shape.num_tiles);
+    return;
+  }
+  pool->parallel_for(static_cast<size_t>(shape.rows), 16, [&](size_t begin, size_t end) {
+    convert_rows(static_cast<int64_t>(begin), static_cast<int64_t>(end));
+  });
+  if (shape.num_tiles >= static_cast<int64_t>(pool->num_threads())) {
+    pool->parallel_for(static_cast<size_t>(shape.num_tiles), 1, [&](size_t begin, size_t end) {
+      multiply(0, shape.rows, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+    });
+  } else {
+    pool->parallel_for(static_cast<size_t>(shape.rows), static_cast<size_t>(shape.row_grain),
+                       [&](size_t begin, size_t end) {
+                         multiply(static_cast<int64_t>(begin), static_cast<int64_t>(end), 0,
+                                  shape.num_tiles);
+                       });
+  }
+}
+
 void linear_cpu(const float* input, int64_t rows, int64_t in_features, const float* weight,
                 const float* bias, int64_t out_features, Epilogue epilogue, float* output,
                 ThreadPool* pool) {

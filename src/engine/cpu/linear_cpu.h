@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "core/thread_pool.h"
 
@@ -25,5 +26,26 @@ void accumulate_gram_cpu(const float* input, int64_t rows, int64_t columns, floa
 // Applies bias + epilogue to a [rows, columns] block whose rows are `row_stride` floats apart.
 void apply_epilogue(float* block, int64_t rows, int64_t columns, int64_t row_stride,
                     const float* bias, Epilogue epilogue);
+
+// The work split of the linears whose weights are packed in tiles of output columns (BF16, INT8).
+// Each call first converts the activations row by row (`convert_rows`: rounding, quantisation),
+// then multiplies blocks of rows x tiles (`multiply_block`, which writes the block's output columns
+// with the bias added). With more than one pool thread, conversion is split by rows; the products
+// by tiles when there are at least as many tiles as threads, else (a small head) by rows in grains
+// of `row_grain`. Blocks run in chunks of at most `row_chunk` rows, whose activations stay in L2
+// while the tiles sweep them; each chunk gets the epilogue while its output is still in cache.
+struct TiledLinearShape {
+  int64_t rows = 0;
+  int64_t out_features = 0;
+  int64_t tile_columns = 0;  // output columns per packed weight tile
+  int64_t num_tiles = 0;
+  int64_t row_chunk = 0;
+  int64_t row_grain = 0;
+};
+void run_tiled_linear(
+    const TiledLinearShape& shape, Epilogue epilogue, float* output, ThreadPool* pool,
+    const std::function<void(int64_t row_begin, int64_t row_end)>& convert_rows,
+    const std::function<void(int64_t row_begin, int64_t row_end, int64_t tile_begin,
+                             int64_t tile_end)>& multiply_block);
 
 }  // namespace justnews

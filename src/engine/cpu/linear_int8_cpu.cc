@@ -308,56 +308,29 @@ void linear_int8_cpu(const float* input, int64_t rows, const Int8LinearWeights& 
   scales.resize(static_cast<size_t>(rows));
   uint8_t* codes_ptr = codes.data();
   float* scales_ptr = scales.data();
-  auto quantize = [&](size_t begin, size_t end) {
-    if (simd)
-      quantize_rows_avx512(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights,
-                           codes_ptr, scales_ptr);
-    else
-      quantize_rows_scalar(input, static_cast<int64_t>(begin), static_cast<int64_t>(end), weights,
-                           codes_ptr, scales_ptr);
-  };
-  const int64_t num_tiles = weights.padded_out / kTileColumns;
-  auto gemm = [&](int64_t tile_begin, int64_t tile_end) {
-    for (int64_t row_begin = 0; row_begin < rows; row_begin += kRowChunk) {
-      const int64_t row_end = std::min(rows, row_begin + kRowChunk);
-      if (simd) {
-        gemm_rows_vnni(codes_ptr, scales_ptr, row_begin, row_end, weights, tile_begin, tile_end,
-                       bias, output);
-      } else {
-        gemm_rows_scalar(codes_ptr, scales_ptr, row_begin, row_end, weights,
-                         tile_begin * kTileColumns,
-                         std::min(weights.out_features, tile_end * kTileColumns), bias, output);
-      }
-      const int64_t col_begin = tile_begin * kTileColumns;
-      const int64_t col_end = std::min(weights.out_features, tile_end * kTileColumns);
-      apply_epilogue(output + row_begin * weights.out_features + col_begin, row_end - row_begin,
-                     col_end - col_begin, weights.out_features, nullptr, epilogue);
-    }
-  };
-  if (!pool || pool->num_threads() <= 1) {
-    quantize(0, static_cast<size_t>(rows));
-    gemm(0, num_tiles);
-    return;
-  }
-  pool->parallel_for(static_cast<size_t>(rows), 16, quantize);
-  if (num_tiles >= static_cast<int64_t>(pool->num_threads())) {
-    pool->parallel_for(static_cast<size_t>(num_tiles), 1, [&](size_t begin, size_t end) {
-      gemm(static_cast<int64_t>(begin), static_cast<int64_t>(end));
-    });
-  } else {
-    // Few columns (a small head): split rows instead.
-    pool->parallel_for(static_cast<size_t>(rows), kTileRows * 4, [&](size_t begin, size_t end) {
-      const auto row_begin = static_cast<int64_t>(begin), row_end = static_cast<int64_t>(end);
-      if (simd)
-        gemm_rows_vnni(codes_ptr, scales_ptr, row_begin, row_end, weights, 0, num_tiles, bias,
-                       output);
-      else
-        gemm_rows_scalar(codes_ptr, scales_ptr, row_begin, row_end, weights, 0,
-                         weights.out_features, bias, output);
-      apply_epilogue(output + row_begin * weights.out_features, row_end - row_begin,
-                     weights.out_features, weights.out_features, nullptr, epilogue);
-    });
-  }
+  const TiledLinearShape shape{.rows = rows,
+                               .out_features = weights.out_features,
+                               .tile_columns = kTileColumns,
+                               .num_tiles = weights.padded_out / kTileColumns,
+                               .row_chunk = kRowChunk,
+                               .row_grain = kTileRows * 4};
+  run_tiled_linear(
+      shape, epilogue, output, pool,
+      [&](int64_t row_begin, int64_t row_end) {
+        if (simd)
+          quantize_rows_avx512(input, row_begin, row_end, weights, codes_ptr, scales_ptr);
+        else
+          quantize_rows_scalar(input, row_begin, row_end, weights, codes_ptr, scales_ptr);
+      },
+      [&](int64_t row_begin, int64_t row_end, int64_t tile_begin, int64_t tile_end) {
+        if (simd)
+          gemm_rows_vnni(codes_ptr, scales_ptr, row_begin, row_end, weights, tile_begin, tile_end,
+                         bias, output);
+        else
+          gemm_rows_scalar(codes_ptr, scales_ptr, row_begin, row_end, weights,
+                           tile_begin * kTileColumns,
+                           std::min(weights.out_features, tile_end * kTileColumns), bias, output);
+      });
 }
 
 }  // namespace justnews
