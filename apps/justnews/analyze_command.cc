@@ -131,6 +131,15 @@ void print_summary(const AnalyzeSummary& s) {
                  agent.busy_s > 0 ? agent.items / agent.busy_s : 0.0, agent.mean_latency_s, agent.max_latency_s,
                  format_bytes(agent.peak_memory_bytes).c_str(), format_bytes(agent.budget_bytes).c_str());
   }
+  // Agents load in parallel: each one's time, and whether its CUDA plan came from the engine cache.
+  for (const AgentRunSummary& agent : s.agents) {
+    const std::string plan = agent.plan_origin.empty()
+                                 ? std::string("no engine plan")
+                                 : "plan " + agent.plan_origin + " (" + agent.plan_path + ")" +
+                                       (agent.plan_rebuild_reason.empty() ? "" : ": " + agent.plan_rebuild_reason);
+    std::fprintf(stderr, "load %-14s %.2f s (model %.2f s, encoder %.2f s; tokenizer %.2f s beside them), %s\n",
+                 agent.name.c_str(), agent.load_s, agent.model_s, agent.encoder_s, agent.tokenizer_s, plan.c_str());
+  }
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 namespace justnews {
 namespace {
 
-using FieldPtr = std::variant<int*, int64_t*, double*, std::string*>;
+using FieldPtr = std::variant<int*, int64_t*, double*, std::string*, bool*>;
 
 struct Binding {
   std::string section;
@@ -31,7 +31,9 @@ std::vector<Binding> bindings(Config& c) {
       {"engine", "peak_batch_items", &c.engine.peak_batch_items},
       {"engine", "max_batch_tokens", &c.engine.max_batch_tokens},
       {"engine", "cuda_workspace_bytes", &c.engine.cuda_workspace_bytes},
+      {"engine", "plan_cache", &c.engine.plan_cache},
       {"engine", "engine_cache_dir", &c.engine.engine_cache_dir},
+      {"engine", "cuda_autotune_gemms", &c.engine.cuda_autotune_gemms},
       {"memory", "agent_budget_bytes", &c.memory.agent_budget_bytes},
       {"memory", "safety_margin", &c.memory.safety_margin},
       {"memory", "pool_bytes", &c.memory.pool_bytes},
@@ -128,6 +130,7 @@ Status assign(const YAML::Node& value, const FieldPtr& field, const std::string&
           using T = std::remove_pointer_t<decltype(target)>;
           if constexpr (std::is_same_v<T, std::string>) return "a string";
           else if constexpr (std::is_same_v<T, double>) return "a number";
+          else if constexpr (std::is_same_v<T, bool>) return "true or false";
           else return "an integer";
         },
         field);

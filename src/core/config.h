@@ -19,7 +19,13 @@ struct EngineConfig {
   int peak_batch_items = 100;                // DESIGN: peak 100
   int max_batch_tokens = 16384;
   int64_t cuda_workspace_bytes = 1LL << 30;  // 1 GB CUDA workspace
-  std::string engine_cache_dir = ".cache/justnews/engines";
+  // CUDA agents open their encoders through the engine cache (a compiled plan per model, device
+  // and precision), so a restart loads the converted weights instead of converting them again.
+  bool plan_cache = true;
+  std::string engine_cache_dir;              // "" = the CLI's default (default_engine_cache_dir())
+  // CUDA: time cuBLASLt's candidate algorithms per GEMM shape and keep the fastest. false takes
+  // cuBLASLt's first choice, the same on every run, so outputs repeat bit for bit across restarts.
+  bool cuda_autotune_gemms = true;
 };
 
 struct MemoryConfig {

@@ -4,11 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
-#include <fstream>
-#include <nlohmann/json.hpp>
-
-#include "runtime/backend.h"
+#include <future>
 
 namespace justnews {
 
@@ -38,16 +36,40 @@ int64_t estimate_batch_bytes(const EncoderConfig& config, int64_t total_tokens, 
   return static_cast<int64_t>(sizeof(float)) * (total_tokens * per_token + scores);
 }
 
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Agent>> Agent::load(const AgentConfig& config, const EngineConfig& engine,
                                            const MemoryConfig& memory_config, MemoryManager* memory,
                                            ThreadPool* pool) {
+  const auto load_start = std::chrono::steady_clock::now();
   const std::string where = "agent '" + config.name + "'";
   std::unique_ptr<Agent> agent(new Agent());
   agent->config_ = config;
-  JN_ASSIGN_OR_RETURN(agent->task_, parse_agent_task(config.task));
+  auto task = parse_agent_task(config.task);
+  if (!task.ok()) return task.status().with_context(where);
+  agent->task_ = *task;
+  // The tokenizer needs nothing from the model: parse it while the weights are mapped and the
+  // encoder is built (where no thread can be started, libstdc++ defers it to get()). The future's
+  // destructor waits for it on every return path.
+  std::future<Result<tokenizer::Tokenizer>> tokenizer_future =
+      std::async(std::launch::async | std::launch::deferred, [&config, report = &agent->load_report_]() {
+        const auto start = std::chrono::steady_clock::now();
+        auto tokenizer = tokenizer::Tokenizer::from_model_dir(config.model_dir);
+        report->tokenizer_s = seconds_since(start);
+        return tokenizer;
+      });
+
+  auto step_start = std::chrono::steady_clock::now();
   auto model = load_model_dir(config.model_dir);
   if (!model.ok()) return model.status().with_context(where);
   agent->model_ = std::move(model).value();
+  agent->load_report_.model_s = seconds_since(step_start);
   const EncoderConfig& model_config = agent->model_.config;
   const bool wants_sequence_head = agent->task_ == AgentTask::kClassify || agent->task_ == AgentTask::kMultiLabel;
   if (wants_sequence_head && model_config.head != HeadKind::kSequenceClassification) {
@@ -58,21 +80,10 @@ Result<std::unique_ptr<Agent>> Agent::load(const AgentConfig& config, const Engi
     return invalid_argument(where + ": task token-classify needs a token-classification checkpoint, but " +
                             config.model_dir + " has none");
   }
-
-  auto tokenizer = tokenizer::Tokenizer::from_model_dir(config.model_dir);
-  if (!tokenizer.ok()) return tokenizer.status().with_context(where);
-  agent->tokenizer_ = std::make_unique<tokenizer::Tokenizer>(std::move(tokenizer).value());
-  int model_limit = static_cast<int>(std::min<int64_t>(model_config.max_sequence_length(), 512));
-  // sentence-transformers models declare the length they were trained for; use it as they do.
-  std::ifstream st_config(config.model_dir + "/sentence_bert_config.json");
-  if (st_config) {
-    const nlohmann::json st = nlohmann::json::parse(st_config, nullptr, false);
-    if (st.is_object() && st.contains("max_seq_length") && st["max_seq_length"].is_number_integer()) {
-      model_limit = std::min(model_limit, st["max_seq_length"].get<int>());
-    }
-  }
+  // load_model_dir already applied sentence-transformers' max_seq_length (the length such models
+  // were trained for); the engine takes at most 512.
+  const int model_limit = static_cast<int>(std::min<int64_t>(agent->model_.max_sequence_length, 512));
   agent->max_tokens_ = config.truncation_length > 0 ? std::min(config.truncation_length, model_limit) : model_limit;
-  agent->tokenizer_->set_truncation(agent->max_tokens_);
 
   JN_ASSIGN_OR_RETURN(const std::string backend, resolve_backend(config, engine));
   const int64_t budget = config.memory_budget_bytes > 0 ? config.memory_budget_bytes : memory_config.agent_budget_bytes;
@@ -84,7 +95,17 @@ Result<std::unique_ptr<Agent>> Agent::load(const AgentConfig& config, const Engi
                         memory->reserve(config.name, estimate_weight_bytes(agent->model_),
                                         "loading model weights (" + config.model_dir + ")"));
   }
-  JN_ASSIGN_OR_RETURN(agent->encoder_, make_encoder(agent->model_, backend, config, engine, pool, memory));
+  step_start = std::chrono::steady_clock::now();
+  JN_ASSIGN_OR_RETURN(BuiltEncoder built, make_encoder(agent->model_, backend, config, engine, pool, memory));
+  agent->encoder_ = std::move(built.encoder);
+  agent->load_report_.encoder = std::move(built.info);
+  agent->load_report_.encoder_s = seconds_since(step_start);
+
+  auto tokenizer = tokenizer_future.get();
+  if (!tokenizer.ok()) return tokenizer.status().with_context(where);
+  agent->tokenizer_ = std::make_unique<tokenizer::Tokenizer>(std::move(tokenizer).value());
+  agent->tokenizer_->set_truncation(agent->max_tokens_);
+  agent->load_report_.load_s = seconds_since(load_start);
   return agent;
 }
 

@@ -4,7 +4,8 @@
 // budget, so a load over budget is refused with the agent, the request and the limit before any
 // cudaMalloc, and the budget counts what the device really holds; batches over the largest size
 // are split. On the CPU the weights' estimate is reserved before the encoder is built, and every
-// batch reserves its activation estimate and is split when it would not fit.
+// batch reserves its activation estimate and is split when it would not fit. load() reports what
+// each step cost and, for CUDA, whether the engine plan was built or read from the engine cache.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "memory/memory_manager.h"
 #include "model/model_dir.h"
 #include "runtime/agent_output.h"
+#include "runtime/backend.h"
 #include "runtime/scheduler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -31,6 +33,16 @@ const char* agent_task_name(AgentTask task);
 
 // Bytes of activations a forward pass of this shape needs (an upper estimate for budgets).
 int64_t estimate_batch_bytes(const EncoderConfig& config, int64_t total_tokens, int64_t max_sequence_tokens);
+
+// What loading one agent cost. The tokenizer is parsed on its own thread while the model and the
+// encoder load, so tokenizer_s overlaps model_s + encoder_s.
+struct AgentLoadReport {
+  double load_s = 0;       // all of Agent::load
+  double model_s = 0;      // config.json and the mapped weights of the model directory
+  double tokenizer_s = 0;  // the tokenizer files parsed
+  double encoder_s = 0;    // the encoder on its backend (CUDA: fingerprint + plan + upload)
+  EncoderLoadInfo encoder;
+};
 
 class Agent {
  public:
@@ -59,6 +71,7 @@ class Agent {
   std::vector<Result<AgentOutput>> run_batch(const std::vector<const WorkItem*>& items);
 
   AgentMemoryUsage memory_usage() const;
+  const AgentLoadReport& load_report() const { return load_report_; }
 
  private:
   Agent() = default;
@@ -76,6 +89,7 @@ class Agent {
   MemoryLease weights_lease_;   // CPU: the weights' estimate (CUDA encoders hold their own leases)
   bool encoder_leases_memory_ = false;
   int max_tokens_ = 512;
+  AgentLoadReport load_report_;
 };
 
 }  // namespace justnews

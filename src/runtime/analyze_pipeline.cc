@@ -24,6 +24,7 @@
 #include "core/thread_pool.h"
 #include "memory/memory_manager.h"
 #include "runtime/agent.h"
+#include "runtime/agent_loader.h"
 #include "runtime/article_reader.h"
 #include "runtime/backend.h"
 #include "runtime/bounded_queue.h"
@@ -106,7 +107,8 @@ class Pipeline {
 
  private:
   Status load();
-  Status load_agent(const AgentConfig& agent_config);
+  // Topics, stored story vectors and the scheduler of a loaded agent.
+  Status attach_agent(std::unique_ptr<Agent> agent);
   MemoryManager* memory_for(const std::string& backend, Status* status);
 
   // Reader thread.
@@ -198,13 +200,8 @@ MemoryManager* Pipeline::memory_for(const std::string& backend, Status* status) 
 #endif
 }
 
-Status Pipeline::load_agent(const AgentConfig& agent_config) {
-  JN_ASSIGN_OR_RETURN(const std::string backend, resolve_backend(agent_config, config_.engine));
-  Status memory_status;
-  MemoryManager* memory = memory_for(backend, &memory_status);
-  if (!memory) return memory_status;
-  JN_ASSIGN_OR_RETURN(std::unique_ptr<Agent> agent,
-                      Agent::load(agent_config, config_.engine, config_.memory, memory, pool_.get()));
+Status Pipeline::attach_agent(std::unique_ptr<Agent> agent) {
+  const AgentConfig& agent_config = agent->config();
   EmbedAnalysis analysis;
   if (agent->task() == AgentTask::kEmbed) {
     const auto& topics = agent_config.topics.empty() ? default_news_topics() : agent_config.topics;
@@ -254,7 +251,18 @@ Status Pipeline::load() {
   pool_ = std::make_unique<ThreadPool>(static_cast<size_t>(config_.engine.num_threads));
   host_memory_ = make_host_memory_manager(config_.memory);
   const std::vector<AgentConfig> agent_configs = config_.agents.empty() ? default_agent_configs() : config_.agents;
-  for (const AgentConfig& agent_config : agent_configs) JN_RETURN_IF_ERROR(load_agent(agent_config));
+  // Backends and memory managers are chosen here, on one thread (the CUDA manager is made once).
+  std::vector<AgentLoadRequest> requests;
+  for (const AgentConfig& agent_config : agent_configs) {
+    JN_ASSIGN_OR_RETURN(const std::string backend, resolve_backend(agent_config, config_.engine));
+    Status memory_status;
+    MemoryManager* memory = memory_for(backend, &memory_status);
+    if (!memory) return memory_status.with_context("agent '" + agent_config.name + "'");
+    requests.push_back({agent_config, memory});
+  }
+  JN_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Agent>> agents,
+                      load_agents(requests, config_.engine, config_.memory, pool_.get()));
+  for (std::unique_ptr<Agent>& agent : agents) JN_RETURN_IF_ERROR(attach_agent(std::move(agent)));
   if (!options_.jsonl_output.empty()) {
     if (options_.jsonl_output == "-") {
       jsonl_ = stdout;
@@ -642,6 +650,14 @@ Result<AnalyzeSummary> Pipeline::run() {
     run.max_latency_s = stats.latency_max_s;
     run.peak_memory_bytes = usage.peak_bytes;
     run.budget_bytes = usage.budget_bytes;
+    const AgentLoadReport& load = agent.load_report();
+    run.load_s = load.load_s;
+    run.model_s = load.model_s;
+    run.encoder_s = load.encoder_s;
+    run.tokenizer_s = load.tokenizer_s;
+    if (load.encoder.plan_origin) run.plan_origin = plan_origin_name(*load.encoder.plan_origin);
+    run.plan_path = load.encoder.plan_path;
+    run.plan_rebuild_reason = load.encoder.rebuild_reason;
     summary_.agents.push_back(run);
   }
   summary_.wall_s = seconds_since(started_);

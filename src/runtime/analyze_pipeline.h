@@ -44,6 +44,14 @@ struct AgentRunSummary {
   double max_latency_s = 0;
   int64_t peak_memory_bytes = 0;
   int64_t budget_bytes = 0;
+  // Loading (agents load in parallel, so these overlap; AnalyzeSummary::load_s is the wall time).
+  double load_s = 0;              // Agent::load
+  double model_s = 0;             // of which reading the model directory (weights are mapped)
+  double encoder_s = 0;           // of which building the encoder (CUDA: fingerprint, plan, upload)
+  double tokenizer_s = 0;         // parsing the tokenizer, beside model_s + encoder_s
+  std::string plan_origin;        // CUDA through the engine cache: built | loaded | rebuilt; else ""
+  std::string plan_path;          // the engine cache file of the plan
+  std::string plan_rebuild_reason;  // rebuilt: why the cached plan was not used
 };
 
 struct AnalyzeSummary {
@@ -61,7 +69,7 @@ struct AnalyzeSummary {
   double wait_s = 0;              // caller thread blocked: engine queues or articles in flight full
   double postprocess_s = 0;       // writer thread: stories, topics, JSON
   double store_s = 0;             // writer thread: transactions and JSONL
-  double load_s = 0;
+  double load_s = 0;              // caller thread, before the others start: store, agents (in parallel)
   std::vector<AgentRunSummary> agents;
 };
 

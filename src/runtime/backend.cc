@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 
 #include "engine/cuda/cuda_encoder.h"
+#include "engine/cuda/cuda_plan_cache.h"
 #endif
 
 namespace justnews {
@@ -45,9 +46,14 @@ int64_t estimate_weight_bytes(const LoadedModel& model) {
   return model.parameter_count * static_cast<int64_t>(sizeof(float));
 }
 
-Result<std::unique_ptr<Encoder>> make_encoder(const LoadedModel& model, const std::string& backend,
-                                              const AgentConfig& agent, const EngineConfig& engine,
-                                              ThreadPool* pool, MemoryManager* memory) {
+std::string engine_cache_dir(const EngineConfig& engine) {
+  return engine.engine_cache_dir.empty() ? default_engine_cache_dir() : engine.engine_cache_dir;
+}
+
+Result<BuiltEncoder> make_encoder(const LoadedModel& model, const std::string& backend,
+                                  const AgentConfig& agent, const EngineConfig& engine, ThreadPool* pool,
+                                  MemoryManager* memory) {
+  BuiltEncoder built;
   if (backend == "cpu") {
     // The CPU has no fp16 arithmetic: fp16 agents run the FP32 reference there.
     CpuEncoderOptions options;
@@ -58,7 +64,8 @@ Result<std::unique_ptr<Encoder>> make_encoder(const LoadedModel& model, const st
     }
     auto encoder = make_cpu_encoder(model, pool, options);
     if (!encoder.ok()) return encoder.status().with_context("agent '" + agent.name + "'");
-    return encoder;
+    built.encoder = std::move(encoder).value();
+    return built;
   }
 #ifdef JUSTNEWS_HAS_CUDA_ENCODER
   if (backend == "cuda") {
@@ -70,6 +77,7 @@ Result<std::unique_ptr<Encoder>> make_encoder(const LoadedModel& model, const st
     options.max_batch_tokens = agent.max_batch_tokens;
     options.max_batch_sequences = agent.max_batch_items;
     options.max_workspace_bytes = static_cast<size_t>(engine.cuda_workspace_bytes);
+    options.autotune_gemms = engine.cuda_autotune_gemms;
     if (memory) {
       options.device_memory = [memory, agent_name = agent.name, model_dir = model.directory](
                                   size_t size_bytes, const std::string& purpose) -> Result<cuda::DeviceMemory> {
@@ -79,9 +87,23 @@ Result<std::unique_ptr<Encoder>> make_encoder(const LoadedModel& model, const st
         return cuda::DeviceMemory{owner->data(), static_cast<size_t>(owner->bytes()), owner};
       };
     }
+    if (engine.plan_cache) {
+      // The plan's weights go to the device through options.device_memory, as they do uncached.
+      auto opened = open_cached_cuda_encoder(model, options, engine_cache_dir(engine));
+      if (!opened.ok()) return opened.status().with_context("agent '" + agent.name + "'");
+      built.encoder = std::move(opened->encoder);
+      built.info.plan_origin = opened->origin;
+      built.info.plan_path = std::move(opened->plan_path);
+      built.info.rebuild_reason = std::move(opened->rebuild_reason);
+      built.info.fingerprint_s = opened->fingerprint_seconds;
+      built.info.plan_s = opened->plan_seconds;
+      built.info.upload_s = opened->upload_seconds;
+      return built;
+    }
     auto encoder = make_cuda_encoder(model, options);
     if (!encoder.ok()) return encoder.status().with_context("agent '" + agent.name + "'");
-    return encoder;
+    built.encoder = std::move(encoder).value();
+    return built;
   }
 #endif
   return unsupported("agent '" + agent.name + "': backend '" + backend + "' is not available in this build");

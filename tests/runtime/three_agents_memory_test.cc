@@ -3,7 +3,8 @@
 // directories and loaded through Agent::load): their weights and workspaces are leases from the
 // MemoryManager, a 32 x 512 batch each fits in 1.5 GB of device memory, the manager's accounting
 // equals what the encoders hold, and a load over budget is refused with the agent, the request and
-// the limit, leaking nothing. Label gpu: skipped without a CUDA device.
+// the limit, leaking nothing. The plans go through an engine cache in the test's temp directory.
+// Label gpu: skipped without a CUDA device.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -233,6 +234,13 @@ class ThreeAgentsMemoryTest : public ::testing::Test {
     ASSERT_EQ(cudaFree(nullptr), cudaSuccess);  // the context exists before any measurement
   }
 
+  // Plans are cached beside the models, not in the user's cache directory.
+  static EngineConfig engine() {
+    EngineConfig engine;
+    engine.engine_cache_dir = dir_->file("engines");
+    return engine;
+  }
+
   static testing::TempDir* dir_;
   static std::vector<std::string> model_dirs_;
 };
@@ -248,7 +256,7 @@ TEST_F(ThreeAgentsMemoryTest, ThreeFp16AgentsRunFullBatchesWithinBudgetAndAccoun
   ASSERT_TRUE(memory);
   std::vector<std::unique_ptr<Agent>> agents;
   for (size_t agent_idx = 0; agent_idx < shapes.size(); ++agent_idx) {
-    auto agent = Agent::load(cuda_agent_config(shapes[agent_idx], model_dirs_[agent_idx]), EngineConfig{},
+    auto agent = Agent::load(cuda_agent_config(shapes[agent_idx], model_dirs_[agent_idx]), engine(),
                              MemoryConfig{}, memory.get(), &pool);
     ASSERT_TRUE(agent.ok()) << agent.status().to_string();
     ASSERT_EQ((*agent)->backend_name(), "cuda-fp16");
@@ -332,7 +340,7 @@ TEST_F(ThreeAgentsMemoryTest, LoadOverBudgetIsRefusedNamingAgentRequestAndLimitA
   // Weights do not fit: refused before the encoder touches the device memory.
   AgentConfig config = cuda_agent_config(sentiment, model_dir);
   config.memory_budget_bytes = 100 * kMiB;
-  auto refused = Agent::load(config, EngineConfig{}, MemoryConfig{}, memory.get(), &pool);
+  auto refused = Agent::load(config, engine(), MemoryConfig{}, memory.get(), &pool);
   ASSERT_FALSE(refused.ok());
   const std::string message = refused.status().message();
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted) << message;
@@ -344,7 +352,7 @@ TEST_F(ThreeAgentsMemoryTest, LoadOverBudgetIsRefusedNamingAgentRequestAndLimitA
 
   // Weights fit, the workspace for 32 x 512 tokens does not: the weights' lease is given back.
   config.memory_budget_bytes = fp16_weight_bytes + 8 * kMiB;
-  refused = Agent::load(config, EngineConfig{}, MemoryConfig{}, memory.get(), &pool);
+  refused = Agent::load(config, engine(), MemoryConfig{}, memory.get(), &pool);
   ASSERT_FALSE(refused.ok());
   const std::string workspace_message = refused.status().message();
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted) << workspace_message;
@@ -363,7 +371,7 @@ TEST_F(ThreeAgentsMemoryTest, LoadOverBudgetIsRefusedNamingAgentRequestAndLimitA
 
   // The same agent within its budget then loads and runs on the same manager.
   config.memory_budget_bytes = 0;
-  auto agent = Agent::load(config, EngineConfig{}, MemoryConfig{}, memory.get(), &pool);
+  auto agent = Agent::load(config, engine(), MemoryConfig{}, memory.get(), &pool);
   ASSERT_TRUE(agent.ok()) << agent.status().to_string();
   const std::vector<WorkItem> items = random_items(2, 100, 91);
   for (const auto& result : (*agent)->run_batch(pointers(items))) ASSERT_TRUE(result.ok());
