@@ -4,7 +4,7 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests engine tokenizer pipeline pipeline_fp8.
+# Logs go to $OUT. Steps: tests ops engine profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -18,10 +18,19 @@ for step in "$@"; do
   case "$step" in
     tests)
       for test in engine_cuda_ops_test engine_cuda_encoder_test engine_cuda_plan_test memory_cuda_test \
-                  engine_cuda_quantized_test engine_cuda_int4_linear_test runtime_three_agents_memory_test; do
+                  engine_cuda_quantized_test engine_cuda_int4_linear_test runtime_three_agents_memory_test \
+                  runtime_plan_cache_agent_test; do
         [ -x .carry/bin/$test ] || { echo "missing $test"; continue; }
         .carry/bin/$test --gtest_brief=1 2>&1 | tee "$OUT/$test.log" | grep -v "^\[  *OK\|^\[ RUN" | tail -12
       done
+      ;;
+    ops)
+      # Memory-bound kernels alone, GB/s beside a device-to-device copy.
+      .carry/bin/cuda_ops_bench 2>&1 | tee "$OUT/ops.log"
+      ;;
+    profile)
+      # Kernel time per forward under Nsight Compute, BERT-base 128x128 (kernel_summary.py tables).
+      bash bench/engine_cuda/profile_kernels.sh 128x128 fp16 fp8 2>&1 | tee "$OUT/profile.log"
       ;;
     engine)
       # Our encoder in every precision and the torch peers, in one call (ratios in docs/benchmarks.md).

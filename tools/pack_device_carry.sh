@@ -31,9 +31,10 @@ pack() {  # pack OUTPUT BINARY...
   echo "$out: $(du -h "$out" | cut -f1)"
 }
 
-gpu_tests=$(find "$build/tests" -maxdepth 2 -type f -executable \( -name 'engine_cuda_*_test' -o -name 'memory_cuda_test' -o -name 'runtime_three_agents_memory_test' \))
+gpu_tests=$(find "$build/tests" -maxdepth 2 -type f -executable \( -name 'engine_cuda_*_test' -o -name 'memory_cuda_test' -o -name 'runtime_three_agents_memory_test' -o -name 'runtime_plan_cache_agent_test' \))
 pack .carry/pack/carry.tar.xz $gpu_tests "$build/apps/justnews/justnews" \
-  "$build/bench/engine_cuda/cuda_encoder_bench" $(ls "$build"/bench/engine_cuda/int4_linear_bench 2>/dev/null) \
+  "$build/bench/engine_cuda/cuda_encoder_bench" "$build/bench/engine_cuda/cuda_ops_bench" \
+  $(ls "$build"/bench/engine_cuda/int4_linear_bench 2>/dev/null) \
   "$build/bench/micro/bench_tokenizer"
 pack .carry/minipack.tar.xz "$build/apps/justnews/justnews" "$build/tests/engine_cuda/engine_cuda_minilm_parity_test"
 

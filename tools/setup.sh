@@ -26,3 +26,6 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+# CUTLASS 3 headers for the CUDA backend's Hopper GEMMs (src/engine/cuda/sm90; read at build time
+# only). The wheel's Python side is not used, so its dependencies are not installed.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps nvidia-cutlass==4.2.0.0

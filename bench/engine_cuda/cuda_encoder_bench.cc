@@ -8,7 +8,7 @@
 //
 // Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune] [--iterations N] [--no-graphs]
 //                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
-//                           [--gelu-tanh] [--news-mix FILE] [--no-shapes]
+//                           [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
   std::string models_arg = "bert-base,minilm";
   std::string news_mix_path;
   bool run_shapes = true;
+  std::vector<BenchShape> shapes = {{1, 128}, {32, 128}, {128, 128}, {32, 512}};
   for (int arg = 1; arg < argc; ++arg) {
     const std::string flag = argv[arg];
     const bool has_value = arg + 1 < argc;
@@ -125,6 +127,17 @@ int main(int argc, char** argv) {
       news_mix_path = argv[++arg];
     } else if (flag == "--no-shapes") {
       run_shapes = false;
+    } else if (flag == "--shapes" && has_value) {
+      shapes.clear();
+      std::stringstream list(argv[++arg]);
+      for (std::string item; std::getline(list, item, ',');) {
+        long long batch = 0, sequence = 0;
+        if (std::sscanf(item.c_str(), "%lldx%lld", &batch, &sequence) != 2 || batch <= 0 || sequence <= 0) {
+          std::fprintf(stderr, "--shapes: '%s' is not BATCHxSEQ\n", item.c_str());
+          return 2;
+        }
+        shapes.push_back({batch, sequence});
+      }
     } else if (flag == "--models" && has_value) {
       models_arg = argv[++arg];
     } else {
@@ -132,8 +145,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::vector<BenchShape> shapes;
-  if (run_shapes) shapes = {{1, 128}, {32, 128}, {128, 128}, {32, 512}};
+  if (!run_shapes) shapes.clear();
   std::vector<justnews::PackedBatch> news_mix;
   if (!news_mix_path.empty()) {
     news_mix = read_news_mix(news_mix_path);

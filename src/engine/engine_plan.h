@@ -21,7 +21,7 @@
 namespace justnews {
 
 // Bumped whenever kernels or the weight layout change what a plan holds or how it is read.
-inline constexpr const char* kEngineVersion = "justnews-engine 0.4 (weights v2: fp8 / int8 codes and scales; attention v3)";
+inline constexpr const char* kEngineVersion = "justnews-engine 0.5 (weights v2: fp8 / int8 codes and scales, fp16 activations; attention v3; sm90 GEMMs)";
 inline constexpr uint32_t kEnginePlanFormatVersion = 1;
 
 // Everything a plan depends on. Two runs that agree on every field can share a plan.

@@ -1,4 +1,4 @@
-// The FP8 and INT8 paths of the CUDA backend: the row epilogue and the quantised GEMMs against CPU
+// The FP8 and INT8 paths of the CUDA backend: the row epilogue and the sm90 GEMMs against CPU
 // loops over the same codes, then whole encoders against the CPU encoder — FP32 for the accuracy
 // bar, and the CPU's own INT8 W8A8 path (same quantisation rules) for a tight check of the GPU
 // arithmetic — with dynamic and calibrated scales, SmoothQuant, plans and the refusals.
@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "engine/cuda/cuda_encoder.h"
 #include "engine/cuda/gemm_cublaslt.h"
 #include "engine/cuda/row_epilogue.h"
+#include "engine/cuda/sm90/gemm_sm90.h"
 #include "engine/engine_plan.h"
 #include "quant/activation_stats.h"
 #include "quant/fp8_e4m3.h"
@@ -191,6 +193,66 @@ TEST_F(RowEpilogueTest, MatchesCpuLoop) {
   }
 }
 
+// Rows wider than the register kernel takes and without a residual (the FFN activation) run the
+// shared-memory kernel: activation, optional SmoothQuant divisor, per-row dynamic codes, and the
+// activation-precision output only when asked for.
+TEST_F(RowEpilogueTest, WideRowsWithoutResidualMatchCpuLoop) {
+  for (const RowCodes format : {RowCodes::kFp8E4M3, RowCodes::kInt8}) {
+    for (const int64_t cols : {int64_t{1032}, int64_t{2304}, int64_t{3072}}) {
+      const int64_t rows = 37;
+      const bool with_out = cols != 3072;
+      const bool with_divisor = format == RowCodes::kInt8;
+      std::vector<float> input = random_values(rows * cols, 41 + static_cast<uint32_t>(cols));
+      std::vector<float> divisor = random_values(cols, 42, 1.f, 0.2f);
+      for (float& d : divisor) d = std::max(std::abs(d), 0.25f);
+      auto input_gpu = upload(input, Precision::kFp16);
+      auto divisor_gpu = upload_raw(divisor);
+      auto out_gpu = poisoned(rows * cols, 2);
+      auto codes_gpu = poisoned(rows * cols, 1);
+      auto code_scales_gpu = poisoned(rows, 4);
+      cuda::RowEpilogueArgs args;
+      args.rows = rows, args.cols = cols, args.input = input_gpu.data();
+      args.activation = RowActivation::kGeluTanh;
+      if (with_out) args.out = out_gpu.data();
+      if (with_divisor) args.channel_divisor = static_cast<const float*>(divisor_gpu.data());
+      args.codes_format = format, args.codes = codes_gpu.data();
+      args.code_scales = static_cast<float*>(code_scales_gpu.data());
+      ASSERT_TRUE(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).ok());
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::vector<float> out = download_half(out_gpu, rows * cols);
+      const std::vector<uint8_t> codes = download<uint8_t>(codes_gpu, rows * cols);
+      const std::vector<float> code_scales = download<float>(code_scales_gpu, rows);
+      for (int64_t row = 0; row < rows; ++row) {
+        std::vector<float> x(cols);
+        float absmax = 0.f;
+        for (int64_t col = 0; col < cols; ++col) {
+          const float activated = round_to(Precision::kFp16, activate(input[row * cols + col], RowActivation::kGeluTanh));
+          if (with_out)
+            ASSERT_NEAR(out[row * cols + col], activated, 1e-3f + 1e-3f * std::abs(activated)) << row << "," << col;
+          x[col] = with_divisor ? activated / divisor[col] : activated;
+          absmax = std::max(absmax, std::abs(x[col]));
+        }
+        const float max_code = format == RowCodes::kFp8E4M3 ? 448.f : 127.f;
+        ASSERT_NEAR(code_scales[row], absmax / max_code, 2e-3f * absmax / max_code) << "row " << row;
+        for (int64_t col = 0; col < cols; ++col) {
+          const uint8_t code = codes[row * cols + col];
+          const float decoded = (format == RowCodes::kFp8E4M3 ? fp8_e4m3_to_float(code)
+                                                               : static_cast<float>(static_cast<int8_t>(code))) *
+                                code_scales[row];
+          // Half a code step: 1/16 relative for E4M3's 3 mantissa bits, half a scale for INT8.
+          const float step = format == RowCodes::kFp8E4M3 ? std::abs(x[col]) / 15.f + code_scales[row] * 0.01f
+                                                          : code_scales[row] * 0.51f;
+          ASSERT_NEAR(decoded, x[col], step + 1e-3f * absmax) << "row " << row << " col " << col << " cols " << cols;
+        }
+      }
+      if (!with_out) {
+        const std::vector<uint16_t> untouched = download<uint16_t>(out_gpu, rows * cols);
+        EXPECT_EQ(untouched[0], 0xFFFF) << "no activation-precision output was asked for";
+      }
+    }
+  }
+}
+
 TEST_F(RowEpilogueTest, RefusesBadArguments) {
   cuda::RowEpilogueArgs args;
   args.rows = 4;
@@ -214,88 +276,143 @@ TEST_F(RowEpilogueTest, RefusesBadArguments) {
             StatusCode::kInvalidArgument);
 }
 
-class QuantizedGemmTest : public ::testing::Test {
+class Sm90GemmTest : public ::testing::Test {
  protected:
-  void SetUp() override { JN_SKIP_WITHOUT_GPU(); }
+  void SetUp() override {
+    JN_SKIP_WITHOUT_GPU();
+    if (!cuda::sm90_gemm_device_supported()) GTEST_SKIP() << "the sm90 GEMMs need a Hopper GPU";
+    auto scratch = cuda::DeviceBuffer::allocate(kWorkspaceBytes, "gemm workspace");
+    ASSERT_TRUE(scratch.ok());
+    workspace_ = std::move(*scratch);
+  }
+  static constexpr size_t kWorkspaceBytes = 32 << 20;
+  cuda::DeviceBuffer workspace_;
 };
 
-TEST_F(QuantizedGemmTest, Int8IsExact) {
-  const int64_t rows = 37, in = 256, out = 96;
-  std::mt19937 rng(5);
-  std::uniform_int_distribution<int> ints(-127, 127);
-  std::vector<int8_t> x(rows * in), w(out * in);
-  for (int8_t& v : x) v = static_cast<int8_t>(ints(rng));
-  for (int8_t& v : w) v = static_cast<int8_t>(ints(rng));
-  auto x_gpu = upload_raw(x);
-  auto w_gpu = upload_raw(w);
-  auto out_gpu = poisoned(rows * out, 4);
-  auto scratch = cuda::DeviceBuffer::allocate(32 << 20, "gemm scratch");
-  ASSERT_TRUE(scratch.ok());
-  auto runner = cuda::GemmRunner::create(Precision::kFp16, scratch->data(), 32 << 20);
-  ASSERT_TRUE(runner.ok()) << runner.status().to_string();
-  const Status status = (*runner)->linear_int8(x_gpu.data(), rows, in, w_gpu.data(), out,
-                                               static_cast<int32_t*>(out_gpu.data()), nullptr);
-  ASSERT_TRUE(status.ok()) << status.to_string();
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  const std::vector<int32_t> actual = download<int32_t>(out_gpu, rows * out);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t o = 0; o < out; ++o) {
-      int32_t expected = 0;
-      for (int64_t k = 0; k < in; ++k) expected += int32_t{x[r * in + k]} * int32_t{w[o * in + k]};
-      ASSERT_EQ(actual[r * out + o], expected) << r << "," << o;
+// Scaled FP8 / INT8 GEMMs against a double loop over the same codes, at row counts that leave
+// partial tiles (1, 45, 300) and a column count that is not a tile multiple, through both
+// schedules (the first call of each shape times them; later calls run the chosen one).
+TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
+  for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
+    for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
+      for (const bool autotune : {false, true}) {
+        const int64_t in = 384, out = 160;
+        const std::vector<float> x_values = random_values(rows * in, 11 + rows);
+        const std::vector<float> w_values = random_values(out * in, 12, 0.f, 0.05f);
+        std::vector<float> bias = random_values(out, 13, 0.f, 0.5f);
+        std::vector<uint8_t> x_codes, w_codes;
+        std::vector<float> x_scales, w_scales;
+        std::function<double(uint8_t)> decode;
+        if (format == cuda::Sm90Codes::kFp8E4M3) {
+          auto x = quantize_fp8_per_row(x_values.data(), rows, in, "x");
+          auto w = quantize_fp8_per_row(w_values.data(), out, in, "w");
+          ASSERT_TRUE(x.ok() && w.ok());
+          x_codes = x->codes, w_codes = w->codes, x_scales = x->scales, w_scales = w->scales;
+          decode = [](uint8_t code) { return static_cast<double>(fp8_e4m3_to_float(code)); };
+        } else {
+          auto x = quantize_int8_per_row(x_values.data(), rows, in, "x");
+          auto w = quantize_int8_per_row(w_values.data(), out, in, "w");
+          ASSERT_TRUE(x.ok() && w.ok());
+          for (int8_t code : x->codes) x_codes.push_back(static_cast<uint8_t>(code));
+          for (int8_t code : w->codes) w_codes.push_back(static_cast<uint8_t>(code));
+          x_scales = x->scales, w_scales = w->scales;
+          decode = [](uint8_t code) { return static_cast<double>(static_cast<int8_t>(code)); };
+        }
+        auto x_gpu = upload_raw(x_codes);
+        auto w_gpu = upload_raw(w_codes);
+        auto x_scales_gpu = upload_raw(x_scales);
+        auto w_scales_gpu = upload_raw(w_scales);
+        auto bias_gpu = upload(bias, Precision::kFp16);
+        auto out_gpu = poisoned(rows * out, 2);
+        cuda::Sm90ScaledGemmArgs args;
+        args.codes = format, args.rows = rows, args.cols = out, args.depth = in;
+        args.input_codes = x_gpu.data(), args.weight_codes = w_gpu.data();
+        args.row_scales = static_cast<const float*>(x_scales_gpu.data());
+        args.col_scales = static_cast<const float*>(w_scales_gpu.data());
+        args.bias = bias_gpu.data();
+        args.out = out_gpu.data();
+        const Status status =
+            cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr, autotune);
+        ASSERT_TRUE(status.ok()) << status.to_string();
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        const std::vector<float> actual = download_half(out_gpu, rows * out);
+        std::vector<float> expected(rows * out);
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t o = 0; o < out; ++o) {
+            double sum = 0;
+            for (int64_t k = 0; k < in; ++k) sum += decode(x_codes[r * in + k]) * decode(w_codes[o * in + k]);
+            expected[r * out + o] = static_cast<float>(sum * x_scales[r] * w_scales[o] + bias[o]);
+          }
+        }
+        float largest = 0.f;
+        for (float value : expected) largest = std::max(largest, std::abs(value));
+        // One fp16 rounding of the output (0.05%); FP8 adds Hopper's fast accumulation, which keeps
+        // fewer accumulator bits than fp32 (1.06% seen on one element under cuBLASLt).
+        const float relative = format == cuda::Sm90Codes::kInt8 ? 1e-3f : 2e-2f;
+        for (size_t idx = 0; idx < expected.size(); ++idx)
+          ASSERT_NEAR(actual[idx], expected[idx], 2e-3f * largest + relative * std::abs(expected[idx]))
+              << (format == cuda::Sm90Codes::kInt8 ? "int8 " : "fp8 ") << rows << " rows, autotune " << autotune
+              << ", element " << idx;
+        EXPECT_GT(cosine(actual, expected), 0.9999);
+      }
     }
   }
-  EXPECT_EQ((*runner)
-                ->linear_int8(x_gpu.data(), rows, 100, w_gpu.data(), out,
-                              static_cast<int32_t*>(out_gpu.data()), nullptr)
-                .code(),
-            StatusCode::kUnsupported);
 }
 
-// The FP8 GEMM writes the unscaled sums of code products (the row epilogue scales them).
-TEST_F(QuantizedGemmTest, Fp8MatchesProductOfCodes) {
-  const int64_t rows = 45, in = 384, out = 160;
-  const std::vector<float> x_values = random_values(rows * in, 11);
-  const std::vector<float> w_values = random_values(out * in, 12, 0.f, 0.05f);
+// Captured into a CUDA graph (as the encoder runs them), the GEMMs give the eager result bit for bit.
+TEST_F(Sm90GemmTest, GraphReplayMatchesEager) {
+  const int64_t rows = 200, in = 512, out = 256;
+  const std::vector<float> x_values = random_values(rows * in, 31);
+  const std::vector<float> w_values = random_values(out * in, 32, 0.f, 0.05f);
+  std::vector<float> bias = random_values(out, 33);
   auto x = quantize_fp8_per_row(x_values.data(), rows, in, "x");
   auto w = quantize_fp8_per_row(w_values.data(), out, in, "w");
   ASSERT_TRUE(x.ok() && w.ok());
   auto x_gpu = upload_raw(x->codes);
   auto w_gpu = upload_raw(w->codes);
-  auto scratch = cuda::DeviceBuffer::allocate(32 << 20, "gemm scratch");
-  ASSERT_TRUE(scratch.ok());
-  auto runner = cuda::GemmRunner::create(Precision::kBf16, scratch->data(), 32 << 20);
-  ASSERT_TRUE(runner.ok());
-  auto out_gpu = poisoned(rows * out, 2);
-  const Status status =
-      (*runner)->linear_fp8(x_gpu.data(), rows, in, w_gpu.data(), out, out_gpu.data(), nullptr);
-  ASSERT_TRUE(status.ok()) << status.to_string();
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  const std::vector<float> actual = download_bf16(out_gpu, rows * out);
-  std::vector<float> expected(rows * out);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t o = 0; o < out; ++o) {
-      double sum = 0;
-      for (int64_t k = 0; k < in; ++k)
-        sum += static_cast<double>(fp8_e4m3_to_float(x->codes[r * in + k])) *
-               fp8_e4m3_to_float(w->codes[o * in + k]);
-      expected[r * out + o] = static_cast<float>(sum);
-    }
-  }
-  float largest = 0.f;
-  for (float value : expected) largest = std::max(largest, std::abs(value));
-  // One bf16 rounding of the output (0.4%) plus Hopper's fast FP8 accumulation, which keeps fewer
-  // accumulator bits than fp32 (1.06% seen on one element of this matrix on the H200).
-  for (size_t idx = 0; idx < expected.size(); ++idx)
-    ASSERT_NEAR(actual[idx], expected[idx], 2e-3f * largest + 2e-2f * std::abs(expected[idx]))
-        << idx;
-  EXPECT_GT(cosine(actual, expected), 0.9999);
-  auto fp16_runner = cuda::GemmRunner::create(Precision::kFp16, scratch->data(), 32 << 20);
-  ASSERT_TRUE(fp16_runner.ok());
-  EXPECT_EQ((*fp16_runner)
-                ->linear_fp8(x_gpu.data(), rows, in, w_gpu.data(), out, out_gpu.data(), nullptr)
-                .code(),
-            StatusCode::kUnsupported);
+  auto x_scales_gpu = upload_raw(x->scales);
+  auto w_scales_gpu = upload_raw(w->scales);
+  auto bias_gpu = upload(bias, Precision::kFp16);
+  auto eager = poisoned(rows * out, 2);
+  auto replayed = poisoned(rows * out, 2);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  cuda::Sm90ScaledGemmArgs args;
+  args.rows = rows, args.cols = out, args.depth = in;
+  args.input_codes = x_gpu.data(), args.weight_codes = w_gpu.data();
+  args.row_scales = static_cast<const float*>(x_scales_gpu.data());
+  args.col_scales = static_cast<const float*>(w_scales_gpu.data());
+  args.bias = bias_gpu.data(), args.out = eager.data();
+  ASSERT_TRUE(cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, stream).ok());
+  args.out = replayed.data();
+  ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  const Status captured = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, stream);
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+  ASSERT_TRUE(captured.ok()) << captured.to_string();
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(download<uint16_t>(eager, rows * out), download<uint16_t>(replayed, rows * out));
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+}
+
+TEST_F(Sm90GemmTest, RefusesWhatItCannotRun) {
+  cuda::Sm90ScaledGemmArgs args;
+  int dummy = 0;
+  args.rows = 4, args.cols = 100, args.depth = 64;  // 100 columns: not a multiple of 16
+  args.input_codes = &dummy, args.weight_codes = &dummy, args.out = &dummy;
+  args.row_scales = reinterpret_cast<const float*>(&dummy), args.col_scales = args.row_scales;
+  EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kUnsupported);
+  args.cols = 96;
+  args.col_scales = nullptr;
+  EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
+  args.col_scales = args.row_scales;
+  args.out = nullptr;
+  EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
 }
 
 // ---- whole encoders ----
@@ -447,7 +564,7 @@ TEST_F(QuantizedEncoderTest, CalibratedFp8AndPlanRoundTrip) {
   ASSERT_TRUE(reference.ok());
   CudaEncoderOptions options;
   ASSERT_TRUE(apply_precision_name("fp8", options).ok());
-  EXPECT_EQ(options.precision, Precision::kBf16);
+  EXPECT_EQ(options.precision, Precision::kFp16);
   options.max_batch_tokens = 1024;
   options.calibration = &calibration;
   options.static_activation_scales = true;
@@ -538,10 +655,11 @@ TEST_F(QuantizedEncoderTest, RefusesWhatItCannotRun) {
   const RandomModel odd_model = make_random_model(odd, 81);
   CudaEncoderOptions fp8;
   fp8.linear_format = LinearFormat::kFp8;
+  fp8.precision = Precision::kBf16;
   EXPECT_EQ(make_cuda_encoder(model.config, model.weights, fp8).status().code(),
             StatusCode::kUnsupported)
-      << "fp8 with fp16 activations";
-  fp8.precision = Precision::kBf16;
+      << "fp8 with bf16 activations";
+  fp8.precision = Precision::kFp16;
   const Status refused = make_cuda_encoder(odd_model.config, odd_model.weights, fp8).status();
   EXPECT_EQ(refused.code(), StatusCode::kUnsupported);
   EXPECT_NE(refused.message().find("multiples of 16"), std::string::npos) << refused.message();

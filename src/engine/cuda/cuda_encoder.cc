@@ -20,6 +20,7 @@
 #include "engine/cuda/gemm_cublaslt.h"
 #include "engine/cuda/int4_linear_cuda.h"
 #include "engine/cuda/row_epilogue.h"
+#include "engine/cuda/sm90/gemm_sm90.h"
 #include "engine/engine_plan.h"
 #include "quant/fp8_e4m3.h"
 #include "quant/int4_quant.h"
@@ -218,10 +219,9 @@ Status check_config(const EncoderConfig& config, const CudaEncoderOptions& optio
       return unsupported(std::string("cuda encoder: ") +
                          cuda::linear_format_name(options.linear_format) +
                          " linear layers run with fp16 or bf16 activations, not fp32");
-    if (options.linear_format == LinearFormat::kFp8 && options.precision != Precision::kBf16)
-      return unsupported(
-          "cuda encoder: fp8 linear layers run with bf16 activations (the FP8 GEMMs write "
-          "unscaled sums in bf16, beyond fp16's range)");
+    if (is_w8a8(options.linear_format) && options.precision != Precision::kFp16)
+      return unsupported(std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
+                         " linear layers run with fp16 activations (their GEMMs write fp16)");
     if (config.hidden_size % 16 != 0 || config.intermediate_size % 16 != 0)
       return unsupported(
           std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
@@ -403,7 +403,7 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
 // Byte offsets of the workspace regions (see workspace_layout()).
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
-  size_t codes_at = 0, code_scales_at = 0, accumulators_at = 0;  // kFp8 / kInt8 only
+  size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
   size_t decoded_weight_at = 0;                                  // kInt4 / kNf4 only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
@@ -442,10 +442,10 @@ class CudaEncoder final : public Encoder {
                       GemmEpilogue epilogue, void* out);
   // run_layers for kFp8 / kInt8 linear layers.
   Status run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket);
-  // codes_ . weight^T into accumulators_ (int32 for INT8, bf16 sums for FP8), and `row` set up to
-  // read them with their scales and `bias`.
-  Status quantized_linear(int64_t in_features, const void* weight, const DeviceQuant& quant,
-                          const void* bias, int64_t out_features, cuda::RowEpilogueArgs& row);
+  // out = (codes_ . weight^T) * code_scales_[row] * weight_scales[col] + bias in fp16, scales and
+  // bias fused into the GEMM (sm90/).
+  Status quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
+                          int64_t rows, int64_t in_features, int64_t out_features, void* out);
   Status run_layers_maybe_graph(int64_t tokens, int64_t sequences, int64_t length_bucket);
   void* at(size_t offset) const { return static_cast<uint8_t*>(workspace_.data()) + offset; }
 
@@ -480,8 +480,6 @@ class CudaEncoder final : public Encoder {
   float* pooled_f32_ = nullptr;   // [sequences, hidden]
   void* codes_ = nullptr;         // kFp8 / kInt8: [tokens, max(hidden, intermediate)] codes
   float* code_scales_ = nullptr;  // [tokens]: the codes' per-row scales
-  int32_t* accumulators_ =
-      nullptr;  // kInt8: int32, kFp8: bf16 [tokens, max(3 hidden, intermediate)]
   void* decoded_weight_ = nullptr;  // kInt4 / kNf4: one layer weight in the activation precision
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::GemmRunner> gemm_;
@@ -498,15 +496,12 @@ CudaEncoder::~CudaEncoder() {
 
 Status CudaEncoder::initialize(const EnginePlan& plan) {
   JN_CUDA_CHECK(cudaSetDevice(options_.device));
-  if (options_.linear_format == LinearFormat::kFp8) {
+  if (is_w8a8(options_.linear_format) && !cuda::sm90_gemm_device_supported()) {
     cudaDeviceProp properties{};
     JN_CUDA_CHECK(cudaGetDeviceProperties(&properties, options_.device));
-    if (properties.major * 10 + properties.minor < 89)
-      return unsupported(
-          std::string("cuda encoder: fp8 needs FP8 tensor cores (compute capability 8.9 "
-                      "or later: Ada, Hopper); ") +
-          properties.name + " has " + std::to_string(properties.major) + "." +
-          std::to_string(properties.minor));
+    return unsupported(std::string("cuda encoder: ") + cuda::linear_format_name(options_.linear_format) +
+                       " runs on Hopper GEMMs (compute capability 9.0); " + properties.name + " has " +
+                       std::to_string(properties.major) + "." + std::to_string(properties.minor));
   }
   JN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   JN_RETURN_IF_ERROR(upload_plan(plan));
@@ -676,12 +671,10 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   region(layout.wide_at, tokens * std::max(3 * hidden, intermediate) * element);
   region(layout.narrow_at, tokens * hidden * element);
   if (is_w8a8(options.linear_format)) {
-    // Codes of the next GEMM's input (one stage at a time) and their per-row scales; INT8 GEMMs
-    // also need int32 accumulators for their widest output.
+    // Codes of the next GEMM's input (one stage at a time) and their per-row scales; the GEMMs
+    // write scaled fp16 into the same wide / narrow buffers as the native path.
     region(layout.codes_at, tokens * std::max(hidden, intermediate));
     region(layout.code_scales_at, tokens * sizeof(float));
-    // GEMM results before scaling: int32 (INT8) or bf16 (FP8) for the widest output.
-    region(layout.accumulators_at, tokens * std::max(3 * hidden, intermediate) * sizeof(int32_t));
   }
   const size_t layers_end = offset;
   offset = scratch_start;
@@ -728,7 +721,6 @@ Status CudaEncoder::allocate_workspace() {
   if (is_w8a8(options_.linear_format)) {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
-    accumulators_ = static_cast<int32_t*>(at(layout.accumulators_at));
   }
 
   const size_t sequences =
@@ -835,25 +827,24 @@ Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_fea
                        stream_);
 }
 
-Status CudaEncoder::quantized_linear(int64_t in_features, const void* weight,
-                                     const DeviceQuant& quant, const void* bias,
-                                     int64_t out_features, cuda::RowEpilogueArgs& row) {
-  row.cols = out_features;
-  if (options_.linear_format == LinearFormat::kFp8) {
-    JN_RETURN_IF_ERROR(gemm_->linear_fp8(codes_, row.rows, in_features, weight, out_features,
-                                         accumulators_, stream_));
-    row.input = accumulators_;
-  } else {
-    JN_RETURN_IF_ERROR(gemm_->linear_int8(codes_, row.rows, in_features, weight, out_features,
-                                          accumulators_, stream_));
-    row.accumulators = accumulators_;
-  }
-  row.row_scales = code_scales_;
-  row.col_scales = quant.weight_scales;
-  row.bias = bias;
-  return ok_status();
+Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
+                                     int64_t rows, int64_t in_features, int64_t out_features,
+                                     void* out) {
+  cuda::Sm90ScaledGemmArgs gemm;
+  gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
+                                                             : cuda::Sm90Codes::kInt8;
+  gemm.rows = rows, gemm.cols = out_features, gemm.depth = in_features;
+  gemm.input_codes = codes_, gemm.weight_codes = weight;
+  gemm.row_scales = code_scales_, gemm.col_scales = quant.weight_scales;
+  gemm.bias = bias, gemm.out = out;
+  return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
+                                       options_.autotune_gemms);
 }
 
+// Per layer: QKV GEMM (scales + bias fused) -> attention -> context quantised -> output GEMM ->
+// add + LayerNorm + codes -> FFN-in GEMM -> activation + codes -> FFN-out GEMM -> add + LayerNorm +
+// the next layer's codes. Every GEMM writes fp16 once; the row epilogue passes exist because the
+// per-token codes need each row's absmax, which no GEMM tile sees whole.
 Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket) {
   using cuda::RowEpilogueArgs;
   const Precision precision = options_.precision;
@@ -869,10 +860,12 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
   const cuda::RowCodes codes_format = options_.linear_format == LinearFormat::kFp8
                                           ? cuda::RowCodes::kFp8E4M3
                                           : cuda::RowCodes::kInt8;
-  // A row epilogue whose codes feed the GEMM that `next` describes (none when null).
-  const auto row_args = [&](const DeviceQuant* next) {
+  // A row epilogue over `input` [tokens, cols] whose codes feed the GEMM that `next` describes.
+  const auto codes_for = [&](const DeviceQuant* next, const void* input, int64_t cols) {
     RowEpilogueArgs row;
     row.rows = tokens;
+    row.cols = cols;
+    row.input = input;
     if (next) {
       row.codes_format = codes_format;
       row.codes = codes_;
@@ -882,57 +875,50 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
     }
     return row;
   };
-  const auto layer_norm = [&](RowEpilogueArgs& row, const void* gamma, const void* beta) {
+  const auto add_layer_norm = [&](RowEpilogueArgs& row, const void* gamma, const void* beta) {
     row.residual = hidden_;
     row.gamma = gamma;
     row.beta = beta;
     row.eps = eps;
     row.out = hidden_;
   };
-  cuda::RowActivation activation = cuda::RowActivation::kGeluErf;
+  cuda::RowActivation row_activation = cuda::RowActivation::kGeluErf;
+  if (config_.activation == Activation::kRelu) row_activation = cuda::RowActivation::kRelu;
   if (config_.activation == Activation::kGeluTanh ||
       (config_.activation == Activation::kGeluErf && options_.gelu_erf_as_tanh))
-    activation = cuda::RowActivation::kGeluTanh;
-  if (config_.activation == Activation::kRelu) activation = cuda::RowActivation::kRelu;
+    row_activation = cuda::RowActivation::kGeluTanh;
 
-  RowEpilogueArgs embedding_codes = row_args(&layers_.front().qkv_quant);
-  embedding_codes.cols = hidden;
-  embedding_codes.input = hidden_;
-  JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, embedding_codes, stream_));
+  JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(
+      precision, codes_for(&layers_.front().qkv_quant, hidden_, hidden), stream_));
   for (size_t layer_idx = 0; layer_idx < layers_.size(); ++layer_idx) {
     const DeviceLayer& layer = layers_[layer_idx];
     const DeviceQuant* next_qkv =
         layer_idx + 1 < layers_.size() ? &layers_[layer_idx + 1].qkv_quant : nullptr;
-    RowEpilogueArgs qkv = row_args(nullptr);
-    qkv.out = qkv_;
-    JN_RETURN_IF_ERROR(quantized_linear(hidden, layer.qkv_weight, layer.qkv_quant, layer.qkv_bias,
-                                        3 * hidden, qkv));
-    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, qkv, stream_));
+    JN_RETURN_IF_ERROR(quantized_linear(layer.qkv_weight, layer.qkv_quant, layer.qkv_bias, tokens,
+                                        hidden, 3 * hidden, qkv_));
     JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences,
                                               length_bucket, config_.num_heads, config_.head_dim(),
                                               context_, stream_, options_.attention_kernel));
-    RowEpilogueArgs context_codes = row_args(&layer.attention_output_quant);
-    context_codes.cols = hidden;
-    context_codes.input = context_;
-    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, context_codes, stream_));
+    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(
+        precision, codes_for(&layer.attention_output_quant, context_, hidden), stream_));
 
-    RowEpilogueArgs attention_norm = row_args(&layer.ffn_in_quant);
-    layer_norm(attention_norm, layer.attention_norm_gamma, layer.attention_norm_beta);
-    JN_RETURN_IF_ERROR(quantized_linear(hidden, layer.attention_output_weight,
-                                        layer.attention_output_quant, layer.attention_output_bias,
-                                        hidden, attention_norm));
+    JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
+                                        layer.attention_output_bias, tokens, hidden, hidden,
+                                        projected_));
+    RowEpilogueArgs attention_norm = codes_for(&layer.ffn_in_quant, projected_, hidden);
+    add_layer_norm(attention_norm, layer.attention_norm_gamma, layer.attention_norm_beta);
     JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, attention_norm, stream_));
 
-    RowEpilogueArgs ffn_activation = row_args(&layer.ffn_out_quant);
-    ffn_activation.activation = activation;
-    JN_RETURN_IF_ERROR(quantized_linear(hidden, layer.ffn_in_weight, layer.ffn_in_quant,
-                                        layer.ffn_in_bias, intermediate, ffn_activation));
-    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_activation, stream_));
+    JN_RETURN_IF_ERROR(quantized_linear(
+        layer.ffn_in_weight, layer.ffn_in_quant, layer.ffn_in_bias, tokens, hidden, intermediate, ffn_));
+    RowEpilogueArgs ffn_codes = codes_for(&layer.ffn_out_quant, ffn_, intermediate);
+    ffn_codes.activation = row_activation;
+    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_codes, stream_));
 
-    RowEpilogueArgs ffn_norm = row_args(next_qkv);
-    layer_norm(ffn_norm, layer.ffn_norm_gamma, layer.ffn_norm_beta);
-    JN_RETURN_IF_ERROR(quantized_linear(intermediate, layer.ffn_out_weight, layer.ffn_out_quant,
-                                        layer.ffn_out_bias, hidden, ffn_norm));
+    JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
+                                        layer.ffn_out_bias, tokens, intermediate, hidden, ffn_out_));
+    RowEpilogueArgs ffn_norm = codes_for(next_qkv, ffn_out_, hidden);
+    add_layer_norm(ffn_norm, layer.ffn_norm_gamma, layer.ffn_norm_beta);
     JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_norm, stream_));
   }
   return ok_status();
@@ -1159,9 +1145,8 @@ Status apply_precision_name(const std::string& name, CudaEncoderOptions& options
   for (const LinearFormat format :
        {LinearFormat::kFp8, LinearFormat::kInt8, LinearFormat::kInt4, LinearFormat::kNf4}) {
     if (name == cuda::linear_format_name(format)) {
-      // The FP8 GEMMs write unscaled sums of code products, beyond fp16's range: fp8 keeps its
-      // activations in bf16.
-      options.precision = format == LinearFormat::kFp8 ? Precision::kBf16 : Precision::kFp16;
+      // Every quantised format keeps fp16 activations (the sm90 GEMMs write scaled fp16).
+      options.precision = Precision::kFp16;
       options.linear_format = format;
       return ok_status();
     }

@@ -25,9 +25,10 @@ namespace justnews {
 
 namespace cuda {
 // How the encoder layers' four linear layers run. kNative: in the activation precision. The others
-// keep fp16/bf16 activations everywhere else: kFp8 / kInt8 quantise weights per output channel and
-// activations per token (or with calibrated per-tensor scales) and run FP8 / INT8 tensor-core GEMMs;
-// kInt4 / kNf4 are weight-only (group-wise 4-bit codes, double-quantised scales).
+// keep fp16 activations everywhere else: kFp8 / kInt8 quantise weights per output channel and
+// activations per token (or with calibrated per-tensor scales) and run our Hopper FP8 / INT8 GEMMs
+// with the scales, bias and GELU fused (sm90/; compute capability 9.0 only); kInt4 / kNf4 are
+// weight-only (group-wise 4-bit codes, double-quantised scales).
 enum class LinearFormat { kNative, kFp8, kInt8, kInt4, kNf4 };
 const char* linear_format_name(LinearFormat format);
 }  // namespace cuda

@@ -61,34 +61,11 @@ GemmRunner::~GemmRunner() {
   if (handle_) cublasLtDestroy(handle_);
 }
 
-static const char* kind_name(int kind) {
-  static const char* const kNames[] = {"", "fp8 ", "int8 "};
-  return kNames[kind];
-}
-
-Status GemmRunner::describe(Kind kind, int64_t rows, int64_t in_features, int64_t out_features,
+Status GemmRunner::describe(int64_t rows, int64_t in_features, int64_t out_features,
                             GemmEpilogue epilogue, Plan& plan) {
   const cudaDataType_t type = data_type(precision_);
-  cudaDataType_t operand_type = type;
-  cudaDataType_t out_type = type;
-  if (kind == Kind::kInt8) {
-    JN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.operation, CUBLAS_COMPUTE_32I, CUDA_R_32I));
-    operand_type = CUDA_R_8I;
-    out_type = CUDA_R_32I;
-  } else {
-    // fp32 stays true fp32 (no TF32) so that the fp32 backend can serve as a precise reference.
-    JN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.operation, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  }
-  if (kind == Kind::kFp8) {
-    operand_type = CUDA_R_8F_E4M3;
-    // Hopper's FP8 MMA keeps a reduced-precision accumulator; without fast accumulation cuBLASLt
-    // promotes it to fp32 every few k-steps, at a large cost in speed. Inference
-    // (TransformerEngine's forward pass) runs with it on; the accuracy is measured by the tests and
-    // the report.
-    const int8_t fast_accumulation = 1;
-    JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_FAST_ACCUM,
-                                                   &fast_accumulation, sizeof(fast_accumulation)));
-  }
+  // fp32 stays true fp32 (no TF32) so that the fp32 backend can serve as a precise reference.
+  JN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.operation, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t transpose = CUBLAS_OP_T;
   const cublasOperation_t no_transpose = CUBLAS_OP_N;
   JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_TRANSA,
@@ -102,23 +79,23 @@ Status GemmRunner::describe(Kind kind, int64_t rows, int64_t in_features, int64_
     JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
         plan.operation, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &type, sizeof(type)));
   }
-  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.weight_layout, operand_type, in_features,
+  JN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.weight_layout, type, in_features,
                                              out_features, in_features));
   JN_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&plan.input_layout, operand_type, in_features, rows, in_features));
+      cublasLtMatrixLayoutCreate(&plan.input_layout, type, in_features, rows, in_features));
   JN_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&plan.out_layout, out_type, out_features, rows, out_features));
+      cublasLtMatrixLayoutCreate(&plan.out_layout, type, out_features, rows, out_features));
   return ok_status();
 }
 
-Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t in_features,
+Result<GemmRunner::Plan*> GemmRunner::plan_for(int64_t rows, int64_t in_features,
                                                int64_t out_features, GemmEpilogue epilogue) {
-  const PlanKey key{kind, rows, in_features, out_features, epilogue};
+  const PlanKey key{rows, in_features, out_features, epilogue};
   if (auto found = plans_.find(key); found != plans_.end()) return &found->second;
   if (auto refused = refused_.find(key); refused != refused_.end()) return refused->second;
 
   Plan& plan = plans_[key];
-  const Status described = describe(kind, rows, in_features, out_features, epilogue, plan);
+  const Status described = describe(rows, in_features, out_features, epilogue, plan);
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   constexpr int kCandidates = 8;
   int found_count = 0;
@@ -148,13 +125,25 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(Kind kind, int64_t rows, int64_t 
     // Remembered, so a shape cuBLASLt cannot run costs one heuristic query, not one per call.
     return refused_
         .emplace(key,
-                 unsupported("cuBLASLt has no " + std::string(kind_name(static_cast<int>(kind))) +
-                             precision_name(precision_) + " algorithm for linear [" +
+                 unsupported(std::string("cuBLASLt has no ") + precision_name(precision_) + " algorithm for linear [" +
                              std::to_string(rows) + " x " + std::to_string(in_features) + "] -> " +
                              std::to_string(out_features) + ": " + why))
         .first->second;
   }
   plan.algo = heuristics[0].algo;
+  int64_t bucket = 64;
+  while (bucket < rows) bucket *= 2;
+  plan.shape_class = {bucket, in_features, out_features, epilogue};
+  if (auto tuned = tuned_.find(plan.shape_class); tuned != tuned_.end()) {
+    cublasLtMatmulHeuristicResult_t check{};
+    if (cublasLtMatmulAlgoCheck(handle_, plan.operation, plan.weight_layout, plan.input_layout,
+                                plan.out_layout, plan.out_layout, &tuned->second, &check) ==
+            CUBLAS_STATUS_SUCCESS &&
+        check.workspaceSize <= workspace_bytes_) {
+      plan.algo = tuned->second;
+      return &plan;
+    }
+  }
   for (int idx = 1; idx < found_count; ++idx)
     if (heuristics[idx].state == CUBLAS_STATUS_SUCCESS)
       plan.candidates.push_back(heuristics[idx].algo);
@@ -210,6 +199,7 @@ Status GemmRunner::tune(Plan& plan, cudaStream_t stream, const MatmulCall& call)
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   plan.candidates.clear();
+  if (found) tuned_[plan.shape_class] = plan.algo;
   return status;
 }
 
@@ -223,7 +213,7 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
   if (epilogue != GemmEpilogue::kNone && bias == nullptr)
     return invalid_argument("linear: the epilogue needs a bias vector");
   JN_ASSIGN_OR_RETURN(Plan * plan,
-                      plan_for(Kind::kNative, rows, in_features, out_features, epilogue));
+                      plan_for(rows, in_features, out_features, epilogue));
   if (epilogue != GemmEpilogue::kNone) {
     JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
         plan->operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
@@ -231,46 +221,6 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
   const float alpha = 1.f;
   const float beta = 0.f;
   return matmul(*plan, &alpha, &beta, weight, input, out, stream);
-}
-
-namespace {
-
-Status check_quantized_shape(const char* what, int64_t in_features, int64_t out_features) {
-  if (in_features <= 0 || out_features <= 0 || in_features % 16 != 0 || out_features % 16 != 0)
-    return unsupported(std::string(what) +
-                       " linear: feature counts must be positive multiples of 16, got in " +
-                       std::to_string(in_features) + ", out " + std::to_string(out_features));
-  return ok_status();
-}
-
-}  // namespace
-
-Status GemmRunner::linear_fp8(const void* input_codes, int64_t rows, int64_t in_features,
-                              const void* weight_codes, int64_t out_features, void* out,
-                              cudaStream_t stream) {
-  if (rows <= 0) return ok_status();
-  JN_RETURN_IF_ERROR(check_quantized_shape("fp8", in_features, out_features));
-  if (precision_ != Precision::kBf16)
-    return unsupported(
-        "fp8 linear: writes bf16 (unscaled sums of code products exceed fp16), the runner is " +
-        std::string(precision_name(precision_)));
-  JN_ASSIGN_OR_RETURN(Plan * plan,
-                      plan_for(Kind::kFp8, rows, in_features, out_features, GemmEpilogue::kNone));
-  const float alpha = 1.f;
-  const float beta = 0.f;
-  return matmul(*plan, &alpha, &beta, weight_codes, input_codes, out, stream);
-}
-
-Status GemmRunner::linear_int8(const void* input_codes, int64_t rows, int64_t in_features,
-                               const void* weight_codes, int64_t out_features, int32_t* out,
-                               cudaStream_t stream) {
-  if (rows <= 0) return ok_status();
-  JN_RETURN_IF_ERROR(check_quantized_shape("int8", in_features, out_features));
-  JN_ASSIGN_OR_RETURN(Plan * plan,
-                      plan_for(Kind::kInt8, rows, in_features, out_features, GemmEpilogue::kNone));
-  const int32_t alpha = 1;
-  const int32_t beta = 0;
-  return matmul(*plan, &alpha, &beta, weight_codes, input_codes, out, stream);
 }
 
 }  // namespace justnews::cuda

@@ -1,13 +1,12 @@
-// GemmRunner: the backend's linear layers through cuBLASLt, with bias (and GELU-tanh / ReLU) fused
-// into the GEMM epilogue, in the activation precision or quantised: FP8 E4M3 (Hopper; unscaled
-// products of the codes in bf16) and INT8 (exact int32 accumulators); for both the row epilogue
-// kernel applies the per-token x per-channel scales. (cuBLASLt's outer-vector FP8 scaling, which
-// would apply them inside the GEMM, is refused on the H200 with the cuBLAS of CUDA 13.0.)
+// GemmRunner: the backend's linear layers in the activation precision through cuBLASLt, with bias
+// (and GELU-tanh / ReLU) fused into the GEMM epilogue. (The FP8 / INT8 GEMMs and the fp16 erf-GELU
+// one are our own, in sm90/: cuBLASLt refuses outer-vector FP8 scales on the H200 with the cuBLAS of
+// CUDA 13.0 and has no erf-GELU epilogue.)
 // Descriptors and the chosen algorithm are cached per shape, so the hot path is one map lookup, a
 // bias pointer write and the matmul itself. With autotuning (the default), the first call of a
 // shape times the heuristic's candidate algorithms on the call's own operands and keeps the
 // fastest, as TensorRT's tactic selection and torch's max-autotune do, instead of trusting the
-// heuristic's first guess.
+// heuristic's first guess; the winner is reused for every row count of the same power-of-two class.
 #pragma once
 
 #include <cublasLt.h>
@@ -46,18 +45,6 @@ class GemmRunner {
                 const void* bias, int64_t out_features, GemmEpilogue epilogue, void* out,
                 cudaStream_t stream);
 
-  // out[r, o] = sum_k x[r, k] w[o, k] over E4M3 codes ([rows, in], [out, in] row-major), fp32
-  // accumulation, written in bf16 (the runner must be bf16: the unscaled sums exceed fp16's range).
-  // Needs in_features and out_features multiples of 16.
-  Status linear_fp8(const void* input_codes, int64_t rows, int64_t in_features,
-                    const void* weight_codes, int64_t out_features, void* out, cudaStream_t stream);
-
-  // out[r, o] = sum_k x[r, k] w[o, k] over int8 codes, exact int32 accumulators.
-  // Needs in_features and out_features multiples of 16.
-  Status linear_int8(const void* input_codes, int64_t rows, int64_t in_features,
-                     const void* weight_codes, int64_t out_features, int32_t* out,
-                     cudaStream_t stream);
-
  private:
   struct Plan {
     cublasLtMatmulDesc_t operation = nullptr;
@@ -66,9 +53,9 @@ class GemmRunner {
     cublasLtMatrixLayout_t out_layout = nullptr;
     cublasLtMatmulAlgo_t algo{};
     std::vector<cublasLtMatmulAlgo_t> candidates;  // until tuned; algo is the heuristic's first
+    std::tuple<int64_t, int64_t, int64_t, GemmEpilogue> shape_class;  // rows bucketed, see tuned_
   };
-  enum class Kind { kNative, kFp8, kInt8 };
-  using PlanKey = std::tuple<Kind, int64_t, int64_t, int64_t, GemmEpilogue>;
+  using PlanKey = std::tuple<int64_t, int64_t, int64_t, GemmEpilogue>;
 
   GemmRunner(Precision precision, void* workspace, size_t workspace_bytes, bool autotune)
       : precision_(precision),
@@ -83,10 +70,10 @@ class GemmRunner {
   // Times plan's candidates (a few runs each) and keeps the fastest; a no-op once tuned, without
   // autotuning, or while `stream` is being captured into a graph.
   Status tune(Plan& plan, cudaStream_t stream, const MatmulCall& call);
-  Result<Plan*> plan_for(Kind kind, int64_t rows, int64_t in_features, int64_t out_features,
+  Result<Plan*> plan_for(int64_t rows, int64_t in_features, int64_t out_features,
                          GemmEpilogue epilogue);
   static void destroy(Plan& plan);
-  Status describe(Kind kind, int64_t rows, int64_t in_features, int64_t out_features,
+  Status describe(int64_t rows, int64_t in_features, int64_t out_features,
                   GemmEpilogue epilogue, Plan& plan);
 
   Precision precision_;
@@ -95,6 +82,10 @@ class GemmRunner {
   bool autotune_;
   cublasLtHandle_t handle_ = nullptr;
   std::map<PlanKey, Plan> plans_;
+  // The tuned algorithm per shape class (rows rounded up to a power of two): a batch with a new
+  // token count reuses its class's winner instead of timing the candidates again (the analyze
+  // pipeline sees a new count almost every batch; timing each cost it 3x its engine time).
+  std::map<std::tuple<int64_t, int64_t, int64_t, GemmEpilogue>, cublasLtMatmulAlgo_t> tuned_;
   std::map<PlanKey, Status> refused_;
 };
 

@@ -3,6 +3,7 @@
 // row is read once and written once; loads and stores are 16 bytes wide.
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_ops.h"
@@ -129,7 +130,7 @@ __global__ void bias_gelu_erf_kernel(T* data, const T* bias, int64_t num_packs, 
 #pragma unroll
     for (int e = 0; e < kPack; ++e) {
       const float x = to_float(pack.values[e]) + (bias ? to_float(bias_pack.values[e]) : 0.f);
-      pack.values[e] = from_float<T>(0.5f * x * (1.f + erff(x * 0.70710678118654752f)));
+      pack.values[e] = from_float<T>(std::is_same_v<T, float> ? gelu_erf_exact(x) : gelu_erf_fast(x));
     }
     store_pack(data + pack_idx * kPack, pack);
   }

@@ -1,0 +1,44 @@
+// Hopper GEMMs of our own (CUTLASS 3 warp-specialised TMA kernels, sm_90a) for the fusion cuBLASLt
+// cannot do on the H200: FP8 / INT8 code GEMMs whose epilogue applies the per-token x per-channel
+// scales and the bias before the one fp16 write (cuBLASLt refuses outer-vector FP8 scales there, so
+// its output made a round trip through memory). Operands keep the encoder's layouts: activations
+// [rows, depth] row-major, weights PyTorch's [cols, depth].
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/status.h"
+
+namespace justnews::cuda {
+
+enum class Sm90Codes { kFp8E4M3, kInt8 };
+// out[r, c] = acc[r, c] * row_scales[r] * col_scales[c] + bias[c] in fp16, where acc sums the
+// products of the codes in fp32 (FP8, fast accumulation) or int32 (INT8).
+struct Sm90ScaledGemmArgs {
+  Sm90Codes codes = Sm90Codes::kFp8E4M3;
+  int64_t rows = 0, cols = 0, depth = 0;
+  const void* input_codes = nullptr;   // [rows, depth]
+  const void* weight_codes = nullptr;  // [cols, depth]
+  const float* row_scales = nullptr;   // [rows]
+  const float* col_scales = nullptr;   // [cols]
+  const void* bias = nullptr;          // [cols] fp16, or null
+  void* out = nullptr;                 // [rows, cols] fp16
+};
+
+// Whether these kernels can run on the current device (compute capability 9.0 exactly: sm_90a
+// code runs nowhere else) and take a problem of this shape (depth and cols multiples of 16).
+bool sm90_gemm_device_supported();
+bool sm90_gemm_shape_supported(int64_t cols, int64_t depth);
+
+// `workspace` (may be null when workspace_bytes is 0) is scratch the kernel may need; a Status
+// names the shape when the kernel cannot take it. Every kernel exists in two schedules
+// (cooperative, ping-pong); with `autotune`, the first call of a shape class outside a graph
+// capture times both on its operands and keeps the faster for the process; otherwise (and until
+// then) ping-pong runs.
+Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
+                               size_t workspace_bytes, cudaStream_t stream, bool autotune = true);
+
+}  // namespace justnews::cuda
