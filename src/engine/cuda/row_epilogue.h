@@ -1,9 +1,9 @@
-// The row-wise epilogue of the quantised (FP8 / INT8) layers: one kernel that takes a GEMM's output
-// row — fp16/bf16 values, or int32 INT8 accumulators with their per-row and per-column scales — and
-// applies, in order, bias, activation, residual add + LayerNorm, then writes the row in the
-// activation precision and/or quantised for the next GEMM (FP8 E4M3 or INT8 codes and one scale
-// per row). Fusing these means a quantised layer costs no more row passes than the fp16 one: the
-// quantisation rides along with the LayerNorm / GELU pass that exists anyway.
+// The row-wise passes of the quantised (FP8 / INT8) layers: one kernel that takes a GEMM's scaled
+// fp16 output row (the sm90 GEMMs already applied scales and bias) and applies, in order, the
+// activation and residual add + LayerNorm, then writes the row in the activation precision and/or
+// quantised for the next GEMM (FP8 E4M3 or INT8 codes and one scale per row). Per-token codes need
+// the whole row's absmax, which no GEMM tile sees, so this pass rides along with the LayerNorm /
+// GELU pass that exists anyway.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -19,19 +19,12 @@ enum class RowCodes { kNone, kFp8E4M3, kInt8 };
 
 enum class RowActivation { kNone, kGeluErf, kGeluTanh, kRelu };
 
-// The largest row the kernel holds in registers (BERT-large's intermediate size).
+// The widest row the kernels take (BERT-large's intermediate size).
 inline constexpr int64_t kMaxRowEpilogueColumns = 4096;
 
 struct RowEpilogueArgs {
   int64_t rows = 0, cols = 0;
-  // Input: exactly one of these. `input` is in the activation precision; `accumulators` are the
-  // int32 results of an INT8 GEMM. Either is multiplied by row_scales[r] * col_scales[c] when the
-  // scales are given (always for accumulators): FP8 GEMMs write unscaled sums in bf16.
-  const void* input = nullptr;
-  const int32_t* accumulators = nullptr;
-  const float* row_scales = nullptr;  // [rows]
-  const float* col_scales = nullptr;  // [cols]
-  const void* bias = nullptr;         // [cols] or null
+  const void* input = nullptr;  // [rows, cols] in the activation precision (a GEMM's scaled output)
   RowActivation activation = RowActivation::kNone;
   // Residual add + LayerNorm when `residual` is set: x = LayerNorm(x + residual) * gamma + beta.
   const void* residual = nullptr;  // [rows, cols]

@@ -50,36 +50,16 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
   const int64_t row_start = row * cols;
   float values[kPacksPerLane][kPackColumns];
   // Every load of the row first, so a lane has all of its bytes in flight at once.
-  if (args.accumulators) {
-    int4 raw[kPacksPerLane][2];
+  Pack<T> raw[kPacksPerLane];
 #pragma unroll
-    for (int k = 0; k < kPacksPerLane; ++k) {
-      const int pack = lane + k * kWarpSize;
-      if (pack < packs) {
-        const int4* acc = reinterpret_cast<const int4*>(args.accumulators + row_start + pack * kPackColumns);
-        raw[k][0] = acc[0];
-        raw[k][1] = acc[1];
-      }
-    }
-#pragma unroll
-    for (int k = 0; k < kPacksPerLane; ++k) {
-      values[k][0] = static_cast<float>(raw[k][0].x), values[k][1] = static_cast<float>(raw[k][0].y);
-      values[k][2] = static_cast<float>(raw[k][0].z), values[k][3] = static_cast<float>(raw[k][0].w);
-      values[k][4] = static_cast<float>(raw[k][1].x), values[k][5] = static_cast<float>(raw[k][1].y);
-      values[k][6] = static_cast<float>(raw[k][1].z), values[k][7] = static_cast<float>(raw[k][1].w);
-    }
-  } else {
-    Pack<T> raw[kPacksPerLane];
-#pragma unroll
-    for (int k = 0; k < kPacksPerLane; ++k) {
-      const int pack = lane + k * kWarpSize;
-      if (pack < packs) raw[k] = load_pack(static_cast<const T*>(args.input) + row_start + pack * kPackColumns);
-    }
-#pragma unroll
-    for (int k = 0; k < kPacksPerLane; ++k)
-#pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) values[k][e] = to_float(raw[k].values[e]);
+  for (int k = 0; k < kPacksPerLane; ++k) {
+    const int pack = lane + k * kWarpSize;
+    if (pack < packs) raw[k] = load_pack(static_cast<const T*>(args.input) + row_start + pack * kPackColumns);
   }
+#pragma unroll
+  for (int k = 0; k < kPacksPerLane; ++k)
+#pragma unroll
+    for (int e = 0; e < kPackColumns; ++e) values[k][e] = to_float(raw[k].values[e]);
   Pack<T> residual[kPacksPerLane];
   if (args.residual) {
 #pragma unroll
@@ -89,25 +69,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
         residual[k] = load_pack(static_cast<const T*>(args.residual) + row_start + pack * kPackColumns);
     }
   }
-  const float row_scale = args.row_scales ? args.row_scales[row] : 1.f;
   float sum = 0.f;
 #pragma unroll
   for (int k = 0; k < kPacksPerLane; ++k) {
     const int pack = lane + k * kWarpSize;
     if (pack >= packs) continue;
-    const int col = pack * kPackColumns;
     float* v = values[k];
-    if (args.row_scales) {
-      float col_scales[kPackColumns];
-      load_floats8(args.col_scales + col, col_scales);
-#pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) v[e] = v[e] * col_scales[e] * row_scale;
-    }
-    if (args.bias) {
-      const Pack<T> bias = load_pack(static_cast<const T*>(args.bias) + col);
-#pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) v[e] += to_float(bias.values[e]);
-    }
     if (args.activation != RowActivation::kNone) {
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e) v[e] = activate(v[e], args.activation);
@@ -181,8 +148,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
     scale = absmax > 0.f ? absmax / max_code : 1.f;
   }
   const float inv_scale = 1.f / scale;
-  // code_scales may be the row_scales this warp read above (INT8 layers reuse one buffer): every
-  // lane read it before the shuffles above, so lane 0 may overwrite it now.
   if (lane == 0) args.code_scales[row] = scale;
   uint8_t* codes = static_cast<uint8_t*>(args.codes) + row_start;
 #pragma unroll
@@ -226,7 +191,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
   const int packs = cols / kPackColumns;
   const int64_t row_start = row * cols;
   Pack<T>* staged = reinterpret_cast<Pack<T>*>(staged_bytes) + static_cast<int64_t>(warp) * packs;
-  const float row_scale = args.row_scales ? args.row_scales[row] : 1.f;
   float absmax = 0.f;
   for (int first = lane; first < packs; first += kWarpSize * kWideUnroll) {
     Pack<T> raw[kWideUnroll];
@@ -243,17 +207,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
       float v[kPackColumns];
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e) v[e] = to_float(raw[u].values[e]);
-      if (args.row_scales) {
-        float col_scales[kPackColumns];
-        load_floats8(args.col_scales + col, col_scales);
-#pragma unroll
-        for (int e = 0; e < kPackColumns; ++e) v[e] = v[e] * col_scales[e] * row_scale;
-      }
-      if (args.bias) {
-        const Pack<T> bias = load_pack(static_cast<const T*>(args.bias) + col);
-#pragma unroll
-        for (int e = 0; e < kPackColumns; ++e) v[e] += to_float(bias.values[e]);
-      }
       if (args.activation != RowActivation::kNone) {
 #pragma unroll
         for (int e = 0; e < kPackColumns; ++e) v[e] = activate(v[e], args.activation);
@@ -312,7 +265,7 @@ Status launch_for_width(const RowEpilogueArgs& args, cudaStream_t stream) {
   const unsigned int blocks = static_cast<unsigned int>((args.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
   const int packs_per_lane = static_cast<int>((args.cols / kPackColumns + kWarpSize - 1) / kWarpSize);
   constexpr unsigned int kThreads = kWarpsPerBlock * kWarpSize;
-  if (packs_per_lane > 4 && !args.residual && !args.accumulators) {
+  if (packs_per_lane > 4 && !args.residual) {
     const size_t staged_bytes = static_cast<size_t>(kWarpsPerBlock) * args.cols * sizeof(T);
     row_epilogue_wide_kernel<T><<<blocks, kThreads, staged_bytes, stream>>>(args);
     JN_CUDA_CHECK_LAUNCH(row_epilogue_wide_kernel);
@@ -341,12 +294,7 @@ Status launch_row_epilogue(Precision precision, const RowEpilogueArgs& args, cud
     return unsupported("row epilogue: " + std::to_string(args.cols) +
                        " columns; needs a multiple of 8 up to " +
                        std::to_string(kMaxRowEpilogueColumns));
-  if ((args.input == nullptr) == (args.accumulators == nullptr))
-    return invalid_argument("row epilogue: give exactly one of input and accumulators");
-  if (args.accumulators && (!args.row_scales || !args.col_scales))
-    return invalid_argument("row epilogue: int32 accumulators need row and column scales");
-  if ((args.row_scales == nullptr) != (args.col_scales == nullptr))
-    return invalid_argument("row epilogue: give both row and column scales or neither");
+  if (args.input == nullptr) return invalid_argument("row epilogue: no input rows");
   if (args.residual && (!args.gamma || !args.beta))
     return invalid_argument("row epilogue: the LayerNorm needs gamma and beta");
   if (args.codes_format != RowCodes::kNone && (!args.codes || !args.code_scales))
