@@ -35,7 +35,7 @@ gpu_tests=$(find "$build/tests" -maxdepth 2 -type f -executable \( -name 'engine
 pack .carry/pack/carry.tar.xz $gpu_tests "$build/apps/justnews/justnews" \
   "$build/bench/engine_cuda/cuda_encoder_bench" "$build/bench/engine_cuda/cuda_ops_bench" \
   $(ls "$build"/bench/engine_cuda/int4_linear_bench 2>/dev/null) \
-  "$build/bench/micro/bench_tokenizer"
+  "$build/bench/micro/bench_tokenizer" $(ls "$build"/bench/pipeline/bench_postprocess 2>/dev/null)
 pack .carry/minipack.tar.xz "$build/apps/justnews/justnews" "$build/tests/engine_cuda/engine_cuda_minilm_parity_test"
 
 mkdir -p .carry/news .carry/news_small

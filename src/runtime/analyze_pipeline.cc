@@ -29,7 +29,7 @@
 #include "runtime/backend.h"
 #include "runtime/bounded_queue.h"
 #include "runtime/embedding_analysis.h"
-#include "runtime/result_json.h"
+#include "runtime/post_processor.h"
 #include "runtime/scheduler.h"
 #include "store/store.h"
 #ifdef JUSTNEWS_HAS_CUDA_MEMORY
@@ -70,12 +70,6 @@ struct PendingArticle {
   std::string hash;
   std::vector<std::optional<Result<AgentOutput>>> outputs;  // one per agent
   size_t remaining = 0;
-};
-
-// Topics and story state of one embed agent.
-struct EmbedAnalysis {
-  std::optional<TopicClassifier> topics;
-  std::unique_ptr<StoryTracker> stories;
 };
 
 // The text the agents analyse (Article::text()), taking the body instead of copying it.
@@ -120,10 +114,12 @@ class Pipeline {
   // Writer thread.
   void write_loop();
   Status write_all();
-  // Story assignments of every embed agent for the complete articles of `ready`, in one batch per
-  // agent: result[agent_idx][ready_idx] (empty vectors for other agents).
-  std::vector<std::vector<StoryAssignment>> assign_stories(const std::vector<PendingArticle>& ready);
-  Status finalize_article(PendingArticle pending, const std::vector<StoryAssignment>& stories);
+  // Post-processes the articles of `ready` that every agent analysed: result[ready_idx] (nullopt
+  // for the failed ones, whose outputs are left in place).
+  std::vector<std::optional<PostProcessed>> post_process(std::vector<PendingArticle>* ready);
+  // Counts and reports an article that an agent failed on.
+  void report_failure(const PendingArticle& pending);
+  Status queue_for_store(PostProcessed processed);
   Status commit();
 
   // Asks every stage to stop; the first error (if any) is what run() returns.
@@ -147,7 +143,8 @@ class Pipeline {
   std::unique_ptr<MemoryManager> host_memory_;
   std::unique_ptr<MemoryManager> cuda_memory_;
   std::vector<std::unique_ptr<Agent>> agents_;
-  std::vector<EmbedAnalysis> embed_analyses_;  // parallel to agents_
+  std::vector<PostAgent> post_agents_;          // parallel to agents_ until post_processor_ takes them
+  std::unique_ptr<PostProcessor> post_processor_;
   std::vector<std::unique_ptr<BatchScheduler>> schedulers_;
   std::FILE* jsonl_ = nullptr;
   bool owns_jsonl_ = false;
@@ -202,7 +199,10 @@ MemoryManager* Pipeline::memory_for(const std::string& backend, Status* status) 
 
 Status Pipeline::attach_agent(std::unique_ptr<Agent> agent) {
   const AgentConfig& agent_config = agent->config();
-  EmbedAnalysis analysis;
+  PostAgent analysis;
+  analysis.name = agent->name();
+  analysis.task = agent->task();
+  analysis.labels = agent->labels();
   if (agent->task() == AgentTask::kEmbed) {
     const auto& topics = agent_config.topics.empty() ? default_news_topics() : agent_config.topics;
     JN_ASSIGN_OR_RETURN(TopicClassifier classifier, TopicClassifier::create(*agent, topics));
@@ -221,7 +221,7 @@ Status Pipeline::attach_agent(std::unique_ptr<Agent> agent) {
   const size_t agent_idx = agents_.size();
   Agent* agent_ptr = agent.get();
   agents_.push_back(std::move(agent));
-  embed_analyses_.push_back(std::move(analysis));
+  post_agents_.push_back(std::move(analysis));
 
   SchedulerOptions scheduler_options;
   scheduler_options.name = agent_config.name;
@@ -272,6 +272,7 @@ Status Pipeline::load() {
       owns_jsonl_ = true;
     }
   }
+  post_processor_ = std::make_unique<PostProcessor>(std::move(post_agents_), pool_.get(), jsonl_ != nullptr);
   return ok_status();
 }
 
@@ -460,115 +461,57 @@ Status Pipeline::write_all() {
       return commit();  // the input is done: the last partial transaction
     }
     space_cv_.notify_all();
-    std::vector<std::vector<StoryAssignment>> stories = assign_stories(ready);
+    std::vector<std::optional<PostProcessed>> processed = post_process(&ready);
     for (size_t ready_idx = 0; ready_idx < ready.size(); ++ready_idx) {
-      std::vector<StoryAssignment> article_stories(agents_.size());
-      for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
-        if (!stories[agent_idx].empty()) article_stories[agent_idx] = std::move(stories[agent_idx][ready_idx]);
+      if (!processed[ready_idx]) {
+        report_failure(ready[ready_idx]);
+        continue;
       }
-      JN_RETURN_IF_ERROR(finalize_article(std::move(ready[ready_idx]), article_stories));
+      JN_RETURN_IF_ERROR(queue_for_store(std::move(*processed[ready_idx])));
       if (summary_.stopped_early) return ok_status();
     }
   }
 }
 
-std::vector<std::vector<StoryAssignment>> Pipeline::assign_stories(const std::vector<PendingArticle>& ready) {
+std::vector<std::optional<PostProcessed>> Pipeline::post_process(std::vector<PendingArticle>* ready) {
   StageTimer timer(&summary_.postprocess_s);
-  std::vector<std::vector<StoryAssignment>> stories(agents_.size());
   std::vector<size_t> complete;
-  for (size_t ready_idx = 0; ready_idx < ready.size(); ++ready_idx) {
+  std::vector<FinishedArticle> finished;
+  for (size_t ready_idx = 0; ready_idx < ready->size(); ++ready_idx) {
+    PendingArticle& pending = (*ready)[ready_idx];
     bool all_ok = true;
-    for (const auto& output : ready[ready_idx].outputs) all_ok = all_ok && output && output->ok();
-    if (all_ok) complete.push_back(ready_idx);
+    for (const auto& output : pending.outputs) all_ok = all_ok && output && output->ok();
+    if (!all_ok) continue;
+    FinishedArticle article{std::move(pending.article), std::move(pending.hash), {}};
+    article.outputs.reserve(pending.outputs.size());
+    for (auto& output : pending.outputs) article.outputs.push_back(std::move(output->value()));
+    complete.push_back(ready_idx);
+    finished.push_back(std::move(article));
   }
-  for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
-    if (agents_[agent_idx]->task() != AgentTask::kEmbed || complete.empty()) continue;
-    std::vector<std::string> hashes;
-    std::vector<const std::vector<float>*> embeddings;
-    for (size_t ready_idx : complete) {
-      hashes.push_back(ready[ready_idx].hash);
-      embeddings.push_back(&ready[ready_idx].outputs[agent_idx]->value().values);
-    }
-    std::vector<StoryAssignment> assigned = embed_analyses_[agent_idx].stories->add_batch(hashes, embeddings);
-    stories[agent_idx].resize(ready.size());
-    for (size_t complete_idx = 0; complete_idx < complete.size(); ++complete_idx)
-      stories[agent_idx][complete[complete_idx]] = std::move(assigned[complete_idx]);
+  std::vector<PostProcessed> results = post_processor_->process(std::move(finished));
+  std::vector<std::optional<PostProcessed>> out(ready->size());
+  for (size_t complete_idx = 0; complete_idx < complete.size(); ++complete_idx) {
+    out[complete[complete_idx]] = std::move(results[complete_idx]);
   }
-  return stories;
+  return out;
 }
 
-// The JSONL line of an article: `metadata` (an object without "agents") with the agents' stored
-// JSON spliced in, so each agent's JSON is serialised once. Byte for byte what nlohmann::json would
-// write for the whole object: keys sorted, and "agents" sorts before every metadata key.
-std::string jsonl_line(const nlohmann::json& metadata, std::vector<std::pair<std::string, const std::string*>> agents) {
-  std::sort(agents.begin(), agents.end(),
-            [](const auto& left, const auto& right) { return left.first < right.first; });
-  std::string line = "{\"agents\":{";
-  for (size_t agent_idx = 0; agent_idx < agents.size(); ++agent_idx) {
-    if (agent_idx > 0) line += ',';
-    line += nlohmann::json(agents[agent_idx].first).dump();
-    line += ':';
-    line += *agents[agent_idx].second;
-  }
-  line += "},";
-  const std::string rest = metadata.dump();
-  line.append(rest, 1, std::string::npos);
-  return line;
-}
-
-Status Pipeline::finalize_article(PendingArticle pending, const std::vector<StoryAssignment>& stories) {
-  const Article& article = pending.article;
+void Pipeline::report_failure(const PendingArticle& pending) {
   for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
     const auto& output = pending.outputs[agent_idx];
     if (!output || !output->ok()) {
       ++summary_.failed;
-      warn(options_.input_path + ":" + std::to_string(article.line_number) +
+      warn(options_.input_path + ":" + std::to_string(pending.article.line_number) +
            ": not analysed (a rerun retries it): agent '" + agents_[agent_idx]->name() +
            "': " + (output ? output->status().message() : std::string("no result")));
-      return ok_status();
+      return;
     }
   }
-  {
-    StageTimer timer(&summary_.postprocess_s);
-    AnalyzedArticle analyzed;
-    analyzed.results.reserve(agents_.size());
-    for (size_t agent_idx = 0; agent_idx < agents_.size(); ++agent_idx) {
-      const Agent& agent = *agents_[agent_idx];
-      AgentOutput& output = pending.outputs[agent_idx]->value();
-      nlohmann::json json = agent_output_json(agent, output);
-      AgentResultRecord record;
-      record.agent = agent.name();
-      if (agent.task() == AgentTask::kEmbed) {
-        const std::vector<TopicScore> topics = embed_analyses_[agent_idx].topics->rank(output.values);
-        if (!topics.empty()) json["topic"] = topics.front().label;
-        json["topics"] = nlohmann::json::array();
-        for (size_t topic_idx = 0; topic_idx < topics.size() && topic_idx < 3; ++topic_idx) {
-          json["topics"].push_back({{"label", topics[topic_idx].label}, {"score", topics[topic_idx].score}});
-        }
-        const StoryAssignment& story = stories[agent_idx];
-        json["near_duplicate_of"] = story.near_duplicate_of.empty() ? nlohmann::json(nullptr)
-                                                                    : nlohmann::json(story.near_duplicate_of);
-        json["max_similarity"] = story.duplicate_similarity;
-        json["story"] = story.story_id;
-        record.vector = std::move(output.values);
-      }
-      record.output_json = json.dump();
-      analyzed.results.push_back(std::move(record));
-    }
-    if (jsonl_) {
-      nlohmann::json metadata = {{"line", article.line_number}, {"content_hash", pending.hash}};
-      if (!article.id.empty()) metadata["id"] = article.id;
-      if (!article.url.empty()) metadata["url"] = article.url;
-      metadata["title"] = article.title;
-      if (!article.published.empty()) metadata["published"] = article.published;
-      std::vector<std::pair<std::string, const std::string*>> agent_json;
-      for (const AgentResultRecord& record : analyzed.results) agent_json.emplace_back(record.agent, &record.output_json);
-      to_write_lines_.push_back(jsonl_line(metadata, std::move(agent_json)));
-    }
-    analyzed.article = {std::move(pending.hash), std::move(pending.article.url), std::move(pending.article.id),
-                        std::move(pending.article.title), std::move(pending.article.published)};
-    to_write_.push_back(std::move(analyzed));
-  }
+}
+
+Status Pipeline::queue_for_store(PostProcessed processed) {
+  to_write_.push_back(std::move(processed.analyzed));
+  if (jsonl_) to_write_lines_.push_back(std::move(processed.jsonl_line));
   if (static_cast<int>(to_write_.size()) >= options_.commit_every) return commit();
   return ok_status();
 }

@@ -1,7 +1,7 @@
 // Topics, near-duplicates and stories from embeddings.
 #include "runtime/embedding_analysis.h"
 
-#include <cblas.h>
+#include "runtime/similarity_kernels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,6 +52,14 @@ Result<TopicClassifier> TopicClassifier::create(Agent& agent, const std::map<std
   return classifier;
 }
 
+TopicClassifier TopicClassifier::from_embeddings(std::vector<std::string> labels,
+                                                 std::vector<std::vector<float>> label_embeddings) {
+  TopicClassifier classifier;
+  classifier.labels_ = std::move(labels);
+  classifier.label_embeddings_ = std::move(label_embeddings);
+  return classifier;
+}
+
 std::vector<TopicScore> TopicClassifier::rank(const std::vector<float>& embedding) const {
   std::vector<TopicScore> scores;
   for (size_t label_idx = 0; label_idx < labels_.size(); ++label_idx) {
@@ -60,26 +68,6 @@ std::vector<TopicScore> TopicClassifier::rank(const std::vector<float>& embeddin
   std::stable_sort(scores.begin(), scores.end(), [](const TopicScore& a, const TopicScore& b) { return a.score > b.score; });
   return scores;
 }
-
-namespace {
-
-float dot_product(const float* a, const float* b, size_t dim) {
-  float sum = 0;
-  for (size_t idx = 0; idx < dim; ++idx) sum += a[idx] * b[idx];
-  return sum;
-}
-
-// out (rows_a x rows_b) = a (rows_a x dim) * b (rows_b x dim)^T, all row-major.
-void similarity_matrix(const float* a, size_t rows_a, const float* b, size_t rows_b, size_t dim,
-                       std::vector<float>* out) {
-  out->assign(rows_a * rows_b, 0.0f);
-  if (rows_a == 0 || rows_b == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows_a),
-              static_cast<int>(rows_b), static_cast<int>(dim), 1.0f, a, static_cast<int>(dim), b,
-              static_cast<int>(dim), 0.0f, out->data(), static_cast<int>(rows_b));
-}
-
-}  // namespace
 
 void StoryTracker::append_unit_row(const std::vector<float>& embedding, std::vector<float>* matrix) const {
   double norm = 0;
@@ -121,26 +109,23 @@ std::vector<StoryAssignment> StoryTracker::add_batch(const std::vector<std::stri
 
   const size_t stored_articles = article_hashes_.size();
   const size_t stored_stories = story_ids_.size();
-  std::vector<float> article_similarity, story_similarity;
-  similarity_matrix(batch_rows.data(), batch, article_rows_.data(), stored_articles, dim_, &article_similarity);
-  similarity_matrix(batch_rows.data(), batch, story_centroids_.data(), stored_stories, dim_, &story_similarity);
+  const std::vector<BestRow> best_stored =
+      best_rows(batch_rows.data(), batch, article_rows_.data(), stored_articles, dim_, pool_);
+  std::vector<float> batch_similarity(batch * batch);
+  row_dots(batch_rows.data(), batch, batch_rows.data(), batch, dim_, batch_similarity.data(), batch, pool_);
+  std::vector<float> story_similarity(batch * stored_stories);
+  row_dots(batch_rows.data(), batch, story_centroids_.data(), stored_stories, dim_, story_similarity.data(),
+           stored_stories, pool_);
 
   std::vector<bool> story_changed_in_batch(stored_stories, false);
   for (size_t item = 0; item < batch; ++item) {
     const float* row = batch_rows.data() + item * dim_;
     StoryAssignment& assignment = assignments[item];
     // Near-duplicates: the most similar earlier article (stored ones, then earlier ones in this batch).
-    float best_similarity = -2;
-    size_t best_article = 0;
-    const float* stored_sims = article_similarity.data() + item * stored_articles;
-    for (size_t article_idx = 0; article_idx < stored_articles; ++article_idx) {
-      if (stored_sims[article_idx] > best_similarity) {
-        best_similarity = stored_sims[article_idx];
-        best_article = article_idx;
-      }
-    }
+    float best_similarity = best_stored[item].similarity;
+    size_t best_article = best_stored[item].row_idx;
     for (size_t earlier = 0; earlier < item; ++earlier) {
-      const float similarity = dot_product(row, batch_rows.data() + earlier * dim_, dim_);
+      const float similarity = batch_similarity[item * batch + earlier];
       if (similarity > best_similarity) {
         best_similarity = similarity;
         best_article = stored_articles + earlier;
@@ -152,13 +137,13 @@ std::vector<StoryAssignment> StoryTracker::add_batch(const std::vector<std::stri
     }
     assignment.duplicate_similarity = std::max(best_similarity, 0.0f);
 
-    // Stories: centroids this batch has not touched come from the sgemm, the rest are recomputed.
+    // Stories: centroids this batch has not touched come from the block above, the rest are recomputed.
     size_t best_story = story_ids_.size();
     float best_story_similarity = -2;
     const float* story_sims = story_similarity.data() + item * stored_stories;
     for (size_t story_idx = 0; story_idx < story_ids_.size(); ++story_idx) {
       const bool recompute = story_idx >= stored_stories || story_changed_in_batch[story_idx];
-      const float similarity = recompute ? dot_product(row, story_centroids_.data() + story_idx * dim_, dim_)
+      const float similarity = recompute ? row_dot(row, story_centroids_.data() + story_idx * dim_, dim_)
                                          : story_sims[story_idx];
       if (similarity > best_story_similarity) {
         best_story_similarity = similarity;

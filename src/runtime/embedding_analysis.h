@@ -14,6 +14,8 @@
 
 namespace justnews {
 
+class ThreadPool;
+
 // Built-in news topics (label -> description) used when an embed agent configures none.
 const std::map<std::string, std::string>& default_news_topics();
 
@@ -26,6 +28,9 @@ class TopicClassifier {
  public:
   // Embeds every description with `agent` (an embed agent).
   static Result<TopicClassifier> create(Agent& agent, const std::map<std::string, std::string>& topics);
+  // Labels with their description embeddings (computed elsewhere), in matching order.
+  static TopicClassifier from_embeddings(std::vector<std::string> labels,
+                                         std::vector<std::vector<float>> label_embeddings);
   // All topics, best first.
   std::vector<TopicScore> rank(const std::vector<float>& embedding) const;
 
@@ -43,12 +48,17 @@ struct StoryAssignment {
 
 // Exact online clustering, made fast for large stores: embeddings live as unit-length rows of one
 // matrix, so a batch of new articles is compared with every stored article and story centroid by
-// one sgemm; only comparisons inside the batch (and with stories the batch itself changed) are
-// done one by one. Results equal adding the articles one at a time.
+// blocked dot products (similarity_kernels.h, on the thread pool when one is set); only stories
+// the batch itself changed are compared one by one. Every similarity comes from one kernel with a
+// fixed summation order, so results equal adding the articles one at a time, bit for bit, for any
+// batch split and thread count.
 class StoryTracker {
  public:
   StoryTracker(double near_duplicate_threshold, double story_threshold)
       : near_duplicate_threshold_(near_duplicate_threshold), story_threshold_(story_threshold) {}
+
+  // Spreads the dot products of add_batch over `pool` (nullptr: the calling thread only).
+  void set_thread_pool(ThreadPool* pool) { pool_ = pool; }
 
   // Assigns each article in order, as if add() were called for each.
   std::vector<StoryAssignment> add_batch(const std::vector<std::string>& content_hashes,
@@ -65,6 +75,7 @@ class StoryTracker {
   size_t create_story(const std::string& story_id, const float* unit_row);
   void join_story(size_t story_idx, const float* unit_row);
 
+  ThreadPool* pool_ = nullptr;
   double near_duplicate_threshold_;
   double story_threshold_;
   size_t dim_ = 0;

@@ -11,5 +11,7 @@
 namespace justnews {
 
 nlohmann::json agent_output_json(const Agent& agent, const AgentOutput& output);
+// The same from the agent's task and id2label alone (labels missing there are written LABEL_<idx>).
+nlohmann::json agent_output_json(AgentTask task, const std::vector<std::string>& labels, const AgentOutput& output);
 
 }  // namespace justnews
