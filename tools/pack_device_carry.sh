@@ -3,10 +3,12 @@
 # most 64 MiB, so binaries built here (CUDA on, sm_90) travel xz-packed with the shared libraries
 # `ldd` lists (not glibc, not cuBLAS, which the device has).
 #   .carry/pack/carry.tar.xz  GPU tests, benchmarks, justnews + libraries (bench/run_device_suite.sh)
-#   .carry/minipack.tar.xz    justnews + the MiniLM parity test + libraries (bench/run_minilm_device.sh)
+#   .carry/minipack.tar.xz    justnews + libraries (bench/run_minilm_device.sh report)
+#   .carry/paritypack.tar.xz  the MiniLM parity test + libraries (bench/run_minilm_device.sh parity);
+#                             since the sm90 kernels the two no longer fit one call beside the model
 #   .carry/minilm16.tar.xz    all-MiniLM-L6-v2 as float16 safetensors (needs PYTHON with torch)
 #   .carry/news/              ../shared/data/news/*.jsonl (../shared does not travel)
-#   .carry/news_small/        AG News test + the first 1,500 Reuters lines (the MiniLM call)
+#   .carry/news_tiny/         the first 1,000 AG News test + 700 Reuters lines (the MiniLM calls)
 #   .carry/news_mix.ids       512 Reuters bodies tokenised for the engine benchmark
 # Usage: tools/pack_device_carry.sh BUILD_DIR [PYTHON]   (from the repository root)
 set -euo pipefail
@@ -15,7 +17,7 @@ python=${2:-/work/venv-ref/bin/python}
 news=../shared/data/news
 mkdir -p .carry
 
-pack() {  # pack OUTPUT BINARY...
+pack() {  # pack OUTPUT BINARY...  (XZ_LEVEL overrides the compression level)
   local out=$1; shift
   local stage; stage=$(mktemp -d)
   mkdir -p "$stage/.carry/bin" "$stage/.carry/lib"
@@ -26,7 +28,7 @@ pack() {  # pack OUTPUT BINARY...
       | while read -r lib; do cp -L "$lib" "$stage/.carry/lib/"; done
   done
   mkdir -p "$(dirname "$out")"
-  (cd "$stage" && tar -cf - .carry/bin .carry/lib) | xz -T2 -6 > "$out"
+  (cd "$stage" && tar -cf - .carry/bin .carry/lib) | xz -T2 "${XZ_LEVEL:--6}" > "$out"
   rm -rf "$stage"
   echo "$out: $(du -h "$out" | cut -f1)"
 }
@@ -36,12 +38,13 @@ pack .carry/pack/carry.tar.xz $gpu_tests "$build/apps/justnews/justnews" \
   "$build/bench/engine_cuda/cuda_encoder_bench" "$build/bench/engine_cuda/cuda_ops_bench" \
   $(ls "$build"/bench/engine_cuda/int4_linear_bench 2>/dev/null) \
   "$build/bench/micro/bench_tokenizer" $(ls "$build"/bench/pipeline/bench_postprocess 2>/dev/null)
-pack .carry/minipack.tar.xz "$build/apps/justnews/justnews" "$build/tests/engine_cuda/engine_cuda_minilm_parity_test"
+XZ_LEVEL=-9e pack .carry/minipack.tar.xz "$build/apps/justnews/justnews"
+XZ_LEVEL=-9e pack .carry/paritypack.tar.xz "$build/tests/engine_cuda/engine_cuda_minilm_parity_test"
 
-mkdir -p .carry/news .carry/news_small
+mkdir -p .carry/news .carry/news_tiny
 cp $news/*.jsonl .carry/news/
-cp $news/agnews_test.jsonl .carry/news_small/
-head -n 1500 $news/reuters21578.jsonl > .carry/news_small/reuters21578.jsonl
+head -n 1000 $news/agnews_test.jsonl > .carry/news_tiny/agnews_test.jsonl
+head -n 700 $news/reuters21578.jsonl > .carry/news_tiny/reuters21578.jsonl
 [ -f .carry/news_mix.ids ] || "$python" bench/peers/make_news_mix.py \
   --tokenizer models/all-MiniLM-L6-v2/tokenizer.json --corpus $news/reuters21578.jsonl --out .carry/news_mix.ids
 
