@@ -84,11 +84,11 @@ class RowEpilogueTest : public ::testing::Test {
 };
 
 // Every stage of the epilogue at once (GELU, residual + LayerNorm, fp16 out, SmoothQuant divisor,
-// INT8 codes with per-row scales), and the FP8 variant with a calibrated scale, at widths that take
-// both kernels' register layouts (64, 768) and the wide one with a residual (3072).
+// INT8 codes with per-row scales), and the FP8 variant with a calibrated scale, at widths up to the
+// widest LayerNorm row the kernel takes (1024).
 TEST_F(RowEpilogueTest, MatchesCpuLoop) {
   for (const RowCodes format : {RowCodes::kInt8, RowCodes::kFp8E4M3}) {
-    for (const int64_t cols : {int64_t{64}, int64_t{768}, int64_t{3072}}) {
+    for (const int64_t cols : {int64_t{64}, int64_t{768}, int64_t{1024}}) {
       const int64_t rows = 19;
       const bool dynamic = format == RowCodes::kInt8;  // INT8: per-row scales and a divisor
       std::vector<float> input = random_values(rows * cols, 3 + static_cast<uint32_t>(cols));
@@ -258,6 +258,11 @@ TEST_F(RowEpilogueTest, RefusesBadArguments) {
   args.residual = &dummy;  // a LayerNorm without gamma and beta
   EXPECT_EQ(cuda::launch_row_epilogue(Precision::kFp16, args, nullptr).code(),
             StatusCode::kInvalidArgument);
+  args.gamma = &dummy, args.beta = &dummy;
+  args.cols = 3072;  // a LayerNorm row wider than the 1024 the register kernel holds
+  const Status wide = cuda::launch_row_epilogue(Precision::kFp16, args, nullptr);
+  EXPECT_EQ(wide.code(), StatusCode::kUnsupported);
+  EXPECT_NE(wide.message().find("1024"), std::string::npos) << wide.message();
 }
 
 class Sm90GemmTest : public ::testing::Test {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/row_class.h"
 
 namespace justnews::cuda {
 
@@ -131,9 +132,7 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(int64_t rows, int64_t in_features
         .first->second;
   }
   plan.algo = heuristics[0].algo;
-  int64_t bucket = 64;
-  while (bucket < rows) bucket *= 2;
-  plan.shape_class = {bucket, in_features, out_features, epilogue};
+  plan.shape_class = {gemm_row_class(rows), in_features, out_features, epilogue};
   if (auto tuned = tuned_.find(plan.shape_class); tuned != tuned_.end()) {
     cublasLtMatmulHeuristicResult_t check{};
     if (cublasLtMatmulAlgoCheck(handle_, plan.operation, plan.weight_layout, plan.input_layout,
@@ -151,11 +150,12 @@ Result<GemmRunner::Plan*> GemmRunner::plan_for(int64_t rows, int64_t in_features
   return &plan;
 }
 
-Status GemmRunner::matmul(Plan& plan, const void* alpha, const void* beta, const void* weight,
-                          const void* input, void* out, cudaStream_t stream) {
+Status GemmRunner::matmul(Plan& plan, const void* weight, const void* input, void* out,
+                          cudaStream_t stream) {
+  const float alpha = 1.f, beta = 0.f;  // every plan computes in fp32
   const auto call = [&](const cublasLtMatmulAlgo_t& algo) {
-    return cublasLtMatmul(handle_, plan.operation, alpha, weight, plan.weight_layout, input,
-                          plan.input_layout, beta, out, plan.out_layout, out, plan.out_layout,
+    return cublasLtMatmul(handle_, plan.operation, &alpha, weight, plan.weight_layout, input,
+                          plan.input_layout, &beta, out, plan.out_layout, out, plan.out_layout,
                           &algo, workspace_, workspace_bytes_, stream);
   };
   JN_RETURN_IF_ERROR(tune(plan, stream, call));
@@ -218,9 +218,7 @@ Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, 
     JN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
         plan->operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   }
-  const float alpha = 1.f;
-  const float beta = 0.f;
-  return matmul(*plan, &alpha, &beta, weight, input, out, stream);
+  return matmul(*plan, weight, input, out, stream);
 }
 
 }  // namespace justnews::cuda

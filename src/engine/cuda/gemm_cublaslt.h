@@ -64,9 +64,8 @@ class GemmRunner {
         autotune_(autotune) {}
   // Runs plan's matmul with `algo` on the call's operands.
   using MatmulCall = std::function<cublasStatus_t(const cublasLtMatmulAlgo_t& algo)>;
-  // Runs `plan` on the operands (alpha / beta of the plan's scale type), tuning it first if due.
-  Status matmul(Plan& plan, const void* alpha, const void* beta, const void* weight,
-                const void* input, void* out, cudaStream_t stream);
+  // Runs `plan` on the operands (out = weight . input, no accumulation), tuning it first if due.
+  Status matmul(Plan& plan, const void* weight, const void* input, void* out, cudaStream_t stream);
   // Times plan's candidates (a few runs each) and keeps the fastest; a no-op once tuned, without
   // autotuning, or while `stream` is being captured into a graph.
   Status tune(Plan& plan, cudaStream_t stream, const MatmulCall& call);

@@ -43,7 +43,8 @@ struct RowEpilogueArgs {
   const float* channel_divisor = nullptr;
 };
 
-// Needs cols % 8 == 0 and cols <= kMaxRowEpilogueColumns; any other misuse is a Status.
+// Needs cols % 8 == 0 and cols <= kMaxRowEpilogueColumns, and at most 1024 columns (the widest
+// hidden size the encoder takes) for a LayerNorm row; any other misuse is a Status.
 Status launch_row_epilogue(Precision precision, const RowEpilogueArgs& args, cudaStream_t stream);
 
 }  // namespace justnews::cuda

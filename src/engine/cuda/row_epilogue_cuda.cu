@@ -18,6 +18,9 @@ namespace {
 constexpr int kWarpSize = 32;
 constexpr int kWarpsPerBlock = 4;
 constexpr int kPackColumns = 8;
+// The register kernel holds 4 packs a lane: 1024 columns, the widest hidden size the encoder takes,
+// so every LayerNorm row fits; wider rows (no LayerNorm) go to the shared-memory kernel.
+constexpr int kPacksPerLane = 4;
 
 __device__ __forceinline__ float activate(float x, RowActivation activation) {
   switch (activation) {
@@ -40,7 +43,32 @@ __device__ __forceinline__ void load_floats8(const float* address, float (&out)[
   out[4] = high.x, out[5] = high.y, out[6] = high.z, out[7] = high.w;
 }
 
-template <typename T, int kPacksPerLane>
+// The row's code scale (lane-reduced absmax, or the calibrated per-tensor one); every lane gets it.
+__device__ __forceinline__ float row_code_scale(float lane_absmax, const RowEpilogueArgs& args) {
+  if (args.static_scale) return *args.static_scale;
+  const float absmax = warp_max(lane_absmax);
+  const float max_code = args.codes_format == RowCodes::kFp8E4M3 ? 448.f : 127.f;
+  return absmax > 0.f ? absmax / max_code : 1.f;
+}
+
+// Eight values times inv_scale as FP8 E4M3 or INT8 codes (INT8: round half away from zero and clamp
+// to ±127, as the CPU quantiser does), packed for one 8-byte store.
+__device__ __forceinline__ uint2 encode_codes8(const float (&values)[kPackColumns], float inv_scale,
+                                               bool fp8) {
+  union {
+    uint8_t bytes[kPackColumns];
+    uint2 word;
+  } out;
+#pragma unroll
+  for (int e = 0; e < kPackColumns; ++e) {
+    const float scaled = values[e] * inv_scale;
+    out.bytes[e] = fp8 ? static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3))
+                       : static_cast<uint8_t>(static_cast<int8_t>(fminf(fmaxf(roundf(scaled), -127.f), 127.f)));
+  }
+  return out.word;
+}
+
+template <typename T>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel(RowEpilogueArgs args) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
   if (row >= args.rows) return;
@@ -139,42 +167,19 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
   }
   if (args.codes_format == RowCodes::kNone) return;
   const bool fp8 = args.codes_format == RowCodes::kFp8E4M3;
-  const float max_code = fp8 ? 448.f : 127.f;
-  float scale;
-  if (args.static_scale) {
-    scale = *args.static_scale;
-  } else {
-    absmax = warp_max(absmax);
-    scale = absmax > 0.f ? absmax / max_code : 1.f;
-  }
+  const float scale = row_code_scale(absmax, args);
   const float inv_scale = 1.f / scale;
   if (lane == 0) args.code_scales[row] = scale;
   uint8_t* codes = static_cast<uint8_t*>(args.codes) + row_start;
 #pragma unroll
   for (int k = 0; k < kPacksPerLane; ++k) {
     const int pack = lane + k * kWarpSize;
-    if (pack >= packs) continue;
-    union {
-      uint8_t bytes[kPackColumns];
-      uint2 word;
-    } out;
-#pragma unroll
-    for (int e = 0; e < kPackColumns; ++e) {
-      const float scaled = values[k][e] * inv_scale;
-      if (fp8) {
-        out.bytes[e] =
-            static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3));
-      } else {
-        // Round half away from zero and clamp to ±127, as the CPU quantiser does.
-        out.bytes[e] =
-            static_cast<uint8_t>(static_cast<int8_t>(fminf(fmaxf(roundf(scaled), -127.f), 127.f)));
-      }
-    }
-    *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = out.word;
+    if (pack < packs)
+      *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = encode_codes8(values[k], inv_scale, fp8);
   }
 }
 
-// Rows wider than 32 lanes x 4 packs without a residual (the FFN activation, 3072 columns in
+// Rows wider than 32 lanes x 4 packs (never a LayerNorm row) (the FFN activation, 3072 columns in
 // BERT-base): holding the row in registers would need ~200 registers a thread and leave a few
 // warps per SM (measured: 1.2 TB/s, and 0.3 TB/s with GELU). Here a warp streams its row once,
 // keeps the rounded values in shared memory for the absmax, and writes the codes from there.
@@ -229,13 +234,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
   }
   if (args.codes_format == RowCodes::kNone) return;
   const bool fp8 = args.codes_format == RowCodes::kFp8E4M3;
-  float scale;
-  if (args.static_scale) {
-    scale = *args.static_scale;
-  } else {
-    absmax = warp_max(absmax);
-    scale = absmax > 0.f ? absmax / (fp8 ? 448.f : 127.f) : 1.f;
-  }
+  const float scale = row_code_scale(absmax, args);
   const float inv_scale = 1.f / scale;
   if (lane == 0) args.code_scales[row] = scale;
   __syncwarp();
@@ -244,19 +243,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
     const Pack<T> rounded = staged[pack];
     float divisors[kPackColumns];
     if (args.channel_divisor) load_floats8(args.channel_divisor + pack * kPackColumns, divisors);
-    union {
-      uint8_t bytes[kPackColumns];
-      uint2 word;
-    } out;
+    float x[kPackColumns];
 #pragma unroll
     for (int e = 0; e < kPackColumns; ++e) {
-      float x = to_float(rounded.values[e]);
-      if (args.channel_divisor) x /= divisors[e];
-      const float scaled = x * inv_scale;
-      out.bytes[e] = fp8 ? static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3))
-                         : static_cast<uint8_t>(static_cast<int8_t>(fminf(fmaxf(roundf(scaled), -127.f), 127.f)));
+      x[e] = to_float(rounded.values[e]);
+      if (args.channel_divisor) x[e] /= divisors[e];
     }
-    *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = out.word;
+    *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = encode_codes8(x, inv_scale, fp8);
   }
 }
 
@@ -265,21 +258,13 @@ Status launch_for_width(const RowEpilogueArgs& args, cudaStream_t stream) {
   const unsigned int blocks = static_cast<unsigned int>((args.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
   const int packs_per_lane = static_cast<int>((args.cols / kPackColumns + kWarpSize - 1) / kWarpSize);
   constexpr unsigned int kThreads = kWarpsPerBlock * kWarpSize;
-  if (packs_per_lane > 4 && !args.residual) {
+  if (packs_per_lane > kPacksPerLane) {
     const size_t staged_bytes = static_cast<size_t>(kWarpsPerBlock) * args.cols * sizeof(T);
     row_epilogue_wide_kernel<T><<<blocks, kThreads, staged_bytes, stream>>>(args);
     JN_CUDA_CHECK_LAUNCH(row_epilogue_wide_kernel);
     return ok_status();
   }
-  if (packs_per_lane <= 4) {
-    row_epilogue_kernel<T, 4><<<blocks, kThreads, 0, stream>>>(args);
-  } else if (packs_per_lane <= 8) {
-    row_epilogue_kernel<T, 8><<<blocks, kThreads, 0, stream>>>(args);
-  } else if (packs_per_lane <= 12) {
-    row_epilogue_kernel<T, 12><<<blocks, kThreads, 0, stream>>>(args);
-  } else {
-    row_epilogue_kernel<T, 16><<<blocks, kThreads, 0, stream>>>(args);
-  }
+  row_epilogue_kernel<T><<<blocks, kThreads, 0, stream>>>(args);
   JN_CUDA_CHECK_LAUNCH(row_epilogue_kernel);
   return ok_status();
 }
@@ -297,6 +282,10 @@ Status launch_row_epilogue(Precision precision, const RowEpilogueArgs& args, cud
   if (args.input == nullptr) return invalid_argument("row epilogue: no input rows");
   if (args.residual && (!args.gamma || !args.beta))
     return invalid_argument("row epilogue: the LayerNorm needs gamma and beta");
+  if (args.residual && args.cols > kPacksPerLane * kWarpSize * kPackColumns)
+    return unsupported("row epilogue: a LayerNorm row holds at most " +
+                       std::to_string(kPacksPerLane * kWarpSize * kPackColumns) + " columns, got " +
+                       std::to_string(args.cols));
   if (args.codes_format != RowCodes::kNone && (!args.codes || !args.code_scales))
     return invalid_argument("row epilogue: quantised output needs codes and code_scales buffers");
   if (!args.out && args.codes_format == RowCodes::kNone)

@@ -9,6 +9,7 @@
 #include <string>
 #include <tuple>
 
+#include "engine/cuda/row_class.h"
 #include "engine/cuda/sm90/gemm_sm90_kernels.h"
 
 namespace justnews::cuda {
@@ -26,8 +27,6 @@ Status check_common(int64_t rows, int64_t cols, int64_t depth, const void* a, co
     return unsupported(std::string(what) + ": " + std::to_string(cols) + " output features and " +
                        std::to_string(depth) +
                        " input features; both must be positive multiples of 16");
-  if (!sm90_gemm_device_supported())
-    return unsupported(std::string(what) + ": needs a compute capability 9.0 GPU (Hopper)");
   return ok_status();
 }
 
@@ -41,12 +40,6 @@ std::map<TuneKey, int> g_choices;
 // the first H200 run).
 constexpr int kDefaultSchedule = 1;
 
-int64_t row_bucket(int64_t rows) {
-  int64_t bucket = 64;
-  while (bucket < rows) bucket *= 2;
-  return bucket;
-}
-
 template <class Args>
 using Runner = Status (*)(const Args&, void*, size_t, cudaStream_t);
 
@@ -55,7 +48,7 @@ Status run_chosen(const Args& args, const std::array<Runner<Args>, 2>& schedules
                   bool autotune, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   int device = 0;
   cudaGetDevice(&device);
-  const TuneKey key{row_bucket(args.rows), args.cols, args.depth, kind, device};
+  const TuneKey key{gemm_row_class(args.rows), args.cols, args.depth, kind, device};
   {
     std::lock_guard<std::mutex> lock(g_choice_mutex);
     if (auto found = g_choices.find(key); found != g_choices.end())

@@ -29,7 +29,8 @@ struct Sm90ScaledGemmArgs {
 };
 
 // Whether these kernels can run on the current device (compute capability 9.0 exactly: sm_90a
-// code runs nowhere else) and take a problem of this shape (depth and cols multiples of 16).
+// code runs nowhere else; callers check once, as the encoder does at construction, not per launch)
+// and take a problem of this shape (depth and cols multiples of 16).
 bool sm90_gemm_device_supported();
 bool sm90_gemm_shape_supported(int64_t cols, int64_t depth);
 
