@@ -16,17 +16,8 @@ namespace justnews {
 namespace {
 
 using testing::TempDir;
+using testing::cpu_agent_config;
 
-AgentConfig cpu_agent(const std::string& name, const std::string& model_dir,
-                      const std::string& task) {
-  AgentConfig config;
-  config.name = name;
-  config.model_dir = model_dir;
-  config.task = task;
-  config.device = "cpu";
-  config.memory_budget_bytes = 64 << 20;
-  return config;
-}
 
 const std::vector<std::string> kTexts = {
     "Oil prices rose 3 pct on the year, traders said.",
@@ -78,10 +69,10 @@ class AgentLoaderTest : public ::testing::Test {
 
 TEST_F(AgentLoaderTest, AgentsLoadedTogetherMatchAgentsLoadedOneByOne) {
   // "again" shares its model directory with "sentiment" (spelt differently): loaded on one thread.
-  const std::vector<AgentConfig> configs = {cpu_agent("sentiment", seqcls_dir_, "classify"),
-                                            cpu_agent("toxicity", multilabel_dir_, "multilabel"),
-                                            cpu_agent("embeddings", embed_dir_, "embed"),
-                                            cpu_agent("again", seqcls_dir_ + "/./", "classify")};
+  const std::vector<AgentConfig> configs = {cpu_agent_config("sentiment", seqcls_dir_, "classify"),
+                                            cpu_agent_config("toxicity", multilabel_dir_, "multilabel"),
+                                            cpu_agent_config("embeddings", embed_dir_, "embed"),
+                                            cpu_agent_config("again", seqcls_dir_ + "/./", "classify")};
   auto agents = load_agents(requests(configs), EngineConfig{}, MemoryConfig{}, pool_.get());
   ASSERT_TRUE(agents.ok()) << agents.status().to_string();
   ASSERT_EQ(agents->size(), configs.size());
@@ -116,7 +107,7 @@ TEST_F(AgentLoaderTest, AgentsLoadedTogetherMatchAgentsLoadedOneByOne) {
 TEST_F(AgentLoaderTest, SentenceTransformersLengthStillLimitsTruncation) {
   // The length comes from load_model_dir now (sentence_bert_config.json is read once).
   testing::write_text_file(embed_dir_ + "/sentence_bert_config.json", "{\"max_seq_length\": 7}");
-  auto agents = load_agents(requests({cpu_agent("embeddings", embed_dir_, "embed")}),
+  auto agents = load_agents(requests({cpu_agent_config("embeddings", embed_dir_, "embed")}),
                             EngineConfig{}, MemoryConfig{}, pool_.get());
   ASSERT_TRUE(agents.ok()) << agents.status().to_string();
   Agent& agent = *agents->front();
@@ -127,9 +118,9 @@ TEST_F(AgentLoaderTest, SentenceTransformersLengthStillLimitsTruncation) {
 }
 
 TEST_F(AgentLoaderTest, FailingAgentIsNamedAndTheOthersAreReleased) {
-  const std::vector<AgentConfig> configs = {cpu_agent("sentiment", seqcls_dir_, "classify"),
-                                            cpu_agent("broken", dir_->file("nowhere"), "classify"),
-                                            cpu_agent("embeddings", embed_dir_, "embed")};
+  const std::vector<AgentConfig> configs = {cpu_agent_config("sentiment", seqcls_dir_, "classify"),
+                                            cpu_agent_config("broken", dir_->file("nowhere"), "classify"),
+                                            cpu_agent_config("embeddings", embed_dir_, "embed")};
   auto agents = load_agents(requests(configs), EngineConfig{}, MemoryConfig{}, pool_.get());
   ASSERT_FALSE(agents.ok());
   const std::string message = agents.status().message();
@@ -148,9 +139,9 @@ TEST_F(AgentLoaderTest, FailingAgentIsNamedAndTheOthersAreReleased) {
 
 TEST_F(AgentLoaderTest, EveryFailingAgentIsNamed) {
   const std::vector<AgentConfig> configs = {
-      cpu_agent("wrong-head", embed_dir_, "classify"),
-      cpu_agent("sentiment", seqcls_dir_, "classify"),
-      cpu_agent("over-budget", multilabel_dir_, "multilabel")};
+      cpu_agent_config("wrong-head", embed_dir_, "classify"),
+      cpu_agent_config("sentiment", seqcls_dir_, "classify"),
+      cpu_agent_config("over-budget", multilabel_dir_, "multilabel")};
   std::vector<AgentLoadRequest> loading = requests(configs);
   loading[2].config.memory_budget_bytes = 1024;
   auto agents = load_agents(loading, EngineConfig{}, MemoryConfig{}, pool_.get());
@@ -167,15 +158,15 @@ TEST_F(AgentLoaderTest, EveryFailingAgentIsNamed) {
 }
 
 TEST_F(AgentLoaderTest, DuplicateNameAndMissingManagerAreRefusedNamingTheAgent) {
-  auto agents = load_agents(requests({cpu_agent("twin", seqcls_dir_, "classify"),
-                                      cpu_agent("twin", multilabel_dir_, "multilabel")}),
+  auto agents = load_agents(requests({cpu_agent_config("twin", seqcls_dir_, "classify"),
+                                      cpu_agent_config("twin", multilabel_dir_, "multilabel")}),
                             EngineConfig{}, MemoryConfig{}, pool_.get());
   ASSERT_FALSE(agents.ok());
   EXPECT_NE(agents.status().message().find("twin"), std::string::npos) << agents.status().message();
   EXPECT_TRUE(memory_->usage_all().empty());
 
   std::vector<AgentLoadRequest> unmanaged =
-      requests({cpu_agent("orphan", seqcls_dir_, "classify")});
+      requests({cpu_agent_config("orphan", seqcls_dir_, "classify")});
   unmanaged[0].memory = nullptr;
   agents = load_agents(unmanaged, EngineConfig{}, MemoryConfig{}, pool_.get());
   ASSERT_FALSE(agents.ok());
@@ -194,8 +185,8 @@ TEST_F(AgentLoaderTest, AnalyzeSummaryReportsEachAgentsLoad) {
   Config config;
   config.engine.backend = "cpu";
   config.engine.num_threads = 2;
-  config.agents = {cpu_agent("sentiment", seqcls_dir_, "classify"),
-                   cpu_agent("embeddings", embed_dir_, "embed")};
+  config.agents = {cpu_agent_config("sentiment", seqcls_dir_, "classify"),
+                   cpu_agent_config("embeddings", embed_dir_, "embed")};
   std::ofstream input(dir_->file("articles.jsonl"));
   for (size_t text_idx = 0; text_idx < kTexts.size(); ++text_idx)
     input << "{\"id\": \"a" << text_idx << "\", \"title\": \"" << kTexts[text_idx] << "\"}\n";
@@ -215,7 +206,7 @@ TEST_F(AgentLoaderTest, AnalyzeSummaryReportsEachAgentsLoad) {
   }
 
   // A failing agent fails the run, named, before any article is read.
-  config.agents.push_back(cpu_agent("broken", dir_->file("nowhere"), "classify"));
+  config.agents.push_back(cpu_agent_config("broken", dir_->file("nowhere"), "classify"));
   options.store_path = dir_->file("store2.db");
   auto failed = run_analyze(config, options);
   ASSERT_FALSE(failed.ok());

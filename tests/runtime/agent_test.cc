@@ -14,6 +14,7 @@ namespace justnews {
 namespace {
 
 using testing::TempDir;
+using testing::cpu_agent_config;
 
 struct LoadedAgent {
   std::unique_ptr<MemoryManager> memory;
@@ -21,15 +22,6 @@ struct LoadedAgent {
   std::unique_ptr<Agent> agent;
 };
 
-AgentConfig agent_config(const std::string& name, const std::string& model_dir, const std::string& task) {
-  AgentConfig config;
-  config.name = name;
-  config.model_dir = model_dir;
-  config.task = task;
-  config.device = "cpu";
-  config.memory_budget_bytes = 64 << 20;
-  return config;
-}
 
 Result<LoadedAgent> load(const AgentConfig& config) {
   LoadedAgent loaded;
@@ -54,7 +46,7 @@ const std::vector<std::string> kTexts = {
 void expect_matches_naive(const std::string& fixture, const std::string& task) {
   TempDir dir("agent");
   const std::string model_dir = testing::make_fixture_model_dir(fixture, dir.path());
-  auto loaded = load(agent_config("agent-" + fixture, model_dir, task));
+  auto loaded = load(cpu_agent_config("agent-" + fixture, model_dir, task));
   ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
   Agent& agent = *loaded->agent;
   auto model = load_model_dir(model_dir);
@@ -121,7 +113,7 @@ TEST(Agent, TokenClassifyMatchesNaiveArgmax) { expect_matches_naive("bert_tokcls
 
 TEST(Agent, TruncatesToTheConfiguredLength) {
   TempDir dir("agent");
-  AgentConfig config = agent_config("short", testing::make_fixture_model_dir("bert_seqcls", dir.path()), "classify");
+  AgentConfig config = cpu_agent_config("short", testing::make_fixture_model_dir("bert_seqcls", dir.path()), "classify");
   config.truncation_length = 8;
   auto loaded = load(config);
   ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
@@ -132,17 +124,17 @@ TEST(Agent, TruncatesToTheConfiguredLength) {
 
 TEST(Agent, TaskMustFitTheCheckpoint) {
   TempDir dir("agent");
-  auto wrong = load(agent_config("tok", testing::make_fixture_model_dir("bert_seqcls", dir.path()), "token-classify"));
+  auto wrong = load(cpu_agent_config("tok", testing::make_fixture_model_dir("bert_seqcls", dir.path()), "token-classify"));
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("agent 'tok'"), std::string::npos);
-  auto missing = load(agent_config("gone", dir.file("no-such-model"), "classify"));
+  auto missing = load(cpu_agent_config("gone", dir.file("no-such-model"), "classify"));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("agent 'gone'"), std::string::npos);
 }
 
 TEST(Agent, LoadOverBudgetIsRefusedWithAgentAndLimit) {
   TempDir dir("agent");
-  AgentConfig config = agent_config("sentiment", testing::make_fixture_model_dir("bert_seqcls", dir.path()), "classify");
+  AgentConfig config = cpu_agent_config("sentiment", testing::make_fixture_model_dir("bert_seqcls", dir.path()), "classify");
   config.memory_budget_bytes = 4096;
   auto refused = load(config);
   ASSERT_FALSE(refused.ok());
@@ -158,7 +150,7 @@ TEST(Agent, BatchOverBudgetIsSplitAndAnItemOverBudgetIsRefused) {
   auto model = load_model_dir(model_dir);
   ASSERT_TRUE(model.ok());
   const EncoderConfig& mc = model->config;
-  AgentConfig config = agent_config("sentiment", model_dir, "classify");
+  AgentConfig config = cpu_agent_config("sentiment", model_dir, "classify");
   // Weights plus room for one 40-token sequence, not for two.
   config.memory_budget_bytes = model->parameter_count * 4 + estimate_batch_bytes(mc, 40, 40) + 1024;
   auto loaded = load(config);
@@ -196,7 +188,7 @@ namespace {
 
 // Runs kTexts through a CPU agent of `precision` and returns each text's probabilities.
 Result<std::vector<std::vector<float>>> classify_all(const std::string& model_dir, const std::string& precision) {
-  AgentConfig config = agent_config("sentiment-" + precision, model_dir, "classify");
+  AgentConfig config = cpu_agent_config("sentiment-" + precision, model_dir, "classify");
   config.precision = precision;
   JN_ASSIGN_OR_RETURN(LoadedAgent loaded, load(config));
   std::vector<WorkItem> items;

@@ -116,4 +116,15 @@ std::vector<std::string> read_corpus_lines(const std::string& name, size_t count
   return lines;
 }
 
+AgentConfig cpu_agent_config(const std::string& name, const std::string& model_dir,
+                             const std::string& task) {
+  AgentConfig config;
+  config.name = name;
+  config.model_dir = model_dir;
+  config.task = task;
+  config.device = "cpu";
+  config.memory_budget_bytes = 64 << 20;
+  return config;
+}
+
 }  // namespace justnews::testing

@@ -1,10 +1,12 @@
 // Test support for runtime tests: model directories built from the random-weight fixtures plus a
 // generated 99-token WordPiece tokenizer.json (the fixtures ship without tokenizers), temporary
-// directories, and JSONL inputs made from the shared news corpus.
+// directories, JSONL inputs made from the shared news corpus, and CPU agent configs.
 #pragma once
 
 #include <string>
 #include <vector>
+
+#include "core/config.h"
 
 namespace justnews::testing {
 
@@ -31,5 +33,9 @@ std::string corpus_path(const std::string& name);
 std::vector<std::string> read_corpus_lines(const std::string& name, size_t count);
 
 void write_text_file(const std::string& path, const std::string& text);
+
+// A CPU agent on `model_dir` with a 64 MiB budget (enough for the fixtures).
+AgentConfig cpu_agent_config(const std::string& name, const std::string& model_dir,
+                             const std::string& task);
 
 }  // namespace justnews::testing
