@@ -119,9 +119,10 @@ void print_summary(const AnalyzeSummary& s) {
                static_cast<long long>(s.malformed), static_cast<long long>(s.failed), s.wall_s,
                s.wall_s > 0 ? s.analyzed / s.wall_s : 0.0, s.stopped_early ? " (stopped early)" : "");
   std::fprintf(stderr,
-               "stages (busy s, overlapping threads): load %.2f s, read %.2f s, tokenize %.2f s, wait for engines %.2f s, "
-               "post-process %.2f s, store %.2f s\n",
-               s.load_s, s.read_s, s.tokenize_s, s.wait_s, s.postprocess_s, s.store_s);
+               "stages (busy s, overlapping threads): load %.2f s (store %.2f, device %.2f, agents %.2f), read %.2f s, "
+               "tokenize %.2f s, wait for engines %.2f s, post-process %.2f s, store %.2f s\n",
+               s.load_s, s.load_store_s, s.load_device_s, s.load_agents_s, s.read_s, s.tokenize_s, s.wait_s,
+               s.postprocess_s, s.store_s);
   std::fprintf(stderr, "%-14s %-14s %-8s %8s %8s %10s %10s %11s %11s  %s\n", "agent", "task", "backend", "items",
                "batches", "engine s", "items/s", "mean lat s", "max lat s", "peak memory / budget");
   for (const AgentRunSummary& agent : s.agents) {
@@ -137,8 +138,13 @@ void print_summary(const AnalyzeSummary& s) {
                                  ? std::string("no engine plan")
                                  : "plan " + agent.plan_origin + " (" + agent.plan_path + ")" +
                                        (agent.plan_rebuild_reason.empty() ? "" : ": " + agent.plan_rebuild_reason);
-    std::fprintf(stderr, "load %-14s %.2f s (model %.2f s, encoder %.2f s; tokenizer %.2f s beside them), %s\n",
-                 agent.name.c_str(), agent.load_s, agent.model_s, agent.encoder_s, agent.tokenizer_s, plan.c_str());
+    const std::string encoder_parts =
+        agent.plan_origin.empty() ? std::string()
+                                  : fmt::format(" = fingerprint {:.2f} + plan {:.2f} + upload {:.2f}", agent.fingerprint_s,
+                                                agent.plan_s, agent.upload_s);
+    std::fprintf(stderr, "load %-14s %.2f s (model %.2f s, encoder %.2f s%s; tokenizer %.2f s beside them), %s\n",
+                 agent.name.c_str(), agent.load_s, agent.model_s, agent.encoder_s, encoder_parts.c_str(),
+                 agent.tokenizer_s, plan.c_str());
   }
 }
 

@@ -49,7 +49,7 @@ constexpr const char* kBenchUsage = R"(usage: justnews bench MODEL_DIR [options]
   --max-batch-tokens N     plan limit (default 16384, as justnews compile)
   --cache-dir D            engine cache (default as justnews compile)
   --no-graphs              disable CUDA graphs
-  --attention K            auto | v3 | v2 | scalar
+  --attention K            auto | v4 | v3 | v2 | scalar
 )";
 
 struct BenchBatch {
@@ -220,7 +220,8 @@ int run_bench_command(int argc, char** argv) {
     options.max_batch_tokens = *max_tokens;
     options.use_cuda_graphs = !args->has("no-graphs");
     const std::string attention = args->get("attention", "auto");
-    options.attention_kernel = attention == "v3"       ? cuda::AttentionKernel::kMma
+    options.attention_kernel = attention == "v4"       ? cuda::AttentionKernel::kMmaWide
+                               : attention == "v3"     ? cuda::AttentionKernel::kMma
                                : attention == "v2"     ? cuda::AttentionKernel::kTensorCore
                                : attention == "scalar" ? cuda::AttentionKernel::kScalar
                                                        : cuda::AttentionKernel::kAuto;

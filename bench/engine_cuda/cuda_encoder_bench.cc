@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
       options.attention_kernel = value == "scalar"        ? justnews::cuda::AttentionKernel::kScalar
                                  : value == "tensor_core" || value == "v2" ? justnews::cuda::AttentionKernel::kTensorCore
                                  : value == "mma" || value == "v3" ? justnews::cuda::AttentionKernel::kMma
+                                 : value == "v4"                   ? justnews::cuda::AttentionKernel::kMmaWide
                                                           : justnews::cuda::AttentionKernel::kAuto;
     } else if (flag == "--gelu-tanh") {
       options.gelu_erf_as_tanh = true;

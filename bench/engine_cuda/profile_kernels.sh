@@ -2,6 +2,8 @@
 # Kernel time per forward of the CUDA encoder under Nsight Compute (device only; clocks left alone).
 # Usage (after run_device_suite.sh has unpacked .carry/pack): profile_kernels.sh SHAPE PRECISION...
 # e.g. profile_kernels.sh 128x128 fp16 fp8 int8. Writes $OUT/ncu_<precision>.csv and prints tables.
+# BENCH_ARGS adds encoder options (e.g. BENCH_ARGS="--attention v4"; the files then end in _<tag>
+# with TAG=...).
 set -u
 OUT=${OUT:-/tmp/out}
 shape=$1
@@ -11,6 +13,8 @@ for precision in "$@"; do
   # No graphs (kernels profiled one by one), few iterations: every forward launches the same kernels.
   "$ncu_bin" --clock-control none --csv --metrics gpu__time_duration.sum \
     .carry/bin/cuda_encoder_bench --precision "$precision" --iterations 3 --models bert-base \
-    --shapes "$shape" --no-graphs --no-autotune > "$OUT/ncu_$precision.csv" 2> "$OUT/ncu_$precision.err"
-  python3 bench/engine_cuda/kernel_summary.py "$OUT/ncu_$precision.csv" "BERT-base $shape $precision"
+    --shapes "$shape" --no-graphs --no-autotune ${BENCH_ARGS:-} > "$OUT/ncu_$precision${TAG:+_$TAG}.csv" \
+    2> "$OUT/ncu_$precision${TAG:+_$TAG}.err"
+  python3 bench/engine_cuda/kernel_summary.py "$OUT/ncu_$precision${TAG:+_$TAG}.csv" \
+    "BERT-base $shape $precision ${BENCH_ARGS:-}"
 done

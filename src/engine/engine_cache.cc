@@ -1,8 +1,15 @@
 // Engine cache: plan lookup by key, rebuild on any unusable plan, model fingerprints.
 #include "engine/engine_cache.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "core/logging.h"
 #include "engine/plan_checksum.h"
@@ -35,17 +42,73 @@ Status hash_files(const fs::path& directory, const char* const* names, size_t co
   return ok_status();
 }
 
+// What identifies one version of a file without reading it. ctime cannot be set by users, so a
+// rewrite that restores mtime still shows.
+std::string file_identity(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return "";
+  std::ostringstream out;
+  out << info.st_dev << ' ' << info.st_ino << ' ' << info.st_size << ' ' << info.st_mtim.tv_sec << '.'
+      << info.st_mtim.tv_nsec << ' ' << info.st_ctim.tv_sec << '.' << info.st_ctim.tv_nsec;
+  return out.str();
+}
+
+bool changed_recently(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return true;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const double now_s = std::chrono::duration<double>(now).count();
+  const double changed_s = std::max(info.st_mtim.tv_sec + info.st_mtim.tv_nsec * 1e-9,
+                                    info.st_ctim.tv_sec + info.st_ctim.tv_nsec * 1e-9);
+  return now_s - changed_s < 2.0;
+}
+
+// The weights file's hash, from `memo_dir` when a memo of this very file version is there. A memo
+// holds three lines: the canonical path, the file's identity and stat, the hash.
+Result<std::string> weights_hash(const std::string& weights_path, const std::string& memo_dir) {
+  std::error_code error;
+  std::string canonical = fs::weakly_canonical(weights_path, error).string();
+  if (error) canonical = weights_path;
+  const std::string stat_before = file_identity(weights_path);
+  const std::string memo_path =
+      memo_dir.empty() ? "" : (fs::path(memo_dir) / (hash_to_hex(xxhash64(canonical)) + ".weights-hash")).string();
+  if (!memo_path.empty()) {
+    std::ifstream memo(memo_path);
+    std::string memo_path_line, memo_stat_line, memo_hash;
+    if (std::getline(memo, memo_path_line) && std::getline(memo, memo_stat_line) && std::getline(memo, memo_hash) &&
+        memo_path_line == canonical && !stat_before.empty() && memo_stat_line == stat_before &&
+        memo_hash.size() == 16)
+      return memo_hash;
+  }
+  JN_ASSIGN_OR_RETURN(ByteBuffer weights, map_file(weights_path));
+  const std::string hash = hash_to_hex(xxhash64(weights.data, weights.size));
+  // Remembered only for a file that stood still while it was hashed and for a while before.
+  if (!memo_path.empty() && !stat_before.empty() && file_identity(weights_path) == stat_before &&
+      !changed_recently(weights_path)) {
+    // Written under a unique name, then renamed: readers see the old memo or the whole new one.
+    static std::atomic<uint64_t> counter{0};
+    fs::create_directories(memo_dir, error);
+    const std::string temp = memo_path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    {
+      std::ofstream out(temp, std::ios::trunc);
+      out << canonical << '\n' << stat_before << '\n' << hash << '\n';
+    }
+    fs::rename(temp, memo_path, error);
+    if (error) fs::remove(temp, error);  // a memo only saves time: failing to write one is fine
+  }
+  return hash;
+}
+
 }  // namespace
 
-Result<ModelFingerprint> fingerprint_model(const LoadedModel& model) {
+Result<ModelFingerprint> fingerprint_model(const LoadedModel& model, const std::string& memo_dir) {
   const fs::path directory(model.directory);
   std::string tokenizer_text;
   JN_RETURN_IF_ERROR(hash_files(directory, kTokenizerFiles, std::size(kTokenizerFiles), tokenizer_text));
   std::string model_text;
   JN_RETURN_IF_ERROR(hash_files(directory, kConfigFiles, std::size(kConfigFiles), model_text));
-  JN_ASSIGN_OR_RETURN(ByteBuffer weights, map_file(model.weights_path));
-  model_text += "weights:" + fs::path(model.weights_path).filename().string() + "=" +
-                hash_to_hex(xxhash64(weights.data, weights.size)) + "\n";
+  JN_ASSIGN_OR_RETURN(const std::string weights, weights_hash(model.weights_path, memo_dir));
+  model_text += "weights:" + fs::path(model.weights_path).filename().string() + "=" + weights + "\n";
   ModelFingerprint fingerprint;
   fingerprint.tokenizer_hash = hash_to_hex(xxhash64(tokenizer_text));
   fingerprint.model_hash = hash_to_hex(xxhash64(model_text + "tokenizer=" + fingerprint.tokenizer_hash));

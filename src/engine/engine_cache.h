@@ -20,8 +20,11 @@ struct ModelFingerprint {
 };
 
 // Hashes (xxhash64) the weights file `model.weights_path` and the small files of the model
-// directory that change what the model computes or how text is tokenised.
-Result<ModelFingerprint> fingerprint_model(const LoadedModel& model);
+// directory that change what the model computes or how text is tokenised. With `memo_dir`, the
+// weights' hash (the slow part: hundreds of MB) is remembered there against the file's identity
+// and stat (device, inode, size, mtime, ctime) and reused while those stay the same; files changed
+// less than two seconds before hashing are never remembered (timestamps can be that coarse).
+Result<ModelFingerprint> fingerprint_model(const LoadedModel& model, const std::string& memo_dir = "");
 
 enum class PlanOrigin {
   kLoaded,   // read from the cache

@@ -247,19 +247,26 @@ Status Pipeline::attach_agent(std::unique_ptr<Agent> agent) {
 
 Status Pipeline::load() {
   StageTimer timer(&summary_.load_s);
-  JN_ASSIGN_OR_RETURN(store_, open_store(config_.store, options_.store_path));
+  {
+    StageTimer store_timer(&summary_.load_store_s);
+    JN_ASSIGN_OR_RETURN(store_, open_store(config_.store, options_.store_path));
+  }
   pool_ = std::make_unique<ThreadPool>(static_cast<size_t>(config_.engine.num_threads));
   host_memory_ = make_host_memory_manager(config_.memory);
   const std::vector<AgentConfig> agent_configs = config_.agents.empty() ? default_agent_configs() : config_.agents;
   // Backends and memory managers are chosen here, on one thread (the CUDA manager is made once).
   std::vector<AgentLoadRequest> requests;
-  for (const AgentConfig& agent_config : agent_configs) {
-    JN_ASSIGN_OR_RETURN(const std::string backend, resolve_backend(agent_config, config_.engine));
-    Status memory_status;
-    MemoryManager* memory = memory_for(backend, &memory_status);
-    if (!memory) return memory_status.with_context("agent '" + agent_config.name + "'");
-    requests.push_back({agent_config, memory});
+  {
+    StageTimer device_timer(&summary_.load_device_s);
+    for (const AgentConfig& agent_config : agent_configs) {
+      JN_ASSIGN_OR_RETURN(const std::string backend, resolve_backend(agent_config, config_.engine));
+      Status memory_status;
+      MemoryManager* memory = memory_for(backend, &memory_status);
+      if (!memory) return memory_status.with_context("agent '" + agent_config.name + "'");
+      requests.push_back({agent_config, memory});
+    }
   }
+  StageTimer agents_timer(&summary_.load_agents_s);
   JN_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Agent>> agents,
                       load_agents(requests, config_.engine, config_.memory, pool_.get()));
   for (std::unique_ptr<Agent>& agent : agents) JN_RETURN_IF_ERROR(attach_agent(std::move(agent)));
@@ -598,6 +605,9 @@ Result<AnalyzeSummary> Pipeline::run() {
     run.model_s = load.model_s;
     run.encoder_s = load.encoder_s;
     run.tokenizer_s = load.tokenizer_s;
+    run.fingerprint_s = load.encoder.fingerprint_s;
+    run.plan_s = load.encoder.plan_s;
+    run.upload_s = load.encoder.upload_s;
     if (load.encoder.plan_origin) run.plan_origin = plan_origin_name(*load.encoder.plan_origin);
     run.plan_path = load.encoder.plan_path;
     run.plan_rebuild_reason = load.encoder.rebuild_reason;

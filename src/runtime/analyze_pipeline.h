@@ -49,6 +49,11 @@ struct AgentRunSummary {
   double model_s = 0;             // of which reading the model directory (weights are mapped)
   double encoder_s = 0;           // of which building the encoder (CUDA: fingerprint, plan, upload)
   double tokenizer_s = 0;         // parsing the tokenizer, beside model_s + encoder_s
+  // CUDA through the engine cache, the parts of encoder_s: hashing the model's files, reading (or
+  // building) the plan, creating the encoder from it (weights uploaded, kernels set up).
+  double fingerprint_s = 0;
+  double plan_s = 0;
+  double upload_s = 0;
   std::string plan_origin;        // CUDA through the engine cache: built | loaded | rebuilt; else ""
   std::string plan_path;          // the engine cache file of the plan
   std::string plan_rebuild_reason;  // rebuilt: why the cached plan was not used
@@ -70,6 +75,9 @@ struct AnalyzeSummary {
   double postprocess_s = 0;       // writer thread: stories, topics, JSON
   double store_s = 0;             // writer thread: transactions and JSONL
   double load_s = 0;              // caller thread, before the others start: store, agents (in parallel)
+  double load_store_s = 0;        // of which opening the store
+  double load_device_s = 0;       // of which creating the GPU memory manager (the CUDA context)
+  double load_agents_s = 0;       // of which loading the agents (in parallel)
   std::vector<AgentRunSummary> agents;
 };
 

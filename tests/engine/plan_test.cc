@@ -3,10 +3,12 @@
 // keys that change with each input, and the cache rebuilding whatever it cannot trust.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -349,6 +351,46 @@ TEST(ModelFingerprintTest, ChangesWithWeightsConfigAndTokenizer) {
   weights[weights.size() - 3] ^= 0x01;
   write_bytes(model_dir / "model.safetensors", weights);
   EXPECT_NE(fingerprint().model_hash, with_config.model_hash);
+}
+
+TEST(ModelFingerprintTest, MemoSkipsRehashingUntilTheWeightsChange) {
+  TempDir dir;
+  const fs::path model_dir = dir.path() / "model";
+  fs::copy(kFixturesDir / "bert_base", model_dir, fs::copy_options::recursive);
+  fs::remove(model_dir / "pytorch_model.bin");
+  fs::remove(model_dir / "reference.safetensors");
+  const std::string memo_dir = (dir.path() / "memo").string();
+  const auto fingerprint = [&](const std::string& memo) {
+    auto model = load_model_dir(model_dir.string());
+    EXPECT_TRUE(model.ok()) << model.status().to_string();
+    auto result = fingerprint_model(*model, memo);
+    EXPECT_TRUE(result.ok()) << result.status().to_string();
+    return result->model_hash;
+  };
+  // Just written: too recent to remember (file timestamps can be coarser than the rewrite).
+  const std::string hashed = fingerprint(memo_dir);
+  EXPECT_FALSE(fs::exists(memo_dir));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(fingerprint(memo_dir), hashed);
+  ASSERT_TRUE(fs::exists(memo_dir));
+  std::vector<fs::path> memos;
+  for (const auto& entry : fs::directory_iterator(memo_dir)) memos.push_back(entry.path());
+  ASSERT_EQ(memos.size(), 1u);
+
+  // The memo is what is used while the file stands still: a forged hash in it comes back.
+  std::string memo = *read_text_file(memos[0].string());
+  memo.replace(memo.size() - 17, 16, "0123456789abcdef");
+  { std::ofstream(memos[0]) << memo; }
+  EXPECT_NE(fingerprint(memo_dir), hashed);
+  EXPECT_EQ(fingerprint(""), hashed);
+
+  // Any rewrite of the weights (same size) is seen and hashed again.
+  std::vector<char> weights = read_bytes(model_dir / "model.safetensors");
+  weights[weights.size() - 3] ^= 0x01;
+  write_bytes(model_dir / "model.safetensors", weights);
+  const std::string rewritten = fingerprint(memo_dir);
+  EXPECT_NE(rewritten, hashed);
+  EXPECT_EQ(rewritten, fingerprint(""));
 }
 
 }  // namespace

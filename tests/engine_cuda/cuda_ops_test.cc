@@ -230,6 +230,7 @@ TEST_P(CudaOpsTest, AttentionMatchesCpuForEveryHeadDim) {
     if (precision() != Precision::kFp32 && head_dim >= 32) {
       check_attention(precision(), 2, head_dim, lengths, cuda::AttentionKernel::kTensorCore, ++seed);
       check_attention(precision(), 2, head_dim, lengths, cuda::AttentionKernel::kMma, ++seed);
+      check_attention(precision(), 2, head_dim, lengths, cuda::AttentionKernel::kMmaWide, ++seed);
     }
   }
 }
@@ -242,6 +243,10 @@ TEST_P(CudaOpsTest, AttentionHandlesLongSequences) {
                     cuda::AttentionKernel::kMma, 78);
     check_attention(precision(), 1, 128, {512, 257}, cuda::AttentionKernel::kMma, 79);
     check_attention(precision(), 4, 32, {384, 65}, cuda::AttentionKernel::kMma, 80);
+    check_attention(precision(), 2, 64, {512, 511, 449, 192, 129, 128, 127, 63, 1},
+                    cuda::AttentionKernel::kMmaWide, 81);
+    check_attention(precision(), 1, 128, {512, 257}, cuda::AttentionKernel::kMmaWide, 82);
+    check_attention(precision(), 4, 32, {384, 65, 16}, cuda::AttentionKernel::kMmaWide, 83);
   }
 }
 
@@ -256,6 +261,10 @@ TEST_P(CudaOpsTest, AttentionRefusesUnsupportedShapes) {
             StatusCode::kUnsupported);
   EXPECT_EQ(cuda::launch_attention(precision(), buffer.data(), nullptr, 1, 4, 2, 16, buffer.data(), nullptr,
                                    cuda::AttentionKernel::kMma)
+                .code(),
+            StatusCode::kUnsupported);
+  EXPECT_EQ(cuda::launch_attention(precision(), buffer.data(), nullptr, 1, 4, 2, 16, buffer.data(), nullptr,
+                                   cuda::AttentionKernel::kMmaWide)
                 .code(),
             StatusCode::kUnsupported);
 }

@@ -2,6 +2,7 @@
 #include "engine/cuda/cuda_plan_cache.h"
 
 #include <chrono>
+#include <filesystem>
 
 namespace justnews {
 
@@ -18,7 +19,9 @@ Result<CachedCudaEncoder> open_cached_cuda_encoder(const LoadedModel& model,
                                                    const std::string& cache_dir) {
   CachedCudaEncoder opened;
   auto start = std::chrono::steady_clock::now();
-  JN_ASSIGN_OR_RETURN(const ModelFingerprint fingerprint, fingerprint_model(model));
+  // Weight hashes are remembered beside the plans: a restart need not read every weight again.
+  JN_ASSIGN_OR_RETURN(const ModelFingerprint fingerprint,
+                      fingerprint_model(model, (std::filesystem::path(cache_dir) / "fingerprints").string()));
   JN_ASSIGN_OR_RETURN(const CudaDeviceIdentity identity, cuda_device_identity(options.device));
   const PlanKey key = cuda_plan_key(fingerprint.model_hash, identity, options);
   opened.fingerprint_seconds = seconds_since(start);
