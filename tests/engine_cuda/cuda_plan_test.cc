@@ -10,12 +10,15 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
 #include "cuda_test_util.h"
 #include "engine/cpu/cpu_encoder.h"
 #include "engine/cuda/cuda_encoder.h"
+#include "engine/cuda/gemm_cublaslt.h"
+#include "engine/cuda/gemm_tuning.h"
 #include "engine/engine_cache.h"
 #include "random_model.h"
 
@@ -98,6 +101,50 @@ TEST(CudaPlanTest, CachedPlanReloadGivesBitIdenticalOutputs) {
     const PackedBatch too_big = make_random_batch(model.config, {300, 300}, 23);
     EXPECT_EQ((*from_plan)->forward(too_big, request).status().code(), StatusCode::kResourceExhausted);
   }
+}
+
+TEST(CudaPlanTest, TimingCacheIsWrittenOnceAndReusedWithTheSameBits) {
+  JN_SKIP_WITHOUT_GPU();
+  const RandomModel model = make_random_model(classifier_shape(), 31);
+  const PackedBatch batch = make_random_batch(model.config, {3, 77, 128, 64}, 32);
+  const ForwardRequest request{true, true, true};
+  TempDir dir;
+  CudaEncoderOptions options;
+  options.max_batch_tokens = 512;
+  options.use_cuda_graphs = false;
+  options.gemm_tuning_path = dir.string() + "/model.tuning";
+  Tensor first_hidden;
+  {
+    auto tuned = make_cuda_encoder(model.config, model.weights, options);
+    ASSERT_TRUE(tuned.ok()) << tuned.status().to_string();
+    auto result = (*tuned)->forward(batch, request);
+    ASSERT_TRUE(result.ok()) << result.status().to_string();
+    first_hidden = result->hidden_states;
+  }  // destroyed: the tuned choices are written
+  auto written = cuda::read_gemm_tuning(options.gemm_tuning_path, cuda::GemmRunner::library_version());
+  ASSERT_TRUE(written.ok()) << written.status().to_string();
+  EXPECT_GT(written->cublaslt.size(), 0u);
+  const auto modified = fs::last_write_time(options.gemm_tuning_path);
+  {
+    auto reused = make_cuda_encoder(model.config, model.weights, options);
+    ASSERT_TRUE(reused.ok()) << reused.status().to_string();
+    auto result = (*reused)->forward(batch, request);
+    ASSERT_TRUE(result.ok()) << result.status().to_string();
+    // The same algorithms, not timed again: the same bits (autotuning alone may pick others).
+    EXPECT_TRUE(same_bits(result->hidden_states, first_hidden));
+  }
+  EXPECT_EQ(fs::last_write_time(options.gemm_tuning_path), modified);  // nothing new: not rewritten
+
+  // A damaged cache is not used (a warning), tuned afresh and rewritten whole.
+  { std::ofstream(options.gemm_tuning_path) << "justnews-gemm-tuning 1 cublasLt 0\ngarbage\n"; }
+  {
+    auto retuned = make_cuda_encoder(model.config, model.weights, options);
+    ASSERT_TRUE(retuned.ok()) << retuned.status().to_string();
+    ASSERT_TRUE((*retuned)->forward(batch, request).ok());
+  }
+  auto rewritten = cuda::read_gemm_tuning(options.gemm_tuning_path, cuda::GemmRunner::library_version());
+  ASSERT_TRUE(rewritten.ok()) << rewritten.status().to_string();
+  EXPECT_GT(rewritten->cublaslt.size(), 0u);
 }
 
 TEST(CudaPlanTest, KeyFollowsTheDeviceAndOptions) {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/logging.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gemm_cublaslt.h"
@@ -428,6 +429,10 @@ class CudaEncoder final : public Encoder {
   using ShapeKey = std::tuple<int64_t, int64_t, int64_t>;  // tokens, sequences, length bucket
 
   Status upload_plan(const EnginePlan& plan);
+  // The timing cache (options_.gemm_tuning_path): read after the GEMM runner exists, written at
+  // destruction when this encoder tuned something the file did not have.
+  void load_gemm_tuning();
+  void save_gemm_tuning();
   // Copies the batch's ids, type ids, positions and offsets to the device (async); returns the
   // longest sequence rounded up to the graph bucket.
   Result<int64_t> stage_inputs(const PackedBatch& batch);
@@ -484,11 +489,13 @@ class CudaEncoder final : public Encoder {
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::GemmRunner> gemm_;
 
+  size_t reused_gemm_choices_ = 0;  // entries taken from the timing cache
   std::set<ShapeKey> seen_shapes_;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
 };
 
 CudaEncoder::~CudaEncoder() {
+  save_gemm_tuning();
   for (auto& [key, graph] : graphs_) cudaGraphExecDestroy(graph);
   gemm_.reset();
   if (stream_) cudaStreamDestroy(stream_);
@@ -509,7 +516,33 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
   JN_ASSIGN_OR_RETURN(
       gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_, options_.workspace_bytes,
                                       options_.autotune_gemms));
+  load_gemm_tuning();
   return ok_status();
+}
+
+void CudaEncoder::load_gemm_tuning() {
+  if (options_.gemm_tuning_path.empty()) return;
+  auto tuning = cuda::read_gemm_tuning(options_.gemm_tuning_path, cuda::GemmRunner::library_version());
+  if (!tuning.ok()) {
+    // Absent on a first run; unreadable or from another cuBLASLt: tuned afresh and rewritten.
+    if (tuning.status().code() != StatusCode::kNotFound)
+      JN_LOG_WARN("cuda encoder: GEMM timing cache not used: {}", tuning.status().message());
+    return;
+  }
+  gemm_->reuse_tuned_algorithms(tuning->cublaslt);
+  cuda::sm90_reuse_tuned_schedules(tuning->sm90, options_.device);
+  reused_gemm_choices_ = tuning->size();
+}
+
+void CudaEncoder::save_gemm_tuning() {
+  if (options_.gemm_tuning_path.empty() || !gemm_) return;
+  cuda::GemmTuning tuning;
+  tuning.cublaslt = gemm_->tuned_algorithms();
+  if (is_w8a8(options_.linear_format)) tuning.sm90 = cuda::sm90_tuned_schedules(options_.device);
+  if (tuning.size() <= reused_gemm_choices_) return;  // nothing new
+  const Status written =
+      cuda::write_gemm_tuning(options_.gemm_tuning_path, tuning, cuda::GemmRunner::library_version());
+  if (!written.ok()) JN_LOG_WARN("cuda encoder: GEMM timing cache not saved: {}", written.message());
 }
 
 Status CudaEncoder::upload_plan(const EnginePlan& plan) {

@@ -59,6 +59,10 @@ struct CudaEncoderOptions {
   cuda::DeviceMemorySource device_memory;
   bool use_cuda_graphs = true;              // capture a shape the second time it is seen
   bool autotune_gemms = true;               // time cuBLASLt's candidates per shape, keep the fastest
+  // A timing cache (gemm_tuning.h): the GEMM choices found there are reused, and the file is
+  // rewritten when the encoder is destroyed if it tuned anything new. Empty: none. The engine cache
+  // keeps one beside each plan.
+  std::string gemm_tuning_path;
   int64_t max_cached_graphs = 64;           // beyond this, new shapes run without a graph
   cuda::AttentionKernel attention_kernel = cuda::AttentionKernel::kAuto;
   // Runs erf-GELU models with cuBLASLt's fused GELU_BIAS epilogue (the tanh approximation) instead

@@ -38,7 +38,10 @@ Result<CachedCudaEncoder> open_cached_cuda_encoder(const LoadedModel& model,
   opened.plan_seconds = seconds_since(start);
 
   start = std::chrono::steady_clock::now();
-  JN_ASSIGN_OR_RETURN(opened.encoder, make_cuda_encoder(cached->plan, options));
+  CudaEncoderOptions run_options = options;
+  if (run_options.gemm_tuning_path.empty())
+    run_options.gemm_tuning_path = std::filesystem::path(cached->path).replace_extension(".tuning").string();
+  JN_ASSIGN_OR_RETURN(opened.encoder, make_cuda_encoder(cached->plan, run_options));
   opened.upload_seconds = seconds_since(start);
   opened.origin = cached->origin;
   opened.plan_path = cached->path;

@@ -4,6 +4,8 @@
 // cuBLASLt's m dimension (= out_features), which is what the BIAS epilogues expect.
 #include "engine/cuda/gemm_cublaslt.h"
 
+#include <cstring>
+
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
@@ -202,6 +204,33 @@ Status GemmRunner::tune(Plan& plan, cudaStream_t stream, const MatmulCall& call)
   if (found) tuned_[plan.shape_class] = plan.algo;
   return status;
 }
+
+std::vector<TunedCublasLt> GemmRunner::tuned_algorithms() const {
+  static_assert(sizeof(cublasLtMatmulAlgo_t) == sizeof(TunedCublasLt::algo));
+  std::vector<TunedCublasLt> entries;
+  for (const auto& [shape_class, algo] : tuned_) {
+    TunedCublasLt entry;
+    std::tie(entry.row_class, entry.in_features, entry.out_features, std::ignore) = shape_class;
+    entry.epilogue = static_cast<int>(std::get<3>(shape_class));
+    std::memcpy(entry.algo, &algo, sizeof(entry.algo));
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
+void GemmRunner::reuse_tuned_algorithms(const std::vector<TunedCublasLt>& entries) {
+  for (const TunedCublasLt& entry : entries) {
+    if (entry.epilogue < static_cast<int>(GemmEpilogue::kNone) ||
+        entry.epilogue > static_cast<int>(GemmEpilogue::kBiasRelu))
+      continue;
+    cublasLtMatmulAlgo_t algo;
+    std::memcpy(&algo, entry.algo, sizeof(algo));
+    tuned_[{entry.row_class, entry.in_features, entry.out_features, static_cast<GemmEpilogue>(entry.epilogue)}] =
+        algo;
+  }
+}
+
+std::string GemmRunner::library_version() { return std::to_string(cublasLtGetVersion()); }
 
 Status GemmRunner::linear(const void* input, int64_t rows, int64_t in_features, const void* weight,
                           const void* bias, int64_t out_features, GemmEpilogue epilogue, void* out,

@@ -20,6 +20,7 @@
 
 #include "core/status.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/gemm_tuning.h"
 
 namespace justnews::cuda {
 
@@ -44,6 +45,13 @@ class GemmRunner {
   Status linear(const void* input, int64_t rows, int64_t in_features, const void* weight,
                 const void* bias, int64_t out_features, GemmEpilogue epilogue, void* out,
                 cudaStream_t stream);
+
+  // The algorithms tuned so far, per shape class, for a timing cache (gemm_tuning.h), and their
+  // reuse: an imported class is not timed again (its algorithm is still checked per shape).
+  std::vector<TunedCublasLt> tuned_algorithms() const;
+  void reuse_tuned_algorithms(const std::vector<TunedCublasLt>& entries);
+  // cuBLASLt's version, which a timing cache must match.
+  static std::string library_version();
 
  private:
   struct Plan {

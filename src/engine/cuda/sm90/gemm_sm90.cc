@@ -99,6 +99,24 @@ Status run_chosen(const Args& args, const std::array<Runner<Args>, 2>& schedules
 
 }  // namespace
 
+std::vector<TunedSm90> sm90_tuned_schedules(int device) {
+  std::vector<TunedSm90> entries;
+  std::lock_guard<std::mutex> lock(g_choice_mutex);
+  for (const auto& [key, schedule] : g_choices) {
+    if (std::get<4>(key) != device) continue;
+    entries.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key), schedule});
+  }
+  return entries;
+}
+
+void sm90_reuse_tuned_schedules(const std::vector<TunedSm90>& entries, int device) {
+  std::lock_guard<std::mutex> lock(g_choice_mutex);
+  for (const TunedSm90& entry : entries) {
+    if (entry.schedule != 0 && entry.schedule != 1) continue;
+    g_choices.emplace(TuneKey{entry.row_class, entry.cols, entry.depth, entry.kind, device}, entry.schedule);
+  }
+}
+
 bool sm90_gemm_device_supported() {
   int device = 0, major = 0, minor = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;

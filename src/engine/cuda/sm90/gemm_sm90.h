@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "core/status.h"
+#include "engine/cuda/gemm_tuning.h"
 
 namespace justnews::cuda {
 
@@ -41,5 +42,10 @@ bool sm90_gemm_shape_supported(int64_t cols, int64_t depth);
 // then) ping-pong runs.
 Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
                                size_t workspace_bytes, cudaStream_t stream, bool autotune = true);
+
+// The schedules chosen so far on `device`, for a timing cache (gemm_tuning.h), and their reuse:
+// an imported shape class is not timed again.
+std::vector<TunedSm90> sm90_tuned_schedules(int device);
+void sm90_reuse_tuned_schedules(const std::vector<TunedSm90>& entries, int device);
 
 }  // namespace justnews::cuda
