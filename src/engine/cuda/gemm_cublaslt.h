@@ -1,7 +1,7 @@
 // GemmRunner: the backend's linear layers in the activation precision through cuBLASLt, with bias
-// (and GELU-tanh / ReLU) fused into the GEMM epilogue. (The FP8 / INT8 GEMMs and the fp16 erf-GELU
-// one are our own, in sm90/: cuBLASLt refuses outer-vector FP8 scales on the H200 with the cuBLAS of
-// CUDA 13.0 and has no erf-GELU epilogue.)
+// (and GELU-tanh / ReLU) fused into the GEMM epilogue. (The FP8 / INT8 GEMMs are our own, in sm90/:
+// cuBLASLt refuses outer-vector FP8 scales on the H200 with the cuBLAS of CUDA 13.0. It has no
+// erf-GELU epilogue either: erf-GELU models run a separate bias + GELU pass.)
 // Descriptors and the chosen algorithm are cached per shape, so the hot path is one map lookup, a
 // bias pointer write and the matmul itself. With autotuning (the default), the first call of a
 // shape times the heuristic's candidate algorithms on the call's own operands and keeps the
