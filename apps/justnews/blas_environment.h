@@ -9,4 +9,10 @@ namespace justnews::cli {
 // Returns only when no re-exec is needed (or it failed, in which case the slow kernels are used).
 void reexec_with_fast_blas_if_needed(char** argv);
 
+// Whether the command line is `analyze` with every agent placed on CUDA by its config (agent
+// device, else engine.backend, else --backend): such a run never calls OpenBLAS, so the re-exec (a
+// second process start, ~0.1 s) is skipped. Anything unclear (no config, a config that does not
+// load, an agent on auto or cpu) answers false.
+bool analyze_runs_only_on_cuda(int argc, char** argv);
+
 }  // namespace justnews::cli

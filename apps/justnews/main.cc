@@ -44,7 +44,7 @@ embed / classify options:
 }  // namespace
 
 int main(int argc, char** argv) {
-  justnews::cli::reexec_with_fast_blas_if_needed(argv);
+  if (!justnews::cli::analyze_runs_only_on_cuda(argc, argv)) justnews::cli::reexec_with_fast_blas_if_needed(argv);
   justnews::set_log_level(justnews::LogLevel::kWarn);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
