@@ -120,9 +120,10 @@ void print_summary(const AnalyzeSummary& s) {
                s.wall_s > 0 ? s.analyzed / s.wall_s : 0.0, s.stopped_early ? " (stopped early)" : "");
   std::fprintf(stderr,
                "stages (busy s, overlapping threads): load %.2f s (store %.2f, device %.2f, agents %.2f), read %.2f s, "
-               "tokenize %.2f s, wait for engines %.2f s, post-process %.2f s, store %.2f s\n",
+               "tokenize %.2f s, wait for engines %.2f s, post-process %.2f s, store %.2f s; teardown after the "
+               "run %.2f s\n",
                s.load_s, s.load_store_s, s.load_device_s, s.load_agents_s, s.read_s, s.tokenize_s, s.wait_s,
-               s.postprocess_s, s.store_s);
+               s.postprocess_s, s.store_s, s.teardown_s);
   std::fprintf(stderr, "%-14s %-14s %-8s %8s %8s %10s %10s %11s %11s  %s\n", "agent", "task", "backend", "items",
                "batches", "engine s", "items/s", "mean lat s", "max lat s", "peak memory / budget");
   for (const AgentRunSummary& agent : s.agents) {

@@ -633,8 +633,14 @@ Result<AnalyzeSummary> run_analyze(const Config& config, const AnalyzeOptions& o
   if (options.commit_every <= 0 || options.chunk_articles <= 0 || options.max_in_flight_articles <= 0) {
     return invalid_argument("analyze: commit_every, chunk_articles and max_in_flight_articles must be positive");
   }
-  Pipeline pipeline(config, options, callbacks);
-  return pipeline.run();
+  auto pipeline = std::make_unique<Pipeline>(config, options, callbacks);
+  Result<AnalyzeSummary> summary = pipeline->run();
+  // Releasing the agents (encoders, device memory, timing caches written) is outside wall_s:
+  // measured apart so that the process's own wall time can be accounted for.
+  const auto teardown_start = Clock::now();
+  pipeline.reset();
+  if (summary.ok()) summary->teardown_s = seconds_since(teardown_start);
+  return summary;
 }
 
 }  // namespace justnews

@@ -78,6 +78,7 @@ struct AnalyzeSummary {
   double load_store_s = 0;        // of which opening the store
   double load_device_s = 0;       // of which creating the GPU memory manager (the CUDA context)
   double load_agents_s = 0;       // of which loading the agents (in parallel)
+  double teardown_s = 0;          // after wall_s: releasing the agents and their device memory
   std::vector<AgentRunSummary> agents;
 };
 
