@@ -127,11 +127,15 @@ void print_summary(const AnalyzeSummary& s) {
   std::fprintf(stderr, "%-14s %-14s %-8s %8s %8s %10s %10s %11s %11s  %s\n", "agent", "task", "backend", "items",
                "batches", "engine s", "items/s", "mean lat s", "max lat s", "peak memory / budget");
   for (const AgentRunSummary& agent : s.agents) {
-    std::fprintf(stderr, "%-14s %-14s %-8s %8lld %8lld %10.2f %10.1f %11.3f %11.3f  %s / %s\n", agent.name.c_str(),
+    const std::string pinned = agent.pinned_budget_bytes > 0 ? "; pinned " + format_bytes(agent.pinned_peak_bytes) +
+                                                                   " / " + format_bytes(agent.pinned_budget_bytes)
+                                                             : std::string();
+    std::fprintf(stderr, "%-14s %-14s %-8s %8lld %8lld %10.2f %10.1f %11.3f %11.3f  %s / %s%s\n", agent.name.c_str(),
                  agent.task.c_str(), agent.backend.c_str(), static_cast<long long>(agent.items),
                  static_cast<long long>(agent.batches), agent.busy_s,
                  agent.busy_s > 0 ? agent.items / agent.busy_s : 0.0, agent.mean_latency_s, agent.max_latency_s,
-                 format_bytes(agent.peak_memory_bytes).c_str(), format_bytes(agent.budget_bytes).c_str());
+                 format_bytes(agent.peak_memory_bytes).c_str(), format_bytes(agent.budget_bytes).c_str(),
+                 pinned.c_str());
   }
   // Agents load in parallel: each one's time, and whether its CUDA plan came from the engine cache.
   for (const AgentRunSummary& agent : s.agents) {

@@ -35,6 +35,7 @@ std::vector<Binding> bindings(Config& c) {
       {"engine", "engine_cache_dir", &c.engine.engine_cache_dir},
       {"engine", "cuda_autotune_gemms", &c.engine.cuda_autotune_gemms},
       {"memory", "agent_budget_bytes", &c.memory.agent_budget_bytes},
+      {"memory", "agent_pinned_budget_bytes", &c.memory.agent_pinned_budget_bytes},
       {"memory", "safety_margin", &c.memory.safety_margin},
       {"memory", "pool_bytes", &c.memory.pool_bytes},
       {"memory", "pool_block_bytes", &c.memory.pool_block_bytes},

@@ -30,6 +30,7 @@ struct EngineConfig {
 
 struct MemoryConfig {
   int64_t agent_budget_bytes = 6LL << 30;    // per-agent GPU budget 6 GB
+  int64_t agent_pinned_budget_bytes = 1LL << 30;  // per-agent pinned host memory (CUDA staging) 1 GB
   double safety_margin = 0.15;               // 15% of device memory held back
   int64_t pool_bytes = 1LL << 30;            // pool 1 GB ...
   int64_t pool_block_bytes = 64LL << 20;     // ... in 64 MB blocks

@@ -46,7 +46,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 Result<std::unique_ptr<Agent>> Agent::load(const AgentConfig& config, const EngineConfig& engine,
                                            const MemoryConfig& memory_config, MemoryManager* memory,
-                                           ThreadPool* pool) {
+                                           ThreadPool* pool, MemoryManager* pinned_memory) {
   const auto load_start = std::chrono::steady_clock::now();
   const std::string where = "agent '" + config.name + "'";
   std::unique_ptr<Agent> agent(new Agent());
@@ -100,6 +100,13 @@ Result<std::unique_ptr<Agent>> Agent::load(const AgentConfig& config, const Engi
   agent->encoder_ = std::move(built.encoder);
   agent->load_report_.encoder = std::move(built.info);
   agent->load_report_.encoder_s = seconds_since(step_start);
+  if (pinned_memory && backend == "cuda") {
+    JN_RETURN_IF_ERROR(pinned_memory->register_agent(config.name, memory_config.agent_pinned_budget_bytes));
+    agent->pinned_memory_ = pinned_memory;
+    JN_ASSIGN_OR_RETURN(agent->pinned_lease_,
+                        pinned_memory->reserve(config.name, encoder_pinned_bytes(*agent->encoder_),
+                                               "pinned staging of the encoder (" + config.model_dir + ")"));
+  }
 
   auto tokenizer = tokenizer_future.get();
   if (!tokenizer.ok()) return tokenizer.status().with_context(where);
@@ -113,11 +120,19 @@ Agent::~Agent() {
   // The encoder goes first: its leases must not outlive the agent's registration.
   encoder_.reset();
   weights_lease_.release();
+  pinned_lease_.release();
   if (memory_) (void)memory_->unload_agent(config_.name);
+  if (pinned_memory_) (void)pinned_memory_->unload_agent(config_.name);
 }
 
 AgentMemoryUsage Agent::memory_usage() const {
   auto usage = memory_->usage(config_.name);
+  return usage.ok() ? *usage : AgentMemoryUsage{config_.name};
+}
+
+AgentMemoryUsage Agent::pinned_memory_usage() const {
+  if (!pinned_memory_) return AgentMemoryUsage{config_.name};
+  auto usage = pinned_memory_->usage(config_.name);
   return usage.ok() ? *usage : AgentMemoryUsage{config_.name};
 }
 

@@ -47,11 +47,13 @@ struct AgentLoadReport {
 class Agent {
  public:
   // Registers the agent with `memory` (its budget: config.memory_budget_bytes, else
-  // memory_config.agent_budget_bytes) and charges the weights (CUDA: and the workspace). `pool` and
-  // `memory` must outlive the agent.
+  // memory_config.agent_budget_bytes) and charges the weights (CUDA: and the workspace). A CUDA
+  // agent given `pinned_memory` also registers there (memory_config.agent_pinned_budget_bytes) and
+  // charges its encoder's pinned staging; a load over that budget is refused. `pool`, `memory` and
+  // `pinned_memory` must outlive the agent.
   static Result<std::unique_ptr<Agent>> load(const AgentConfig& config, const EngineConfig& engine,
                                              const MemoryConfig& memory_config, MemoryManager* memory,
-                                             ThreadPool* pool);
+                                             ThreadPool* pool, MemoryManager* pinned_memory = nullptr);
   // Returns the agent's memory to the manager.
   ~Agent();
 
@@ -71,6 +73,8 @@ class Agent {
   std::vector<Result<AgentOutput>> run_batch(const std::vector<const WorkItem*>& items);
 
   AgentMemoryUsage memory_usage() const;
+  // Pinned host memory charged to the agent (its CUDA staging); empty usage without a manager.
+  AgentMemoryUsage pinned_memory_usage() const;
   const AgentLoadReport& load_report() const { return load_report_; }
 
  private:
@@ -87,6 +91,8 @@ class Agent {
   std::unique_ptr<Encoder> encoder_;
   MemoryManager* memory_ = nullptr;
   MemoryLease weights_lease_;   // CPU: the weights' estimate (CUDA encoders hold their own leases)
+  MemoryManager* pinned_memory_ = nullptr;
+  MemoryLease pinned_lease_;    // CUDA: the encoder's pinned staging (accounting; the encoder holds it)
   bool encoder_leases_memory_ = false;
   int max_tokens_ = 512;
   AgentLoadReport load_report_;

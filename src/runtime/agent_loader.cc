@@ -28,7 +28,7 @@ Result<std::unique_ptr<Agent>> load_one(const AgentLoadRequest& request, const E
   try {
     if (!request.memory)
       return invalid_argument(where + ": no memory manager to charge its weights to");
-    loaded = Agent::load(request.config, engine, memory_config, request.memory, pool);
+    loaded = Agent::load(request.config, engine, memory_config, request.memory, pool, request.pinned_memory);
   } catch (const std::exception& error) {
     return internal_error(where + ": loading failed: " + error.what());
   } catch (...) {

@@ -21,6 +21,7 @@ namespace justnews {
 struct AgentLoadRequest {
   AgentConfig config;
   MemoryManager* memory = nullptr;
+  MemoryManager* pinned_memory = nullptr;  // CUDA agents: charged their pinned staging (optional)
 };
 
 // The agents in the order of `requests`. `pool` (shared by the CPU encoders) must outlive them.

@@ -141,6 +141,7 @@ class Pipeline {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<MemoryManager> host_memory_;
+  std::unique_ptr<MemoryManager> pinned_memory_;  // made with cuda_memory_
   std::unique_ptr<MemoryManager> cuda_memory_;
   std::vector<std::unique_ptr<Agent>> agents_;
   std::vector<PostAgent> post_agents_;          // parallel to agents_ until post_processor_ takes them
@@ -189,6 +190,14 @@ MemoryManager* Pipeline::memory_for(const std::string& backend, Status* status) 
       return nullptr;
     }
     cuda_memory_ = std::make_unique<MemoryManager>(std::move(allocator).value(), config_.memory);
+    // Pinned host memory (the encoders' staging) has its own budgets, as the issue asks; its pool
+    // allocates nothing up front (the encoders' staging is charged, not drawn from it).
+    auto pinned = make_cuda_pinned_allocator();
+    if (!pinned.ok()) {
+      *status = pinned.status();
+      return nullptr;
+    }
+    pinned_memory_ = std::make_unique<MemoryManager>(std::move(pinned).value(), config_.memory);
   }
   return cuda_memory_.get();
 #else
@@ -263,7 +272,7 @@ Status Pipeline::load() {
       Status memory_status;
       MemoryManager* memory = memory_for(backend, &memory_status);
       if (!memory) return memory_status.with_context("agent '" + agent_config.name + "'");
-      requests.push_back({agent_config, memory});
+      requests.push_back({agent_config, memory, backend == "cuda" ? pinned_memory_.get() : nullptr});
     }
   }
   StageTimer agents_timer(&summary_.load_agents_s);
@@ -600,6 +609,9 @@ Result<AnalyzeSummary> Pipeline::run() {
     run.max_latency_s = stats.latency_max_s;
     run.peak_memory_bytes = usage.peak_bytes;
     run.budget_bytes = usage.budget_bytes;
+    const AgentMemoryUsage pinned = agent.pinned_memory_usage();
+    run.pinned_peak_bytes = pinned.peak_bytes;
+    run.pinned_budget_bytes = pinned.budget_bytes;
     const AgentLoadReport& load = agent.load_report();
     run.load_s = load.load_s;
     run.model_s = load.model_s;

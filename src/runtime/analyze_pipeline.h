@@ -44,6 +44,8 @@ struct AgentRunSummary {
   double max_latency_s = 0;
   int64_t peak_memory_bytes = 0;
   int64_t budget_bytes = 0;
+  int64_t pinned_peak_bytes = 0;    // CUDA: pinned host staging charged to the agent
+  int64_t pinned_budget_bytes = 0;  // 0: no pinned-memory manager (CPU agents)
   // Loading (agents load in parallel, so these overlap; AnalyzeSummary::load_s is the wall time).
   double load_s = 0;              // Agent::load
   double model_s = 0;             // of which reading the model directory (weights are mapped)

@@ -41,6 +41,15 @@ Result<std::string> resolve_backend(const AgentConfig& agent, const EngineConfig
 
 bool backend_leases_memory(const std::string& backend) { return backend == "cuda"; }
 
+int64_t encoder_pinned_bytes(const Encoder& encoder) {
+#ifdef JUSTNEWS_HAS_CUDA_ENCODER
+  return static_cast<int64_t>(cuda_encoder_pinned_bytes(encoder));
+#else
+  (void)encoder;
+  return 0;
+#endif
+}
+
 int64_t estimate_weight_bytes(const LoadedModel& model) {
   // The CPU engine converts every weight to float32.
   return model.parameter_count * static_cast<int64_t>(sizeof(float));

@@ -31,6 +31,8 @@ Result<std::string> resolve_backend(const AgentConfig& agent, const EngineConfig
 // True when the encoder on `backend` takes its memory as leases from the MemoryManager passed to
 // make_encoder (and sizes it for the agent's largest batch), so the agent needs no reservations.
 bool backend_leases_memory(const std::string& backend);
+// Pinned host memory an encoder holds (CUDA: its staging buffers); 0 for other backends.
+int64_t encoder_pinned_bytes(const Encoder& encoder);
 
 // Bytes the CPU encoder holds for its float32 weights, reserved before loading so that a load over
 // budget is refused before the conversion.

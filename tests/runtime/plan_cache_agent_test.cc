@@ -2,7 +2,8 @@
 // temporary cache directory, the second reads it from there; both compute bit-identical outputs
 // (GEMM autotuning off, so both runs pick the same algorithms), and the MemoryManager is charged
 // exactly what the encoder holds, the same bytes either way. With engine.plan_cache off nothing
-// is cached. Agents loaded in parallel find the plans too. Label gpu: skipped without a device.
+// is cached. Agents loaded in parallel find the plans too. A CUDA agent's pinned staging is charged
+// to a pinned-memory manager. Label gpu: skipped without a device.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -180,6 +181,35 @@ TEST_F(PlanCacheAgentTest, ParallelLoadFindsThePlansAndAFailingAgentLeaksNothing
   ASSERT_FALSE(agents.ok());
   EXPECT_NE(agents.status().message().find("agent 'embeddings'"), std::string::npos)
       << agents.status().message();
+  EXPECT_TRUE(memory_->usage_all().empty());
+}
+
+TEST_F(PlanCacheAgentTest, PinnedStagingIsChargedToItsAgentAndRefusedOverBudget) {
+  const std::string model_dir = testing::make_fixture_model_dir("bert_seqcls", dir_->path());
+  auto pinned_allocator = make_cuda_pinned_allocator();
+  ASSERT_TRUE(pinned_allocator.ok()) << pinned_allocator.status().to_string();
+  MemoryManager pinned(std::move(pinned_allocator).value(), MemoryConfig{});
+  const AgentConfig config = cuda_agent("sentiment", model_dir, "classify", "fp16");
+  {
+    auto agent = Agent::load(config, engine_, MemoryConfig{}, memory_.get(), pool_.get(), &pinned);
+    ASSERT_TRUE(agent.ok()) << agent.status().to_string();
+    const int64_t staging = static_cast<int64_t>(cuda_encoder_pinned_bytes((*agent)->encoder()));
+    EXPECT_GT(staging, 0);
+    const AgentMemoryUsage usage = (*agent)->pinned_memory_usage();
+    EXPECT_EQ(usage.in_use_bytes, staging) << "the pinned manager counts the encoder's staging";
+    EXPECT_EQ(usage.budget_bytes, MemoryConfig{}.agent_pinned_budget_bytes);
+  }
+  EXPECT_TRUE(pinned.usage_all().empty()) << "unloading returns the pinned budget";
+
+  // A pinned budget under the staging: the load is refused naming the agent; nothing is left.
+  MemoryConfig tight;
+  tight.agent_pinned_budget_bytes = 4096;
+  std::vector<AgentLoadRequest> requests{{config, memory_.get(), &pinned}};
+  auto refused = load_agents(requests, engine_, tight, pool_.get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("agent 'sentiment'"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("pinned staging"), std::string::npos) << refused.status().message();
+  EXPECT_TRUE(pinned.usage_all().empty());
   EXPECT_TRUE(memory_->usage_all().empty());
 }
 

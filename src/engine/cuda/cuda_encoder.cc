@@ -424,6 +424,7 @@ class CudaEncoder final : public Encoder {
   Result<ForwardResult> forward(const PackedBatch& batch, const ForwardRequest& request) override;
   Result<double> device_time_ms(const PackedBatch& batch, int iterations);
   size_t device_bytes() const { return weights_.size_bytes() + workspace_.size_bytes(); }
+  size_t pinned_bytes() const { return input_staging_.size_bytes() + output_staging_.size_bytes(); }
 
  private:
   using ShapeKey = std::tuple<int64_t, int64_t, int64_t>;  // tokens, sequences, length bucket
@@ -1294,6 +1295,11 @@ Result<double> cuda_encoder_device_time_ms(Encoder& encoder, const PackedBatch& 
 size_t cuda_encoder_device_bytes(const Encoder& encoder) {
   const auto* cuda_encoder = dynamic_cast<const CudaEncoder*>(&encoder);
   return cuda_encoder ? cuda_encoder->device_bytes() : 0;
+}
+
+size_t cuda_encoder_pinned_bytes(const Encoder& encoder) {
+  const auto* cuda_encoder = dynamic_cast<const CudaEncoder*>(&encoder);
+  return cuda_encoder ? cuda_encoder->pinned_bytes() : 0;
 }
 
 }  // namespace justnews

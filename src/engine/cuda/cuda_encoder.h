@@ -112,5 +112,8 @@ Result<double> cuda_encoder_device_time_ms(Encoder& encoder, const PackedBatch& 
 // when set), for budgets and benchmarks.
 // Returns 0 for encoders of other backends.
 size_t cuda_encoder_device_bytes(const Encoder& encoder);
+// Pinned host memory the encoder holds (its input and output staging, sized for its largest
+// batch), for the pinned-memory budgets; 0 for encoders of other backends.
+size_t cuda_encoder_pinned_bytes(const Encoder& encoder);
 
 }  // namespace justnews
