@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "engine/cpu/blas_setup.h"
+#include "runtime/backend.h"
 
 namespace justnews::cli {
 
@@ -34,11 +35,9 @@ bool analyze_runs_only_on_cuda(int argc, char** argv) {
   if (config_path.empty()) return false;
   auto config = load_config_file(config_path);
   if (!config.ok() || config->agents.empty()) return false;
-  const std::string engine_backend = backend_flag.empty() ? config->engine.backend : backend_flag;
-  for (const AgentConfig& agent : config->agents) {
-    const std::string wanted = agent.device != "auto" ? agent.device : engine_backend;
-    if (wanted != "cuda") return false;
-  }
+  if (!backend_flag.empty()) config->engine.backend = backend_flag;  // as analyze applies it
+  for (const AgentConfig& agent : config->agents)
+    if (requested_backend(agent, config->engine) != "cuda") return false;
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/logging.h"
@@ -42,25 +43,21 @@ Status hash_files(const fs::path& directory, const char* const* names, size_t co
   return ok_status();
 }
 
-// What identifies one version of a file without reading it. ctime cannot be set by users, so a
-// rewrite that restores mtime still shows.
-std::string file_identity(const std::string& path) {
+// One version of a file, told without reading it: device, inode, size, mtime and ctime (ctime
+// cannot be set by users, so a rewrite that restores mtime still shows), and when it last changed.
+struct FileVersion {
+  std::string identity;
+  double changed_s = 0;  // seconds since the epoch, the later of mtime and ctime
+};
+
+std::optional<FileVersion> file_version(const std::string& path) {
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return "";
+  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
   std::ostringstream out;
   out << info.st_dev << ' ' << info.st_ino << ' ' << info.st_size << ' ' << info.st_mtim.tv_sec << '.'
       << info.st_mtim.tv_nsec << ' ' << info.st_ctim.tv_sec << '.' << info.st_ctim.tv_nsec;
-  return out.str();
-}
-
-bool changed_recently(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return true;
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const double now_s = std::chrono::duration<double>(now).count();
-  const double changed_s = std::max(info.st_mtim.tv_sec + info.st_mtim.tv_nsec * 1e-9,
-                                    info.st_ctim.tv_sec + info.st_ctim.tv_nsec * 1e-9);
-  return now_s - changed_s < 2.0;
+  return FileVersion{out.str(), std::max(info.st_mtim.tv_sec + info.st_mtim.tv_nsec * 1e-9,
+                                         info.st_ctim.tv_sec + info.st_ctim.tv_nsec * 1e-9)};
 }
 
 // The weights file's hash, from `memo_dir` when a memo of this very file version is there. A memo
@@ -69,29 +66,32 @@ Result<std::string> weights_hash(const std::string& weights_path, const std::str
   std::error_code error;
   std::string canonical = fs::weakly_canonical(weights_path, error).string();
   if (error) canonical = weights_path;
-  const std::string stat_before = file_identity(weights_path);
+  const std::optional<FileVersion> before = file_version(weights_path);
   const std::string memo_path =
       memo_dir.empty() ? "" : (fs::path(memo_dir) / (hash_to_hex(xxhash64(canonical)) + ".weights-hash")).string();
   if (!memo_path.empty()) {
     std::ifstream memo(memo_path);
     std::string memo_path_line, memo_stat_line, memo_hash;
     if (std::getline(memo, memo_path_line) && std::getline(memo, memo_stat_line) && std::getline(memo, memo_hash) &&
-        memo_path_line == canonical && !stat_before.empty() && memo_stat_line == stat_before &&
+        memo_path_line == canonical && before && memo_stat_line == before->identity &&
         memo_hash.size() == 16)
       return memo_hash;
   }
   JN_ASSIGN_OR_RETURN(ByteBuffer weights, map_file(weights_path));
   const std::string hash = hash_to_hex(xxhash64(weights.data, weights.size));
   // Remembered only for a file that stood still while it was hashed and for a while before.
-  if (!memo_path.empty() && !stat_before.empty() && file_identity(weights_path) == stat_before &&
-      !changed_recently(weights_path)) {
+  const std::optional<FileVersion> after = file_version(weights_path);
+  const double now_s =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!memo_path.empty() && before && after && after->identity == before->identity &&
+      now_s - before->changed_s >= 2.0) {
     // Written under a unique name, then renamed: readers see the old memo or the whole new one.
     static std::atomic<uint64_t> counter{0};
     fs::create_directories(memo_dir, error);
     const std::string temp = memo_path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
     {
       std::ofstream out(temp, std::ios::trunc);
-      out << canonical << '\n' << stat_before << '\n' << hash << '\n';
+      out << canonical << '\n' << before->identity << '\n' << hash << '\n';
     }
     fs::rename(temp, memo_path, error);
     if (error) fs::remove(temp, error);  // a memo only saves time: failing to write one is fine

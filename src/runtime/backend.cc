@@ -24,8 +24,12 @@ bool cuda_backend_available() {
 #endif
 }
 
+std::string requested_backend(const AgentConfig& agent, const EngineConfig& engine) {
+  return agent.device != "auto" ? agent.device : engine.backend;
+}
+
 Result<std::string> resolve_backend(const AgentConfig& agent, const EngineConfig& engine) {
-  const std::string wanted = agent.device != "auto" ? agent.device : engine.backend;
+  const std::string wanted = requested_backend(agent, engine);
   if (wanted == "cpu") return std::string("cpu");
   if (wanted == "cuda") {
     if (cuda_backend_available()) return std::string("cuda");

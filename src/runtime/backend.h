@@ -24,8 +24,11 @@ namespace justnews {
 // True when this build has the CUDA backend and a CUDA device is visible.
 bool cuda_backend_available();
 
-// agent.device wins over engine.backend unless it is "auto"; "auto" means CUDA when available,
-// else CPU. An explicit "cuda" without CUDA is an error naming the agent.
+// What the configuration asks for: agent.device unless it is "auto", else engine.backend ("auto",
+// "cpu" or "cuda"). No device is queried.
+std::string requested_backend(const AgentConfig& agent, const EngineConfig& engine);
+// The requested backend made concrete: "auto" means CUDA when available, else CPU. An explicit
+// "cuda" without CUDA is an error naming the agent.
 Result<std::string> resolve_backend(const AgentConfig& agent, const EngineConfig& engine);
 
 // True when the encoder on `backend` takes its memory as leases from the MemoryManager passed to

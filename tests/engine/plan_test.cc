@@ -319,19 +319,28 @@ TEST(EngineCacheTest, RefusesAPlanBuiltForAnotherKeyUnderItsName) {
   EXPECT_EQ(failed.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(ModelFingerprintTest, ChangesWithWeightsConfigAndTokenizer) {
-  TempDir dir;
+// A copy of the bert_base fixture with only its safetensors weights, in `dir`.
+fs::path copy_bert_base_model(const TempDir& dir) {
   const fs::path model_dir = dir.path() / "model";
   fs::copy(kFixturesDir / "bert_base", model_dir, fs::copy_options::recursive);
   fs::remove(model_dir / "pytorch_model.bin");
   fs::remove(model_dir / "reference.safetensors");
-  const auto fingerprint = [&]() {
-    auto model = load_model_dir(model_dir.string());
-    EXPECT_TRUE(model.ok()) << model.status().to_string();
-    auto result = fingerprint_model(*model);
-    EXPECT_TRUE(result.ok()) << result.status().to_string();
-    return *result;
-  };
+  return model_dir;
+}
+
+ModelFingerprint fingerprint_of(const fs::path& model_dir, const std::string& memo_dir = "") {
+  auto model = load_model_dir(model_dir.string());
+  EXPECT_TRUE(model.ok()) << model.status().to_string();
+  if (!model.ok()) return {};
+  auto result = fingerprint_model(*model, memo_dir);
+  EXPECT_TRUE(result.ok()) << result.status().to_string();
+  return result.ok() ? *result : ModelFingerprint{};
+}
+
+TEST(ModelFingerprintTest, ChangesWithWeightsConfigAndTokenizer) {
+  TempDir dir;
+  const fs::path model_dir = copy_bert_base_model(dir);
+  const auto fingerprint = [&]() { return fingerprint_of(model_dir); };
   const ModelFingerprint base = fingerprint();
   EXPECT_EQ(fingerprint().model_hash, base.model_hash);  // deterministic
 
@@ -355,18 +364,9 @@ TEST(ModelFingerprintTest, ChangesWithWeightsConfigAndTokenizer) {
 
 TEST(ModelFingerprintTest, MemoSkipsRehashingUntilTheWeightsChange) {
   TempDir dir;
-  const fs::path model_dir = dir.path() / "model";
-  fs::copy(kFixturesDir / "bert_base", model_dir, fs::copy_options::recursive);
-  fs::remove(model_dir / "pytorch_model.bin");
-  fs::remove(model_dir / "reference.safetensors");
+  const fs::path model_dir = copy_bert_base_model(dir);
   const std::string memo_dir = (dir.path() / "memo").string();
-  const auto fingerprint = [&](const std::string& memo) {
-    auto model = load_model_dir(model_dir.string());
-    EXPECT_TRUE(model.ok()) << model.status().to_string();
-    auto result = fingerprint_model(*model, memo);
-    EXPECT_TRUE(result.ok()) << result.status().to_string();
-    return result->model_hash;
-  };
+  const auto fingerprint = [&](const std::string& memo) { return fingerprint_of(model_dir, memo).model_hash; };
   // Just written: too recent to remember (file timestamps can be coarser than the rewrite).
   const std::string hashed = fingerprint(memo_dir);
   EXPECT_FALSE(fs::exists(memo_dir));
