@@ -9,6 +9,8 @@
 // Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune] [--iterations N] [--no-graphs]
 //                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
 //                           [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128]
+//                           [--no-fused-gelu] [--gemm-tuning FILE]  (a timing cache: read at start, written at exit;
+//                                                  one model per file, as beside an engine plan)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -122,6 +124,10 @@ int main(int argc, char** argv) {
                                  : value == "mma" || value == "v3" ? justnews::cuda::AttentionKernel::kMma
                                  : value == "v4"                   ? justnews::cuda::AttentionKernel::kMmaWide
                                                           : justnews::cuda::AttentionKernel::kAuto;
+    } else if (flag == "--gemm-tuning" && has_value) {
+      options.gemm_tuning_path = argv[++arg];
+    } else if (flag == "--no-fused-gelu") {
+      options.fused_gelu_gemm = false;
     } else if (flag == "--gelu-tanh") {
       options.gelu_erf_as_tanh = true;
     } else if (flag == "--news-mix" && has_value) {

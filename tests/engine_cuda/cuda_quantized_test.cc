@@ -1,4 +1,5 @@
-// The FP8 and INT8 paths of the CUDA backend: the row epilogue and the sm90 GEMMs against CPU
+// The FP8 and INT8 paths of the CUDA backend (and the fp16 / bf16 bias + GELU sm90 GEMM): the row
+// epilogue and the sm90 GEMMs against CPU
 // loops over the same codes, then whole encoders against the CPU encoder — FP32 for the accuracy
 // bar, and the CPU's own INT8 W8A8 path (same quantisation rules) for a tight check of the GPU
 // arithmetic — with dynamic and calibrated scales, SmoothQuant, plans and the refusals.
@@ -346,6 +347,78 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
       }
     }
   }
+}
+
+// The fp16 / bf16 bias + erf-GELU GEMM against a double loop with exact erf, through each schedule
+// and through the tuned choice (whose third candidate is the encoder's unfused path: cuBLASLt, then
+// the bias + GELU pass), at row counts that leave partial tiles.
+TEST_F(Sm90GemmTest, BiasGeluMatchesLoop) {
+  const int64_t in = 384, out = 1536;
+  for (const Precision precision : {Precision::kFp16, Precision::kBf16}) {
+    auto runner = cuda::GemmRunner::create(precision, workspace_.data(), kWorkspaceBytes);
+    ASSERT_TRUE(runner.ok()) << runner.status().to_string();
+    for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
+      std::vector<float> x = random_values(rows * in, 41 + rows);
+      std::vector<float> w = random_values(out * in, 42, 0.f, 0.05f);
+      std::vector<float> bias = random_values(out, 43, 0.f, 0.5f);
+      auto x_gpu = upload(x, precision);
+      auto w_gpu = upload(w, precision);
+      auto bias_gpu = upload(bias, precision);
+      std::vector<float> expected(rows * out);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t o = 0; o < out; ++o) {
+          double sum = bias[o];
+          for (int64_t k = 0; k < in; ++k) sum += static_cast<double>(x[r * in + k]) * w[o * in + k];
+          expected[r * out + o] = static_cast<float>(0.5 * sum * (1.0 + std::erf(sum / std::sqrt(2.0))));
+        }
+      }
+      float largest = 0.f;
+      for (float value : expected) largest = std::max(largest, std::abs(value));
+      for (const cuda::Sm90Schedule schedule :
+           {cuda::Sm90Schedule::kCooperative, cuda::Sm90Schedule::kPingpong, cuda::Sm90Schedule::kTuned}) {
+        auto out_gpu = poisoned(rows * out, 2);
+        cuda::Sm90BiasGeluGemmArgs args;
+        args.element = precision == Precision::kFp16 ? cuda::Sm90Element::kFp16 : cuda::Sm90Element::kBf16;
+        args.rows = rows, args.cols = out, args.depth = in;
+        args.input = x_gpu.data(), args.weight = w_gpu.data(), args.bias = bias_gpu.data();
+        args.out = out_gpu.data(), args.schedule = schedule;
+        const auto unfused = [&]() -> Status {
+          JN_RETURN_IF_ERROR((*runner)->linear(x_gpu.data(), rows, in, w_gpu.data(), nullptr, out,
+                                               cuda::GemmEpilogue::kNone, out_gpu.data(), nullptr));
+          return cuda::launch_bias_gelu_erf(precision, out_gpu.data(), bias_gpu.data(), rows, out, nullptr);
+        };
+        const Status status =
+            cuda::launch_sm90_bias_gelu_gemm(args, unfused, workspace_.data(), kWorkspaceBytes, nullptr);
+        ASSERT_TRUE(status.ok()) << status.to_string();
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        const std::vector<float> actual = precision == Precision::kFp16 ? download_half(out_gpu, rows * out)
+                                                                        : download_bf16(out_gpu, rows * out);
+        // One rounding of the output (fp16 0.05%, bf16 0.4%); the unfused path rounds the GEMM's sums
+        // once more before the bias, which the absolute term covers.
+        const float relative = precision == Precision::kFp16 ? 1e-3f : 8e-3f;
+        for (size_t idx = 0; idx < expected.size(); ++idx)
+          ASSERT_NEAR(actual[idx], expected[idx], 2e-3f * largest + relative * std::abs(expected[idx]))
+              << cuda::precision_name(precision) << " " << rows << " rows, schedule "
+              << static_cast<int>(schedule) << ", element " << idx;
+        EXPECT_GT(cosine(actual, expected), 0.9999);
+      }
+    }
+  }
+}
+
+// A tuned bias + GELU call needs its unfused alternative; a missing bias is refused.
+TEST_F(Sm90GemmTest, BiasGeluRefusesMissingOperands) {
+  int dummy = 0;
+  cuda::Sm90BiasGeluGemmArgs args;
+  args.rows = 4, args.cols = 64, args.depth = 64;
+  args.input = &dummy, args.weight = &dummy, args.out = &dummy;
+  EXPECT_EQ(cuda::launch_sm90_bias_gelu_gemm(args, {}, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
+  args.bias = &dummy;
+  const Status no_alternative = cuda::launch_sm90_bias_gelu_gemm(args, {}, nullptr, 0, nullptr);
+  EXPECT_EQ(no_alternative.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(no_alternative.message().find("unfused"), std::string::npos) << no_alternative.message();
+  args.cols = 72;  // not a multiple of 16
+  EXPECT_EQ(cuda::launch_sm90_bias_gelu_gemm(args, {}, nullptr, 0, nullptr).code(), StatusCode::kUnsupported);
 }
 
 // Captured into a CUDA graph (as the encoder runs them), the GEMMs give the eager result bit for bit.

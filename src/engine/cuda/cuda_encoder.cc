@@ -490,6 +490,8 @@ class CudaEncoder final : public Encoder {
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::GemmRunner> gemm_;
 
+  // The FFN-in layer may run as the sm90 bias + erf-GELU GEMM: fp16 / bf16 weights on Hopper.
+  bool fused_gelu_gemm_ = false;
   size_t reused_gemm_choices_ = 0;  // entries taken from the timing cache
   std::set<ShapeKey> seen_shapes_;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
@@ -517,6 +519,11 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
   JN_ASSIGN_OR_RETURN(
       gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_, options_.workspace_bytes,
                                       options_.autotune_gemms));
+  fused_gelu_gemm_ = options_.fused_gelu_gemm && options_.linear_format == cuda::LinearFormat::kNative &&
+                     options_.precision != Precision::kFp32 &&
+                     config_.activation == Activation::kGeluErf && !options_.gelu_erf_as_tanh &&
+                     cuda::sm90_gemm_device_supported() &&
+                     cuda::sm90_gemm_shape_supported(config_.intermediate_size, config_.hidden_size);
   load_gemm_tuning();
   return ok_status();
 }
@@ -539,7 +546,8 @@ void CudaEncoder::save_gemm_tuning() {
   if (options_.gemm_tuning_path.empty() || !gemm_) return;
   cuda::GemmTuning tuning;
   tuning.cublaslt = gemm_->tuned_algorithms();
-  if (is_w8a8(options_.linear_format)) tuning.sm90 = cuda::sm90_tuned_schedules(options_.device);
+  if (is_w8a8(options_.linear_format) || fused_gelu_gemm_)
+    tuning.sm90 = cuda::sm90_tuned_schedules(options_.device);
   if (tuning.size() <= reused_gemm_choices_) return;  // nothing new
   const Status written =
       cuda::write_gemm_tuning(options_.gemm_tuning_path, tuning, cuda::GemmRunner::library_version());
@@ -799,14 +807,31 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
     if (activation == Activation::kGeluErf && options_.gelu_erf_as_tanh)
       activation = Activation::kGeluTanh;
     switch (activation) {
-      case Activation::kGeluErf:
-        // cuBLASLt only offers tanh-GELU; the exact erf form runs as its own fused bias kernel.
-        JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
-                                        layer.ffn_in_int4, nullptr, intermediate,
-                                        GemmEpilogue::kNone, ffn_));
-        JN_RETURN_IF_ERROR(cuda::launch_bias_gelu_erf(precision, ffn_, layer.ffn_in_bias, tokens,
-                                                      intermediate, stream_));
+      case Activation::kGeluErf: {
+        // cuBLASLt only offers tanh-GELU: the erf form is either our Hopper GEMM with bias + GELU in
+        // its epilogue or cuBLASLt's GEMM and a bias + GELU pass, whichever was faster for the shape.
+        const auto unfused = [&]() -> Status {
+          JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
+                                          layer.ffn_in_int4, nullptr, intermediate,
+                                          GemmEpilogue::kNone, ffn_));
+          return cuda::launch_bias_gelu_erf(precision, ffn_, layer.ffn_in_bias, tokens,
+                                            intermediate, stream_);
+        };
+        if (!fused_gelu_gemm_) {
+          JN_RETURN_IF_ERROR(unfused());
+          break;
+        }
+        cuda::Sm90BiasGeluGemmArgs gemm;
+        gemm.element = precision == Precision::kFp16 ? cuda::Sm90Element::kFp16
+                                                     : cuda::Sm90Element::kBf16;
+        gemm.rows = tokens, gemm.cols = intermediate, gemm.depth = hidden;
+        gemm.input = hidden_, gemm.weight = layer.ffn_in_weight, gemm.bias = layer.ffn_in_bias;
+        gemm.out = ffn_;
+        JN_RETURN_IF_ERROR(cuda::launch_sm90_bias_gelu_gemm(gemm, unfused, gemm_workspace_,
+                                                            options_.workspace_bytes, stream_,
+                                                            options_.autotune_gemms));
         break;
+      }
       case Activation::kGeluTanh:
         JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
                                         layer.ffn_in_int4, layer.ffn_in_bias, intermediate,

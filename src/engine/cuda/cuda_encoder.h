@@ -69,6 +69,9 @@ struct CudaEncoderOptions {
   // of a separate bias + erf-GELU pass. Off by default: an accuracy trade, measured in
   // docs/cuda_notes.md.
   bool gelu_erf_as_tanh = false;
+  // Lets erf-GELU models (fp16 / bf16, on Hopper) run their FFN-in layer as our sm90 GEMM with bias
+  // + erf-GELU in the epilogue, where autotuning finds it faster than cuBLASLt plus a separate pass.
+  bool fused_gelu_gemm = true;
 };
 
 struct CudaDeviceIdentity {

@@ -66,7 +66,7 @@ Result<GemmTuning> parse_gemm_tuning(const std::string& text, const std::string&
       TunedSm90 entry;
       fields >> entry.row_class >> entry.cols >> entry.depth >> entry.kind >> entry.schedule;
       good = !fields.fail() && entry.row_class > 0 && entry.cols > 0 && entry.depth > 0 &&
-             (entry.schedule == 0 || entry.schedule == 1);
+             entry.schedule >= 0 && entry.schedule < sm90_candidate_count(entry.kind);
       if (good) tuning.sm90.push_back(entry);
     }
     std::string rest;

@@ -20,6 +20,22 @@ struct TunedCublasLt {
   uint64_t algo[8] = {};  // cublasLtMatmulAlgo_t's opaque words
 };
 
+// The sm90 GEMM kinds (sm90/gemm_sm90.cc) and how many candidates autotuning chooses among: two
+// schedules, and for the bias + GELU GEMMs the caller's unfused path third; 0 for an unknown kind.
+enum Sm90Kind : int { kSm90Fp8Scaled = 0, kSm90Int8Scaled = 1, kSm90Fp16BiasGelu = 2, kSm90Bf16BiasGelu = 3 };
+inline int sm90_candidate_count(int kind) {
+  switch (kind) {
+    case kSm90Fp8Scaled:
+    case kSm90Int8Scaled:
+      return 2;
+    case kSm90Fp16BiasGelu:
+    case kSm90Bf16BiasGelu:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
 struct TunedSm90 {
   int64_t row_class = 0, cols = 0, depth = 0;
   int kind = 0;

@@ -1,13 +1,15 @@
-// Argument checks, and the choice between the two schedules of every sm90 GEMM: timed on the
-// call's own operands the first time a shape (rows bucketed by powers of two) is seen outside a
-// graph capture, as GemmRunner does for cuBLASLt's candidates.
+// Argument checks, and the choice among each sm90 GEMM's candidates (its two schedules; for the
+// bias + GELU GEMM also the caller's unfused path): timed on the call's own operands the first time
+// a shape (rows bucketed by powers of two) is seen outside a graph capture, as GemmRunner does for
+// cuBLASLt's algorithms.
 #include "engine/cuda/sm90/gemm_sm90.h"
 
-#include <array>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "engine/cuda/row_class.h"
 #include "engine/cuda/sm90/gemm_sm90_kernels.h"
@@ -30,51 +32,41 @@ Status check_common(int64_t rows, int64_t cols, int64_t depth, const void* a, co
   return ok_status();
 }
 
-// Shape class, kernel kind, device -> index of the faster schedule.
+// Shape class, kernel kind, device -> index of the fastest candidate.
 using TuneKey = std::tuple<int64_t, int64_t, int64_t, int, int>;
 
 std::mutex g_choice_mutex;
 std::map<TuneKey, int> g_choices;
 
-// Without a measurement the ping-pong schedule runs (faster or equal on every BERT-base shape of
-// the first H200 run).
-constexpr int kDefaultSchedule = 1;
+using Candidate = std::function<Status()>;
 
-template <class Args>
-using Runner = Status (*)(const Args&, void*, size_t, cudaStream_t);
-
-template <class Args>
-Status run_chosen(const Args& args, const std::array<Runner<Args>, 2>& schedules, int kind,
-                  bool autotune, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
-  int device = 0;
-  cudaGetDevice(&device);
-  const TuneKey key{gemm_row_class(args.rows), args.cols, args.depth, kind, device};
+// Runs the chosen candidate of `key`'s class; times them all first when the class is new, autotune
+// is on and `stream` is not being captured (`fallback` runs until then).
+Status run_chosen(const TuneKey& key, const std::vector<Candidate>& candidates, int fallback,
+                  bool autotune, cudaStream_t stream) {
   {
     std::lock_guard<std::mutex> lock(g_choice_mutex);
     if (auto found = g_choices.find(key); found != g_choices.end())
-      return schedules[found->second](args, workspace, workspace_bytes, stream);
+      return candidates[found->second]();
   }
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   cudaStreamIsCapturing(stream, &capture);
-  if (!autotune || capture != cudaStreamCaptureStatusNone)
-    return schedules[kDefaultSchedule](args, workspace, workspace_bytes, stream);
+  if (!autotune || capture != cudaStreamCaptureStatusNone) return candidates[fallback]();
   cudaEvent_t start = nullptr, stop = nullptr;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
   int best = -1;
   float best_ms = 0.f;
   Status last_error = ok_status();
-  for (int idx = 0; idx < 2; ++idx) {
-    Status ran =
-        schedules[idx](args, workspace, workspace_bytes, stream);  // warm-up, and the check
+  for (int idx = 0; idx < static_cast<int>(candidates.size()); ++idx) {
+    Status ran = candidates[idx]();  // warm-up, and the check
     if (!ran.ok()) {
       last_error = ran;
       continue;
     }
     constexpr int kRuns = 3;
     cudaEventRecord(start, stream);
-    for (int run = 0; run < kRuns && ran.ok(); ++run)
-      ran = schedules[idx](args, workspace, workspace_bytes, stream);
+    for (int run = 0; run < kRuns && ran.ok(); ++run) ran = candidates[idx]();
     cudaEventRecord(stop, stream);
     float elapsed_ms = 0.f;
     if (ran.ok() && cudaEventSynchronize(stop) == cudaSuccess &&
@@ -87,14 +79,20 @@ Status run_chosen(const Args& args, const std::array<Runner<Args>, 2>& schedules
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   if (best < 0)
-    return last_error.ok() ? internal_error("sm90 GEMM: no schedule could be timed") : last_error;
+    return last_error.ok() ? internal_error("sm90 GEMM: no candidate could be timed") : last_error;
   {
     std::lock_guard<std::mutex> lock(g_choice_mutex);
     g_choices[key] = best;
   }
-  // The output holds the last timed schedule's result; the chosen one writes it again, so a caller
+  // The output holds the last timed candidate's result; the chosen one writes it again, so a caller
   // always sees the chosen kernel's bits.
-  return schedules[best](args, workspace, workspace_bytes, stream);
+  return candidates[best]();
+}
+
+TuneKey tune_key(int64_t rows, int64_t cols, int64_t depth, int kind) {
+  int device = 0;
+  cudaGetDevice(&device);
+  return {gemm_row_class(rows), cols, depth, kind, device};
 }
 
 }  // namespace
@@ -112,7 +110,7 @@ std::vector<TunedSm90> sm90_tuned_schedules(int device) {
 void sm90_reuse_tuned_schedules(const std::vector<TunedSm90>& entries, int device) {
   std::lock_guard<std::mutex> lock(g_choice_mutex);
   for (const TunedSm90& entry : entries) {
-    if (entry.schedule != 0 && entry.schedule != 1) continue;
+    if (entry.schedule < 0 || entry.schedule >= sm90_candidate_count(entry.kind)) continue;
     g_choices.emplace(TuneKey{entry.row_class, entry.cols, entry.depth, entry.kind, device}, entry.schedule);
   }
 }
@@ -138,11 +136,49 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
   if (!args.row_scales || !args.col_scales)
     return invalid_argument("sm90 scaled GEMM: row and column scales are required");
   if (args.rows == 0) return ok_status();
+  // Without a measurement the ping-pong schedule runs (faster or equal on every BERT-base shape of
+  // the first H200 run).
+  constexpr int kPingpong = 1;
+  const auto bind = [&](auto runner) -> Candidate {
+    return [=, &args] { return runner(args, workspace, workspace_bytes, stream); };
+  };
   if (args.codes == Sm90Codes::kFp8E4M3)
-    return run_chosen<Sm90ScaledGemmArgs>(args, {sm90::run_fp8_cooperative, sm90::run_fp8_pingpong},
-                                          0, autotune, workspace, workspace_bytes, stream);
-  return run_chosen<Sm90ScaledGemmArgs>(args, {sm90::run_int8_cooperative, sm90::run_int8_pingpong},
-                                        1, autotune, workspace, workspace_bytes, stream);
+    return run_chosen(tune_key(args.rows, args.cols, args.depth, kSm90Fp8Scaled),
+                      {bind(sm90::run_fp8_cooperative), bind(sm90::run_fp8_pingpong)}, kPingpong,
+                      autotune, stream);
+  return run_chosen(tune_key(args.rows, args.cols, args.depth, kSm90Int8Scaled),
+                    {bind(sm90::run_int8_cooperative), bind(sm90::run_int8_pingpong)}, kPingpong,
+                    autotune, stream);
+}
+
+Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args,
+                                  const std::function<Status()>& unfused, void* workspace,
+                                  size_t workspace_bytes, cudaStream_t stream, bool autotune) {
+  JN_RETURN_IF_ERROR(check_common(args.rows, args.cols, args.depth, args.input, args.weight,
+                                  args.out, "sm90 bias + GELU GEMM"));
+  if (!args.bias) return invalid_argument("sm90 bias + GELU GEMM: the bias is required");
+  if (args.rows == 0) return ok_status();
+  const bool fp16 = args.element == Sm90Element::kFp16;
+  const auto bind = [&](auto runner) -> Candidate {
+    return [=, &args] { return runner(args, workspace, workspace_bytes, stream); };
+  };
+  const Candidate cooperative =
+      bind(fp16 ? sm90::run_bias_gelu_fp16_cooperative : sm90::run_bias_gelu_bf16_cooperative);
+  const Candidate pingpong =
+      bind(fp16 ? sm90::run_bias_gelu_fp16_pingpong : sm90::run_bias_gelu_bf16_pingpong);
+  switch (args.schedule) {
+    case Sm90Schedule::kCooperative:
+      return cooperative();
+    case Sm90Schedule::kPingpong:
+      return pingpong();
+    case Sm90Schedule::kTuned:
+      break;
+  }
+  if (!unfused)
+    return invalid_argument("sm90 bias + GELU GEMM: a tuned call needs the unfused alternative");
+  constexpr int kUnfused = 2;
+  return run_chosen(tune_key(args.rows, args.cols, args.depth, fp16 ? kSm90Fp16BiasGelu : kSm90Bf16BiasGelu),
+                    {cooperative, pingpong, unfused}, kUnfused, autotune, stream);
 }
 
 }  // namespace justnews::cuda

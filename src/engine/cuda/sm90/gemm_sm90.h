@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "core/status.h"
 #include "engine/cuda/gemm_tuning.h"
@@ -29,6 +30,22 @@ struct Sm90ScaledGemmArgs {
   void* out = nullptr;                 // [rows, cols] fp16
 };
 
+enum class Sm90Element { kFp16, kBf16 };
+enum class Sm90Schedule { kTuned, kCooperative, kPingpong };
+// out[r, c] = gelu_erf(sum_k input[r, k] * weight[c, k] + bias[c]) in the element type: the FFN-in
+// layer of erf-GELU models (BERT, MiniLM) with bias and GELU in the epilogue, so the 4x-wide
+// activations are written once (cuBLASLt only offers tanh-GELU; otherwise a separate pass reads
+// and writes them again). The sums are fp32, and bias + GELU apply before the one rounding.
+struct Sm90BiasGeluGemmArgs {
+  Sm90Element element = Sm90Element::kFp16;
+  int64_t rows = 0, cols = 0, depth = 0;
+  const void* input = nullptr;   // [rows, depth]
+  const void* weight = nullptr;  // [cols, depth]
+  const void* bias = nullptr;    // [cols]
+  void* out = nullptr;           // [rows, cols]
+  Sm90Schedule schedule = Sm90Schedule::kTuned;  // a fixed schedule: for tests and benches
+};
+
 // Whether these kernels can run on the current device (compute capability 9.0 exactly: sm_90a
 // code runs nowhere else; callers check once, as the encoder does at construction, not per launch)
 // and take a problem of this shape (depth and cols multiples of 16).
@@ -42,6 +59,13 @@ bool sm90_gemm_shape_supported(int64_t cols, int64_t depth);
 // then) ping-pong runs.
 Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
                                size_t workspace_bytes, cudaStream_t stream, bool autotune = true);
+
+// `unfused` computes the same output another way (the encoder: cuBLASLt's GEMM, then the bias +
+// GELU pass). With kTuned and `autotune`, the first call of a shape class outside a graph capture
+// times it beside both schedules and keeps the fastest of the three; untimed, `unfused` runs.
+Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args,
+                                  const std::function<Status()>& unfused, void* workspace,
+                                  size_t workspace_bytes, cudaStream_t stream, bool autotune = true);
 
 // The schedules chosen so far on `device`, for a timing cache (gemm_tuning.h), and their reuse:
 // an imported shape class is not timed again.

@@ -1,11 +1,14 @@
 // The one CUTLASS 3 kernel template behind gemm_sm90.h: a TMA warp-specialised GEMM (A [M, K]
 // row-major, B given as [N, K], both K-major as wgmma wants) whose epilogue is an epilogue visitor
-// tree: acc * col_scale[n] * row_scale[m] + bias[n], rounded once to fp16. Two schedules:
+// tree written once: for the FP8 / INT8 code GEMMs acc * col_scale[n] * row_scale[m] + bias[n] in
+// fp16; for the fp16 / bf16 FFN-in GEMMs of erf-GELU models gelu_erf(acc + bias[n]). Two schedules:
 // cooperative (two warpgroups share a 256-row tile) and ping-pong (each warpgroup owns a 128-row
 // tile; one's epilogue overlaps the other's MMAs). Each instantiation lives in its own .cu file
-// (CUTLASS kernels compile slowly; separate files build in parallel). GELU stays out of the
-// epilogue: fused here (erff, session 3) it cost 60-190 us per BERT-base FFN GEMM on the H200, more
-// than the separate pass it saved, because the epilogue runs on only two warpgroups per SM.
+// (CUTLASS kernels compile slowly; separate files build in parallel). The FP8 / INT8 GEMMs leave
+// GELU to the quantising row pass (fused here with erff in session 3 it cost 60-190 us per BERT-base
+// FFN GEMM on the H200: the epilogue runs on only two warpgroups per SM); the fp16 / bf16 one uses
+// the cheaper erf of element_types.cuh and is timed, per shape class, against cuBLASLt followed by
+// the separate bias + GELU pass (gemm_sm90.cc).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -21,6 +24,7 @@
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/util/packed_stride.hpp"
+#include "engine/cuda/element_types.cuh"
 #include "engine/cuda/sm90/gemm_sm90.h"
 
 namespace justnews::cuda::sm90 {
@@ -29,8 +33,8 @@ using namespace cute;
 
 struct Cooperative {
   template <class ElementAB>
-  using Tile = Shape<_256, _128, Int<128 / sizeof(ElementAB)>>;
-  using Cluster = Shape<_1, _2, _1>;
+  using Tile = cute::Shape<_256, _128, Int<128 / sizeof(ElementAB)>>;
+  using Cluster = cute::Shape<_1, _2, _1>;
   template <bool kFp8>
   using Mainloop =
       std::conditional_t<kFp8, cutlass::gemm::KernelTmaWarpSpecializedCooperativeFP8FastAccum,
@@ -40,8 +44,8 @@ struct Cooperative {
 
 struct Pingpong {
   template <class ElementAB>
-  using Tile = Shape<_128, _128, Int<128 / sizeof(ElementAB)>>;
-  using Cluster = Shape<_2, _1, _1>;
+  using Tile = cute::Shape<_128, _128, Int<128 / sizeof(ElementAB)>>;
+  using Cluster = cute::Shape<_2, _1, _1>;
   template <bool kFp8>
   using Mainloop =
       std::conditional_t<kFp8, cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum,
@@ -49,35 +53,19 @@ struct Pingpong {
   using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
 };
 
-template <class ElementAB, class ElementAccumulator, class Schedule>
-struct ScaledGemm {
+// A TMA warp-specialised GEMM whose epilogue is the visitor tree `TreeFor<TileShape>`, writing
+// ElementD once: A [m, k] row-major, B [n, k] (column-major as wgmma's K-major operand), D [m, n].
+template <class ElementAB, class ElementAccumulator, class ElementD, class Schedule,
+          template <class> class TreeFor>
+struct TmaGemm {
   using TileShape = typename Schedule::template Tile<ElementAB>;
   using ClusterShape = typename Schedule::Cluster;
   using MainloopSchedule =
       typename Schedule::template Mainloop<std::is_same_v<ElementAB, cutlass::float_e4m3_t>>;
-  using ElementD = cutlass::half_t;
-  using ElementBias = cutlass::half_t;
   using ElementCompute = float;
-  static constexpr auto kRound = cutlass::FloatRoundStyle::round_to_nearest;
   static constexpr int kAlignAB = 16 / sizeof(ElementAB);
   static constexpr int kAlignD = 16 / sizeof(ElementD);
-
-  // Leaves of the tree.
-  using Accumulator = cutlass::epilogue::fusion::Sm90AccFetch;
-  using ColScale =
-      cutlass::epilogue::fusion::Sm90RowBroadcast<0, TileShape, float, float, Stride<_0, _1, _0>>;
-  using RowScale =
-      cutlass::epilogue::fusion::Sm90ColBroadcast<0, TileShape, float, float, Stride<_1, _0, _0>>;
-  using Bias = cutlass::epilogue::fusion::Sm90RowBroadcast<0, TileShape, ElementBias,
-                                                           ElementCompute, Stride<_0, _1, _0>>;
-  using ScaleByCol = cutlass::epilogue::fusion::Sm90EVT<
-      cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, ElementCompute, ElementCompute,
-                                             kRound>,
-      Accumulator, ColScale>;
-  using Tree = cutlass::epilogue::fusion::Sm90EVT<
-      cutlass::epilogue::fusion::Sm90Compute<cutlass::multiply_add, ElementD, ElementCompute,
-                                             kRound>,
-      RowScale, ScaleByCol, Bias>;
+  using Tree = TreeFor<TileShape>;
 
   using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
@@ -91,13 +79,13 @@ struct ScaledGemm {
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
           sizeof(typename CollectiveEpilogue::SharedStorage))>,
       MainloopSchedule>::CollectiveOp;
-  using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, CollectiveMainloop,
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>, CollectiveMainloop,
                                                       CollectiveEpilogue>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
 
   static Status run(int64_t rows, int64_t cols, int64_t depth, const void* a, const void* b,
-                    const float* row_scales, const float* col_scales, const void* bias, void* out,
-                    void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+                    void* out, typename Tree::Arguments tree, void* workspace,
+                    size_t workspace_bytes, cudaStream_t stream) {
     const int m = static_cast<int>(rows), n = static_cast<int>(cols), k = static_cast<int>(depth);
     using StrideA = typename Kernel::StrideA;
     using StrideB = typename Kernel::StrideB;
@@ -109,7 +97,7 @@ struct ScaledGemm {
          cutlass::make_cute_packed_stride(StrideA{}, make_shape(m, k, 1)),
          static_cast<const ElementAB*>(b),
          cutlass::make_cute_packed_stride(StrideB{}, make_shape(n, k, 1))},
-        {{{row_scales}, {{}, {col_scales}, {}}, {static_cast<const ElementBias*>(bias)}, {}},
+        {tree,
          nullptr,
          cutlass::make_cute_packed_stride(StrideD{}, make_shape(m, n, 1)),
          static_cast<ElementD*>(out),
@@ -139,17 +127,77 @@ struct ScaledGemm {
   }
 };
 
+using cutlass::epilogue::fusion::Sm90AccFetch;
+using cutlass::epilogue::fusion::Sm90Compute;
+using cutlass::epilogue::fusion::Sm90EVT;
+constexpr auto kRound = cutlass::FloatRoundStyle::round_to_nearest;
+
+// Per-column vector (bias, weight scales) and per-row vector (token scales) of the output tile.
+template <class TileShape, class Element>
+using ColumnVector =
+    cutlass::epilogue::fusion::Sm90RowBroadcast<0, TileShape, Element, float, Stride<_0, _1, _0>>;
+template <class TileShape, class Element>
+using RowVector =
+    cutlass::epilogue::fusion::Sm90ColBroadcast<0, TileShape, Element, float, Stride<_1, _0, _0>>;
+
+// acc * row_scale[m] * col_scale[n] + bias[n], rounded once to fp16.
+template <class TileShape>
+using ScaledTree = Sm90EVT<
+    Sm90Compute<cutlass::multiply_add, cutlass::half_t, float, kRound>,
+    RowVector<TileShape, float>,
+    Sm90EVT<Sm90Compute<cutlass::multiplies, float, float, kRound>, Sm90AccFetch,
+            ColumnVector<TileShape, float>>,
+    ColumnVector<TileShape, cutlass::half_t>>;
+
+// gelu_erf(acc + bias): the two-input node of BiasGeluTree.
+template <class T>
+struct AddGeluErf {
+  CUTLASS_DEVICE T operator()(T const& acc, T const& bias) const { return gelu_erf_fast(acc + bias); }
+};
+template <int N>
+struct AddGeluErf<cutlass::Array<float, N>> {
+  CUTLASS_DEVICE cutlass::Array<float, N> operator()(cutlass::Array<float, N> const& acc,
+                                                     cutlass::Array<float, N> const& bias) const {
+    cutlass::Array<float, N> out;
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N; ++i) out[i] = gelu_erf_fast(acc[i] + bias[i]);
+    return out;
+  }
+};
+
+// gelu_erf(acc + bias[n]) in the activations' element type (fp16 / bf16).
+template <class Element>
+struct BiasGeluTree {
+  template <class TileShape>
+  using For = Sm90EVT<Sm90Compute<AddGeluErf, Element, float, kRound>, Sm90AccFetch,
+                      ColumnVector<TileShape, Element>>;
+};
+
 }  // namespace justnews::cuda::sm90
 
 namespace justnews::cuda::sm90 {
 
-// The body of the per-file entry points (gemm_sm90_kernels.h).
+// The bodies of the per-file entry points (gemm_sm90_kernels.h).
 template <class ElementAB, class ElementAccumulator, class Schedule>
 Status run_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t workspace_bytes,
                        cudaStream_t stream) {
-  return ScaledGemm<ElementAB, ElementAccumulator, Schedule>::run(
-      args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.row_scales,
-      args.col_scales, args.bias, args.out, workspace, workspace_bytes, stream);
+  using Gemm = TmaGemm<ElementAB, ElementAccumulator, cutlass::half_t, Schedule, ScaledTree>;
+  typename Gemm::Tree::Arguments tree{
+      {args.row_scales},
+      {{}, {args.col_scales}, {}},
+      {static_cast<const cutlass::half_t*>(args.bias)},
+      {}};
+  return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.out,
+                   tree, workspace, workspace_bytes, stream);
+}
+
+template <class Element, class Schedule>
+Status run_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args, void* workspace,
+                          size_t workspace_bytes, cudaStream_t stream) {
+  using Gemm = TmaGemm<Element, float, Element, Schedule, BiasGeluTree<Element>::template For>;
+  typename Gemm::Tree::Arguments tree{{}, {static_cast<const Element*>(args.bias)}, {}};
+  return Gemm::run(args.rows, args.cols, args.depth, args.input, args.weight, args.out, tree,
+                   workspace, workspace_bytes, stream);
 }
 
 }  // namespace justnews::cuda::sm90
