@@ -9,7 +9,9 @@
 // Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune] [--iterations N] [--no-graphs]
 //                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
 //                           [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128]
-//                           [--no-fused-gelu] [--gemm-tuning FILE]  (a timing cache: read at start, written at exit;
+//                           [--no-fused-gelu] [--gemm-tuning FILE]
+//                           [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
+//                                               from the CPU encoder on random batches)  (a timing cache: read at start, written at exit;
 //                                                  one model per file, as beside an engine plan)
 #include <cuda_runtime.h>
 
@@ -22,7 +24,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/cpu/cpu_encoder.h"
 #include "engine/cuda/cuda_encoder.h"
+#include "quant/activation_stats.h"
 #include "random_model.h"
 
 namespace {
@@ -95,12 +99,30 @@ size_t device_used_bytes() {
 
 }  // namespace
 
+// Per-tensor activation scales for a random model, as `justnews compile --calibrate` computes them
+// from texts: the CPU FP32 encoder's layer inputs on a few random batches, 99.9th percentile.
+justnews::Result<justnews::ActivationCalibration> calibrate_random(
+    const justnews::testing::RandomModel& model) {
+  justnews::ActivationStatsRecorder recorder(model.config.num_layers);
+  justnews::CpuEncoderOptions options;
+  options.observer = &recorder;
+  JN_ASSIGN_OR_RETURN(auto encoder,
+                      justnews::make_cpu_encoder(model.config, model.weights, nullptr, options));
+  for (uint32_t seed = 0; seed < 4; ++seed) {
+    const justnews::PackedBatch batch =
+        justnews::testing::make_random_batch(model.config, {50, 120, 7, 90}, 500 + seed);
+    JN_RETURN_IF_ERROR(encoder->forward(batch, justnews::ForwardRequest{true, false, false}).status());
+  }
+  return recorder.finish(99.9f);
+}
+
 int main(int argc, char** argv) {
   CudaEncoderOptions options;
   int iterations = 200;
   std::string models_arg = "bert-base,minilm";
   std::string news_mix_path;
   bool run_shapes = true;
+  bool static_scales = false;
   std::vector<BenchShape> shapes = {{1, 128}, {32, 128}, {128, 128}, {32, 512}};
   for (int arg = 1; arg < argc; ++arg) {
     const std::string flag = argv[arg];
@@ -126,6 +148,8 @@ int main(int argc, char** argv) {
                                                           : justnews::cuda::AttentionKernel::kAuto;
     } else if (flag == "--gemm-tuning" && has_value) {
       options.gemm_tuning_path = argv[++arg];
+    } else if (flag == "--static-scales") {
+      static_scales = true;
     } else if (flag == "--no-fused-gelu") {
       options.fused_gelu_gemm = false;
     } else if (flag == "--gelu-tanh") {
@@ -177,6 +201,17 @@ int main(int argc, char** argv) {
   for (const BenchModel& bench : bench_models(models_arg)) {
     const size_t baseline = device_used_bytes();
     const auto model = justnews::testing::make_random_model(bench.shape, 42);
+    justnews::ActivationCalibration calibration;
+    if (static_scales) {
+      auto calibrated = calibrate_random(model);
+      if (!calibrated.ok()) {
+        std::fprintf(stderr, "%s: %s\n", bench.name.c_str(), calibrated.status().to_string().c_str());
+        return 1;
+      }
+      calibration = std::move(calibrated).value();
+      options.calibration = &calibration;
+      options.static_activation_scales = true;
+    }
     auto encoder = justnews::make_cuda_encoder(model.config, model.weights, options);
     if (!encoder.ok()) {
       std::fprintf(stderr, "%s: %s\n", bench.name.c_str(), encoder.status().to_string().c_str());
@@ -189,7 +224,8 @@ int main(int argc, char** argv) {
       const double p50 = percentile(times_ms, 0.5);
       const size_t used = device_used_bytes() - baseline;
       std::printf("%-10s %-5s %-6s %-4s %-8s %9.3f %9.3f %9.3f %9.3f %11.0f %12.0f %10.1f\n",
-                  bench.name.c_str(), justnews::cuda_precision_name(options).c_str(),
+                  bench.name.c_str(),
+                  (justnews::cuda_precision_name(options) + (static_scales ? "s" : "")).c_str(),
                   options.use_cuda_graphs ? "on" : "off", gelu, label.c_str(), p50,
                   percentile(times_ms, 0.9), percentile(times_ms, 0.99), device_ms,
                   sequences * 1000.0 / p50, tokens * 1000.0 / p50, used / 1048576.0);

@@ -349,6 +349,75 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
   }
 }
 
+// The FP8 FFN-in GEMM that writes the next GEMM's codes: E4M3 of gelu(scaled sum + bias) / scale
+// against a double loop, through the schedule choice, with a scale small enough that the largest
+// values saturate at 448.
+TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
+  const int64_t in = 384, out = 1536;
+  for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
+    const std::vector<float> x_values = random_values(rows * in, 51 + rows);
+    const std::vector<float> w_values = random_values(out * in, 52, 0.f, 0.05f);
+    std::vector<float> bias = random_values(out, 53, 0.f, 0.5f);
+    auto x = quantize_fp8_per_row(x_values.data(), rows, in, "x");
+    auto w = quantize_fp8_per_row(w_values.data(), out, in, "w");
+    ASSERT_TRUE(x.ok() && w.ok());
+    auto bias_gpu = upload(bias, Precision::kFp16);  // rounds bias to fp16, as the GPU reads it
+    std::vector<double> activated(rows * out);
+    double largest = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t o = 0; o < out; ++o) {
+        double sum = 0;
+        for (int64_t k = 0; k < in; ++k)
+          sum += static_cast<double>(fp8_e4m3_to_float(x->codes[r * in + k])) *
+                 fp8_e4m3_to_float(w->codes[o * in + k]);
+        const double value = sum * x->scales[r] * w->scales[o] + bias[o];
+        activated[r * out + o] = 0.5 * value * (1.0 + std::erf(value / std::sqrt(2.0)));
+        largest = std::max(largest, std::abs(activated[r * out + o]));
+      }
+    }
+    const float next_scale = static_cast<float>(largest / kFp8E4M3Max * 0.6);  // top 40% saturate
+    auto x_gpu = upload_raw(x->codes);
+    auto w_gpu = upload_raw(w->codes);
+    auto x_scales_gpu = upload_raw(x->scales);
+    auto w_scales_gpu = upload_raw(w->scales);
+    auto next_scale_gpu = upload_raw(std::vector<float>{next_scale});
+    auto out_gpu = poisoned(rows * out, 1);
+    cuda::Sm90ScaledGemmArgs args;
+    args.rows = rows, args.cols = out, args.depth = in;
+    args.input_codes = x_gpu.data(), args.weight_codes = w_gpu.data();
+    args.row_scales = static_cast<const float*>(x_scales_gpu.data());
+    args.col_scales = static_cast<const float*>(w_scales_gpu.data());
+    args.bias = bias_gpu.data(), args.out = out_gpu.data();
+    args.gelu_codes_scale = static_cast<const float*>(next_scale_gpu.data());
+    const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr);
+    ASSERT_TRUE(status.ok()) << status.to_string();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
+    size_t exact = 0, saturated = 0;
+    for (size_t idx = 0; idx < codes.size(); ++idx) {
+      const double target = activated[idx] / next_scale;
+      const double clamped = std::clamp(target, -double{kFp8E4M3Max}, double{kFp8E4M3Max});
+      const double decoded = fp8_e4m3_to_float(codes[idx]);
+      // Half an E4M3 step (6.25% of the value) plus fast accumulation's error, and a floor for
+      // values near zero (subnormal steps).
+      ASSERT_NEAR(decoded, clamped, 0.09 * std::abs(clamped) + 0.5)
+          << rows << " rows, element " << idx;
+      exact += codes[idx] == float_to_fp8_e4m3(static_cast<float>(target));
+      saturated += std::abs(target) > kFp8E4M3Max;
+    }
+    // Codes differ only where fp32 sums land next to a rounding boundary.
+    EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97) << rows << " rows";
+    if (rows > 1) EXPECT_GT(saturated, 0u);
+  }
+  cuda::Sm90ScaledGemmArgs int8_args;
+  int dummy = 0;
+  int8_args.codes = cuda::Sm90Codes::kInt8, int8_args.rows = 4, int8_args.cols = 64, int8_args.depth = 64;
+  int8_args.input_codes = &dummy, int8_args.weight_codes = &dummy, int8_args.out = &dummy;
+  int8_args.row_scales = reinterpret_cast<const float*>(&dummy), int8_args.col_scales = int8_args.row_scales;
+  int8_args.gelu_codes_scale = int8_args.row_scales;
+  EXPECT_EQ(cuda::launch_sm90_scaled_gemm(int8_args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
+}
+
 // The fp16 / bf16 bias + erf-GELU GEMM against a double loop with exact erf, through each schedule
 // and through the tuned choice (whose third candidate is the encoder's unfused path: cuBLASLt, then
 // the bias + GELU pass), at row counts that leave partial tiles.

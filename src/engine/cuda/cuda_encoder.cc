@@ -405,12 +405,15 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
+  size_t static_row_scales_at = 0;          // kFp8 with GELU codes fused (CudaEncoder::fp8_gelu_codes_)
   size_t decoded_weight_at = 0;                                  // kInt4 / kNf4 only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
 };
 
-WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options);
+// `fp8_gelu_codes`: room for the FFN-out inputs' calibrated scales repeated per row (per layer).
+WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
+                                 bool fp8_gelu_codes = false);
 
 class CudaEncoder final : public Encoder {
  public:
@@ -448,10 +451,13 @@ class CudaEncoder final : public Encoder {
                       GemmEpilogue epilogue, void* out);
   // run_layers for kFp8 / kInt8 linear layers.
   Status run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket);
-  // out = (codes_ . weight^T) * code_scales_[row] * weight_scales[col] + bias in fp16, scales and
-  // bias fused into the GEMM (sm90/).
+  // out = (codes . weight^T) * row_scales[row] * weight_scales[col] + bias in fp16, scales and bias
+  // fused into the GEMM (sm90/); codes / row_scales default to codes_ / code_scales_. With
+  // `gelu_codes_scale` (FP8), out receives the E4M3 codes of gelu(that) / *gelu_codes_scale.
   Status quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
-                          int64_t rows, int64_t in_features, int64_t out_features, void* out);
+                          int64_t rows, int64_t in_features, int64_t out_features, void* out,
+                          const void* codes = nullptr, const float* row_scales = nullptr,
+                          const float* gelu_codes_scale = nullptr);
   Status run_layers_maybe_graph(int64_t tokens, int64_t sequences, int64_t length_bucket);
   void* at(size_t offset) const { return static_cast<uint8_t*>(workspace_.data()) + offset; }
 
@@ -492,6 +498,10 @@ class CudaEncoder final : public Encoder {
 
   // The FFN-in layer may run as the sm90 bias + erf-GELU GEMM: fp16 / bf16 weights on Hopper.
   bool fused_gelu_gemm_ = false;
+  // kFp8 with calibrated FFN-out input scales (erf-GELU models): the FFN-in GEMM writes the FFN-out
+  // GEMM's codes itself, with GELU, into ffn_; static_row_scales_ holds their per-row scales.
+  bool fp8_gelu_codes_ = false;
+  float* static_row_scales_ = nullptr;  // [layers, max_batch_tokens]
   size_t reused_gemm_choices_ = 0;  // entries taken from the timing cache
   std::set<ShapeKey> seen_shapes_;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
@@ -515,6 +525,11 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
   }
   JN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   JN_RETURN_IF_ERROR(upload_plan(plan));
+  fp8_gelu_codes_ = options_.linear_format == cuda::LinearFormat::kFp8 &&
+                    config_.activation == Activation::kGeluErf && !options_.gelu_erf_as_tanh &&
+                    std::all_of(layers_.begin(), layers_.end(), [](const DeviceLayer& layer) {
+                      return layer.ffn_out_quant.input_scale && !layer.ffn_out_quant.input_divisor;
+                    });
   JN_RETURN_IF_ERROR(allocate_workspace());
   JN_ASSIGN_OR_RETURN(
       gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_, options_.workspace_bytes,
@@ -689,7 +704,8 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
   return ok_status();
 }
 
-WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options) {
+WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
+                                 bool fp8_gelu_codes) {
   const size_t tokens = static_cast<size_t>(options.max_batch_tokens);
   const size_t sequences =
       static_cast<size_t>(std::min(options.max_batch_sequences, options.max_batch_tokens));
@@ -728,13 +744,16 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   offset = std::max(offset, layers_end);
   if (is_int4(options.linear_format))  // the largest layer weight, decoded for large batches
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
+  if (fp8_gelu_codes)  // written once at load, outside the reused scratch
+    region(layout.static_row_scales_at,
+           static_cast<size_t>(config.num_layers) * tokens * sizeof(float));
   region(layout.gemm_at, options.workspace_bytes);
   layout.total_bytes = offset;
   return layout;
 }
 
 Status CudaEncoder::allocate_workspace() {
-  const WorkspaceLayout layout = workspace_layout(config_, options_);
+  const WorkspaceLayout layout = workspace_layout(config_, options_, fp8_gelu_codes_);
   const size_t tokens = static_cast<size_t>(options_.max_batch_tokens);
   if (layout.total_bytes > options_.max_workspace_bytes)
     return resource_exhausted(
@@ -763,6 +782,20 @@ Status CudaEncoder::allocate_workspace() {
   if (is_w8a8(options_.linear_format)) {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
+  }
+  if (fp8_gelu_codes_) {
+    // Each layer's FFN-out input scale, once per row: the row scales of a GEMM whose codes the
+    // FFN-in GEMM wrote (there is no row pass left to write them per batch).
+    static_row_scales_ = static_cast<float*>(at(layout.static_row_scales_at));
+    std::vector<float> rows(tokens);
+    for (size_t layer_idx = 0; layer_idx < layers_.size(); ++layer_idx) {
+      float scale = 0.f;
+      JN_CUDA_CHECK(cudaMemcpy(&scale, layers_[layer_idx].ffn_out_quant.input_scale, sizeof(float),
+                               cudaMemcpyDeviceToHost));
+      std::fill(rows.begin(), rows.end(), scale);
+      JN_CUDA_CHECK(cudaMemcpy(static_row_scales_ + layer_idx * tokens, rows.data(),
+                               tokens * sizeof(float), cudaMemcpyHostToDevice));
+    }
   }
 
   const size_t sequences =
@@ -888,14 +921,16 @@ Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_fea
 
 Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                                      int64_t rows, int64_t in_features, int64_t out_features,
-                                     void* out) {
+                                     void* out, const void* codes, const float* row_scales,
+                                     const float* gelu_codes_scale) {
   cuda::Sm90ScaledGemmArgs gemm;
   gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
                                                              : cuda::Sm90Codes::kInt8;
   gemm.rows = rows, gemm.cols = out_features, gemm.depth = in_features;
-  gemm.input_codes = codes_, gemm.weight_codes = weight;
-  gemm.row_scales = code_scales_, gemm.col_scales = quant.weight_scales;
+  gemm.input_codes = codes ? codes : codes_, gemm.weight_codes = weight;
+  gemm.row_scales = row_scales ? row_scales : code_scales_, gemm.col_scales = quant.weight_scales;
   gemm.bias = bias, gemm.out = out;
+  gemm.gelu_codes_scale = gelu_codes_scale;
   return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
                                        options_.autotune_gemms);
 }
@@ -968,14 +1003,25 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
     add_layer_norm(attention_norm, layer.attention_norm_gamma, layer.attention_norm_beta);
     JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, attention_norm, stream_));
 
-    JN_RETURN_IF_ERROR(quantized_linear(
-        layer.ffn_in_weight, layer.ffn_in_quant, layer.ffn_in_bias, tokens, hidden, intermediate, ffn_));
-    RowEpilogueArgs ffn_codes = codes_for(&layer.ffn_out_quant, ffn_, intermediate);
-    ffn_codes.activation = row_activation;
-    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_codes, stream_));
-
-    JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
-                                        layer.ffn_out_bias, tokens, intermediate, hidden, ffn_out_));
+    if (fp8_gelu_codes_) {
+      // The FFN-out input has a calibrated scale: the FFN-in GEMM writes its codes (GELU applied)
+      // into ffn_, so no row pass reads the 4x-wide activations again.
+      JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
+                                          layer.ffn_in_bias, tokens, hidden, intermediate, ffn_,
+                                          nullptr, nullptr, layer.ffn_out_quant.input_scale));
+      JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
+                                          layer.ffn_out_bias, tokens, intermediate, hidden,
+                                          ffn_out_, ffn_, static_row_scales_ + layer_idx * options_.max_batch_tokens));
+    } else {
+      JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
+                                          layer.ffn_in_bias, tokens, hidden, intermediate, ffn_));
+      RowEpilogueArgs ffn_codes = codes_for(&layer.ffn_out_quant, ffn_, intermediate);
+      ffn_codes.activation = row_activation;
+      JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_codes, stream_));
+      JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
+                                          layer.ffn_out_bias, tokens, intermediate, hidden,
+                                          ffn_out_));
+    }
     RowEpilogueArgs ffn_norm = codes_for(next_qkv, ffn_out_, hidden);
     add_layer_norm(ffn_norm, layer.ffn_norm_gamma, layer.ffn_norm_beta);
     JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, ffn_norm, stream_));
@@ -1249,7 +1295,10 @@ PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& i
 Result<EnginePlan> build_cuda_plan(const EncoderConfig& config, const EncoderWeights& weights,
                                    const CudaEncoderOptions& options, const PlanKey& key) {
   JN_RETURN_IF_ERROR(check_config(config, options));
-  const size_t workspace_bytes = workspace_layout(config, options).total_bytes;
+  const size_t workspace_bytes =
+      workspace_layout(config, options,
+                       options.linear_format == LinearFormat::kFp8 && options.static_activation_scales)
+          .total_bytes;
   if (workspace_bytes > options.max_workspace_bytes)
     return resource_exhausted(
         "cuda plan: workspace for max_batch_tokens " + std::to_string(options.max_batch_tokens) +

@@ -22,11 +22,18 @@ struct TunedCublasLt {
 
 // The sm90 GEMM kinds (sm90/gemm_sm90.cc) and how many candidates autotuning chooses among: two
 // schedules, and for the bias + GELU GEMMs the caller's unfused path third; 0 for an unknown kind.
-enum Sm90Kind : int { kSm90Fp8Scaled = 0, kSm90Int8Scaled = 1, kSm90Fp16BiasGelu = 2, kSm90Bf16BiasGelu = 3 };
+enum Sm90Kind : int {
+  kSm90Fp8Scaled = 0,
+  kSm90Int8Scaled = 1,
+  kSm90Fp16BiasGelu = 2,
+  kSm90Bf16BiasGelu = 3,
+  kSm90Fp8GeluCodes = 4,
+};
 inline int sm90_candidate_count(int kind) {
   switch (kind) {
     case kSm90Fp8Scaled:
     case kSm90Int8Scaled:
+    case kSm90Fp8GeluCodes:
       return 2;
     case kSm90Fp16BiasGelu:
     case kSm90Bf16BiasGelu:

@@ -196,6 +196,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
   const int packs = cols / kPackColumns;
   const int64_t row_start = row * cols;
   Pack<T>* staged = reinterpret_cast<Pack<T>*>(staged_bytes) + static_cast<int64_t>(warp) * packs;
+  // Only E4M3 codes leave this pass (the FFN-in activations of the FP8 path): GELU can take the
+  // cheaper form whose error stays far inside an E4M3 step.
+  const bool fp8_codes_only = !args.out && args.codes_format == RowCodes::kFp8E4M3;
   float absmax = 0.f;
   for (int first = lane; first < packs; first += kWarpSize * kWideUnroll) {
     Pack<T> raw[kWideUnroll];
@@ -212,7 +215,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
       float v[kPackColumns];
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e) v[e] = to_float(raw[u].values[e]);
-      if (args.activation != RowActivation::kNone) {
+      if (fp8_codes_only && args.activation == RowActivation::kGeluErf) {
+#pragma unroll
+        for (int e = 0; e < kPackColumns; ++e) v[e] = gelu_erf_for_fp8(v[e]);
+      } else if (args.activation != RowActivation::kNone) {
 #pragma unroll
         for (int e = 0; e < kPackColumns; ++e) v[e] = activate(v[e], args.activation);
       }

@@ -1,7 +1,7 @@
 // Argument checks, and the choice among each sm90 GEMM's candidates (its two schedules; for the
 // bias + GELU GEMM also the caller's unfused path): timed on the call's own operands the first time
 // a shape (rows bucketed by powers of two) is seen outside a graph capture, as GemmRunner does for
-// cuBLASLt's algorithms.
+// cuBLASLt's algorithms, but replayed as a CUDA graph (see time_candidate).
 #include "engine/cuda/sm90/gemm_sm90.h"
 
 #include <functional>
@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/logging.h"
 #include "engine/cuda/row_class.h"
 #include "engine/cuda/sm90/gemm_sm90_kernels.h"
 
@@ -40,6 +41,46 @@ std::map<TuneKey, int> g_choices;
 
 using Candidate = std::function<Status()>;
 
+// The time of `runs` calls of `candidate` on `stream`, in ms; negative when a call failed. Timed
+// as a CUDA graph replay, which is how the encoder runs them: at small shapes, eager timing measures
+// the host's launch work (CUTLASS sets its kernel up per call) and picked a fused kernel that was
+// slower in the graph. The legacy default stream cannot be captured: eager timing there.
+float time_candidate(const Candidate& candidate, int runs, cudaStream_t stream, cudaEvent_t start,
+                     cudaEvent_t stop) {
+  const auto elapsed = [&]() -> float {
+    float ms = 0.f;
+    if (cudaEventSynchronize(stop) != cudaSuccess ||
+        cudaEventElapsedTime(&ms, start, stop) != cudaSuccess)
+      return -1.f;
+    return ms;
+  };
+  if (stream == nullptr || stream == cudaStreamLegacy) {
+    Status ran = ok_status();
+    cudaEventRecord(start, stream);
+    for (int run = 0; run < runs && ran.ok(); ++run) ran = candidate();
+    cudaEventRecord(stop, stream);
+    return ran.ok() ? elapsed() : -1.f;
+  }
+  cudaGraph_t graph = nullptr;
+  if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) return -1.f;
+  Status ran = ok_status();
+  for (int run = 0; run < runs && ran.ok(); ++run) ran = candidate();
+  const cudaError_t ended = cudaStreamEndCapture(stream, &graph);
+  cudaGraphExec_t exec = nullptr;
+  float ms = -1.f;
+  if (ran.ok() && ended == cudaSuccess && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess &&
+      cudaGraphLaunch(exec, stream) == cudaSuccess) {  // the first launch uploads the graph
+    cudaEventRecord(start, stream);
+    const cudaError_t launched = cudaGraphLaunch(exec, stream);
+    cudaEventRecord(stop, stream);
+    if (launched == cudaSuccess) ms = elapsed();
+  }
+  if (exec) cudaGraphExecDestroy(exec);
+  if (graph) cudaGraphDestroy(graph);
+  cudaGetLastError();  // a failed capture or launch must not linger for the next check
+  return ms;
+}
+
 // Runs the chosen candidate of `key`'s class; times them all first when the class is new, autotune
 // is on and `stream` is not being captured (`fallback` runs until then).
 Status run_chosen(const TuneKey& key, const std::vector<Candidate>& candidates, int fallback,
@@ -57,29 +98,30 @@ Status run_chosen(const TuneKey& key, const std::vector<Candidate>& candidates, 
   cudaEventCreate(&stop);
   int best = -1;
   float best_ms = 0.f;
+  std::string timings;  // per call, for the log line
   Status last_error = ok_status();
   for (int idx = 0; idx < static_cast<int>(candidates.size()); ++idx) {
-    Status ran = candidates[idx]();  // warm-up, and the check
+    const Status ran = candidates[idx]();  // warm-up, and the check
     if (!ran.ok()) {
       last_error = ran;
       continue;
     }
-    constexpr int kRuns = 3;
-    cudaEventRecord(start, stream);
-    for (int run = 0; run < kRuns && ran.ok(); ++run) ran = candidates[idx]();
-    cudaEventRecord(stop, stream);
-    float elapsed_ms = 0.f;
-    if (ran.ok() && cudaEventSynchronize(stop) == cudaSuccess &&
-        cudaEventElapsedTime(&elapsed_ms, start, stop) == cudaSuccess &&
-        (best < 0 || elapsed_ms < best_ms)) {
+    constexpr int kRuns = 5;
+    const float ms = time_candidate(candidates[idx], kRuns, stream, start, stop);
+    timings += (timings.empty() ? "" : ", ") +
+               (ms < 0.f ? std::string("failed") : std::to_string(ms * 1000.f / kRuns) + " us");
+    if (ms >= 0.f && (best < 0 || ms < best_ms)) {
       best = idx;
-      best_ms = elapsed_ms;
+      best_ms = ms;
     }
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   if (best < 0)
     return last_error.ok() ? internal_error("sm90 GEMM: no candidate could be timed") : last_error;
+  JN_LOG_INFO("sm90 GEMM tuned: kind {}, rows <= {}, {} x {}: candidate {} of {} ({})",
+              std::get<3>(key), std::get<0>(key), std::get<1>(key), std::get<2>(key), best,
+              candidates.size(), timings);
   {
     std::lock_guard<std::mutex> lock(g_choice_mutex);
     g_choices[key] = best;
@@ -142,6 +184,14 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
   const auto bind = [&](auto runner) -> Candidate {
     return [=, &args] { return runner(args, workspace, workspace_bytes, stream); };
   };
+  if (args.gelu_codes_scale) {
+    if (args.codes != Sm90Codes::kFp8E4M3)
+      return invalid_argument("sm90 scaled GEMM: GELU codes are written for FP8 only");
+    return run_chosen(tune_key(args.rows, args.cols, args.depth, kSm90Fp8GeluCodes),
+                      {bind(sm90::run_fp8_gelu_codes_cooperative),
+                       bind(sm90::run_fp8_gelu_codes_pingpong)},
+                      kPingpong, autotune, stream);
+  }
   if (args.codes == Sm90Codes::kFp8E4M3)
     return run_chosen(tune_key(args.rows, args.cols, args.depth, kSm90Fp8Scaled),
                       {bind(sm90::run_fp8_cooperative), bind(sm90::run_fp8_pingpong)}, kPingpong,

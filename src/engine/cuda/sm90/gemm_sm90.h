@@ -28,6 +28,9 @@ struct Sm90ScaledGemmArgs {
   const float* col_scales = nullptr;   // [cols]
   const void* bias = nullptr;          // [cols] fp16, or null
   void* out = nullptr;                 // [rows, cols] fp16
+  // FP8 only: when set (one device float, the next GEMM's calibrated input scale), `out` receives
+  // E4M3 codes (saturating) of gelu_erf(value) / *gelu_codes_scale instead of fp16 values.
+  const float* gelu_codes_scale = nullptr;
 };
 
 enum class Sm90Element { kFp16, kBf16 };

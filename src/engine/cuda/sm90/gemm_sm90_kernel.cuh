@@ -1,7 +1,9 @@
 // The one CUTLASS 3 kernel template behind gemm_sm90.h: a TMA warp-specialised GEMM (A [M, K]
 // row-major, B given as [N, K], both K-major as wgmma wants) whose epilogue is an epilogue visitor
 // tree written once: for the FP8 / INT8 code GEMMs acc * col_scale[n] * row_scale[m] + bias[n] in
-// fp16; for the fp16 / bf16 FFN-in GEMMs of erf-GELU models gelu_erf(acc + bias[n]). Two schedules:
+// fp16 (or, for an FP8 FFN-in GEMM whose successor has a calibrated input scale, that value's
+// GELU as the successor's E4M3 codes); for the fp16 / bf16 FFN-in GEMMs of erf-GELU models
+// gelu_erf(acc + bias[n]). Two schedules:
 // cooperative (two warpgroups share a 256-row tile) and ping-pong (each warpgroup owns a 128-row
 // tile; one's epilogue overlaps the other's MMAs). Each instantiation lives in its own .cu file
 // (CUTLASS kernels compile slowly; separate files build in parallel). The FP8 / INT8 GEMMs leave
@@ -149,6 +151,36 @@ using ScaledTree = Sm90EVT<
             ColumnVector<TileShape, float>>,
     ColumnVector<TileShape, cutlass::half_t>>;
 
+// gelu_erf(x) / scale, the scale a broadcast scalar: the FP8 codes of GeluCodesTree (GELU in its
+// cheaper form for FP8 outputs, element_types.cuh).
+template <class T>
+struct GeluOverScale {
+  CUTLASS_DEVICE T operator()(T const& x, T const& scale) const { return gelu_erf_for_fp8(x) / scale; }
+};
+template <int N>
+struct GeluOverScale<cutlass::Array<float, N>> {
+  CUTLASS_DEVICE cutlass::Array<float, N> operator()(cutlass::Array<float, N> const& x,
+                                                     cutlass::Array<float, N> const& scale) const {
+    const float inverse = 1.f / scale[0];  // one scalar, broadcast
+    cutlass::Array<float, N> out;
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N; ++i) out[i] = gelu_erf_for_fp8(x[i]) * inverse;
+    return out;
+  }
+};
+
+// E4M3 codes (saturating) of gelu_erf(acc * row_scale[m] * col_scale[n] + bias[n]) / next_scale:
+// the FFN-in GEMM writing the FFN-out GEMM's input codes when that input has a calibrated
+// per-tensor scale, so no row pass (GELU, absmax, codes) follows it.
+template <class TileShape>
+using GeluCodesTree = Sm90EVT<
+    Sm90Compute<GeluOverScale, cutlass::float_e4m3_t, float, kRound>,
+    Sm90EVT<Sm90Compute<cutlass::multiply_add, float, float, kRound>, RowVector<TileShape, float>,
+             Sm90EVT<Sm90Compute<cutlass::multiplies, float, float, kRound>, Sm90AccFetch,
+                     ColumnVector<TileShape, float>>,
+             ColumnVector<TileShape, cutlass::half_t>>,
+    cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>>;
+
 // gelu_erf(acc + bias): the two-input node of BiasGeluTree.
 template <class T>
 struct AddGeluErf {
@@ -186,6 +218,21 @@ Status run_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t w
       {args.row_scales},
       {{}, {args.col_scales}, {}},
       {static_cast<const cutlass::half_t*>(args.bias)},
+      {}};
+  return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.out,
+                   tree, workspace, workspace_bytes, stream);
+}
+
+template <class Schedule>
+Status run_fp8_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
+                               size_t workspace_bytes, cudaStream_t stream) {
+  using Gemm = TmaGemm<cutlass::float_e4m3_t, float, cutlass::float_e4m3_t, Schedule, GeluCodesTree>;
+  typename Gemm::Tree::Arguments tree{
+      {{args.row_scales},
+       {{}, {args.col_scales}, {}},
+       {static_cast<const cutlass::half_t*>(args.bias)},
+       {}},
+      {{}, {args.gelu_codes_scale}, {}},
       {}};
   return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.out,
                    tree, workspace, workspace_bytes, stream);
