@@ -475,6 +475,57 @@ TEST_F(Sm90GemmTest, BiasGeluMatchesLoop) {
   }
 }
 
+// Attention writing the context as FP8 codes (calibrated scale) against the fp16 attention's output
+// quantised on the host, for the head dims the tensor-core kernels take; bad arguments are refused.
+TEST(AttentionFp8Codes, MatchFp16Attention) {
+  JN_SKIP_WITHOUT_GPU();
+  const std::vector<int32_t> offsets = {0, 37, 100, 228};  // three sequences, one past a 128 tile
+  const int64_t tokens = offsets.back(), heads = 4;
+  auto offsets_gpu = upload_raw(offsets);
+  for (const int64_t head_dim : {int64_t{32}, int64_t{64}, int64_t{128}}) {
+    const int64_t hidden = heads * head_dim;
+    std::vector<float> qkv = random_values(tokens * 3 * hidden, 61 + head_dim);
+    auto qkv_gpu = upload(qkv, Precision::kFp16);
+    auto reference_gpu = poisoned(tokens * hidden, 2);
+    ASSERT_TRUE(cuda::launch_attention(Precision::kFp16, qkv_gpu.data(),
+                                       static_cast<const int32_t*>(offsets_gpu.data()), 3, 128, heads,
+                                       head_dim, reference_gpu.data(), nullptr).ok());
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const std::vector<float> reference = download_half(reference_gpu, tokens * hidden);
+    float largest = 0.f;
+    for (float value : reference) largest = std::max(largest, std::abs(value));
+    const float scale = largest / kFp8E4M3Max * 0.8f;  // the largest 20% of the range saturate
+    auto scale_gpu = upload_raw(std::vector<float>{scale});
+    auto codes_gpu = poisoned(tokens * hidden, 1);
+    const Status status = cuda::launch_attention_fp8_codes(
+        qkv_gpu.data(), static_cast<const int32_t*>(offsets_gpu.data()), 3, 128, heads, head_dim,
+        static_cast<uint8_t*>(codes_gpu.data()), static_cast<const float*>(scale_gpu.data()), nullptr);
+    ASSERT_TRUE(status.ok()) << status.to_string();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const std::vector<uint8_t> codes = download<uint8_t>(codes_gpu, tokens * hidden);
+    size_t exact = 0;
+    for (size_t idx = 0; idx < codes.size(); ++idx) {
+      const float target = std::clamp(reference[idx] / scale, -kFp8E4M3Max, kFp8E4M3Max);
+      // Half an E4M3 step, plus the fp16 rounding of the reference and the subnormal floor.
+      ASSERT_NEAR(fp8_e4m3_to_float(codes[idx]), target, 0.07f * std::abs(target) + 0.02f)
+          << "head_dim " << head_dim << ", element " << idx;
+      exact += codes[idx] == float_to_fp8_e4m3(target);
+    }
+    // The fp16 path rounds before quantising; codes differ only next to rounding boundaries.
+    EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97) << "head_dim " << head_dim;
+  }
+  int dummy = 0;
+  EXPECT_EQ(cuda::launch_attention_fp8_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3,
+                                             128, heads, 64, nullptr, nullptr, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(cuda::launch_attention_fp8_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3,
+                                             128, heads, 16, reinterpret_cast<uint8_t*>(&dummy),
+                                             reinterpret_cast<const float*>(&dummy), nullptr)
+                .code(),
+            StatusCode::kUnsupported);
+}
+
 // A tuned bias + GELU call needs its unfused alternative; a missing bias is refused.
 TEST_F(Sm90GemmTest, BiasGeluRefusesMissingOperands) {
   int dummy = 0;

@@ -5,7 +5,9 @@
 // the default for fp16/bf16 and head_dim 32/64/128; v4 is the same with 8 warps, 128 queries a
 // block), v2 (wmma 16x16x16 with the softmax through
 // shared memory; kept for comparison) and a scalar FP32 one (every precision, head_dim 8..128)
-// used for fp32 and for the small head dims of test models.
+// used for fp32 and for the small head dims of test models. v3 / v4 can also write the context as
+// FP8 codes for the next GEMM (launch_attention_fp8_codes).
+#include <cuda_fp8.h>
 #include <mma.h>
 
 #include <string>
@@ -421,7 +423,7 @@ constexpr int mma_min_blocks_per_sm() {
 template <typename T, int kHeadDim, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32, (mma_min_blocks_per_sm<kHeadDim, kWarps>()))
 attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, float scale_log2,
-                     T* out) {
+                     T* out, uint8_t* codes, const float* code_scale) {
   using Layout = MmaLayout<T, kHeadDim, kWarps>;
   constexpr int kQueryTile = Layout::kQueryTile;
   constexpr int kLd = Layout::kLdTile;
@@ -510,16 +512,24 @@ attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, fl
     total += __shfl_xor_sync(0xffffffffu, total, 2);
     inv_sum[half] = 1.f / total;
   }
+  // FP8 codes for the next GEMM (a calibrated per-tensor scale): the context never exists in fp16.
+  const float code_multiplier = codes ? 1.f / *code_scale : 0.f;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const int query = query_start + warp * 16 + group + half * 8;
     if (query >= length) continue;
-    T* out_row = out + static_cast<int64_t>(first_token + query) * hidden + head * kHeadDim;
+    const int64_t row_start = static_cast<int64_t>(first_token + query) * hidden + head * kHeadDim;
 #pragma unroll
     for (int tile = 0; tile < kOutTiles; ++tile) {
-      const uint32_t packed = pack_pair<T>(o_acc[tile][half * 2] * inv_sum[half],
-                                               o_acc[tile][half * 2 + 1] * inv_sum[half]);
-      *reinterpret_cast<uint32_t*>(out_row + tile * 8 + quad * 2) = packed;
+      const float low = o_acc[tile][half * 2] * inv_sum[half];
+      const float high = o_acc[tile][half * 2 + 1] * inv_sum[half];
+      if (codes) {
+        const __nv_fp8x2_storage_t pair = __nv_cvt_float2_to_fp8x2(
+            make_float2(low * code_multiplier, high * code_multiplier), __NV_SATFINITE, __NV_E4M3);
+        *reinterpret_cast<__nv_fp8x2_storage_t*>(codes + row_start + tile * 8 + quad * 2) = pair;
+      } else {
+        *reinterpret_cast<uint32_t*>(out + row_start + tile * 8 + quad * 2) = pack_pair<T>(low, high);
+      }
     }
   }
 }
@@ -545,7 +555,7 @@ Status launch_tensor_core(const T* qkv, const int32_t* seq_offsets, int64_t num_
 template <typename T, int kHeadDim, int kWarps>
 Status launch_mma(const T* qkv, const int32_t* seq_offsets, int64_t num_sequences,
                   int64_t max_sequence_length, int64_t num_heads, float scale_log2, T* out,
-                  cudaStream_t stream) {
+                  cudaStream_t stream, uint8_t* codes = nullptr, const float* code_scale = nullptr) {
   using Layout = MmaLayout<T, kHeadDim, kWarps>;
   constexpr size_t kSharedBytes = Layout::kTotalBytes;
   static const cudaError_t attribute_error = cudaFuncSetAttribute(
@@ -556,7 +566,7 @@ Status launch_mma(const T* qkv, const int32_t* seq_offsets, int64_t num_sequence
       static_cast<unsigned int>((max_sequence_length + Layout::kQueryTile - 1) / Layout::kQueryTile),
       static_cast<unsigned int>(num_heads), static_cast<unsigned int>(num_sequences));
   attention_mma_kernel<T, kHeadDim, kWarps><<<grid, Layout::kThreads, kSharedBytes, stream>>>(
-      qkv, seq_offsets, static_cast<int>(num_heads), scale_log2, out);
+      qkv, seq_offsets, static_cast<int>(num_heads), scale_log2, out, codes, code_scale);
   JN_CUDA_CHECK_LAUNCH(attention_mma_kernel);
   return ok_status();
 }
@@ -619,6 +629,27 @@ Status dispatch_head_dim(AttentionKernel kernel, const T* qkv, const int32_t* se
 }
 
 }  // namespace
+
+Status launch_attention_fp8_codes(const void* qkv, const int32_t* seq_offsets,
+                                  int64_t num_sequences, int64_t max_sequence_length,
+                                  int64_t num_heads, int64_t head_dim, uint8_t* codes,
+                                  const float* code_scale, cudaStream_t stream) {
+  if (!codes || !code_scale)
+    return invalid_argument("attention (fp8 codes): codes and their scale are required");
+  if (num_heads <= 0) return invalid_argument("attention: num_heads must be positive");
+  if (num_sequences <= 0 || max_sequence_length <= 0) return ok_status();
+  const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));
+  const auto* input = static_cast<const __half*>(qkv);
+  // The kernels kAuto would pick: v4 at head_dim 64, v3 at 32 and 128.
+  switch (head_dim) {
+    case 32: return launch_mma<__half, 32, 4>(input, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, nullptr, stream, codes, code_scale);
+    case 64: return launch_mma<__half, 64, 8>(input, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, nullptr, stream, codes, code_scale);
+    case 128: return launch_mma<__half, 128, 4>(input, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, nullptr, stream, codes, code_scale);
+    default: break;
+  }
+  return unsupported("attention (fp8 codes): head_dim " + std::to_string(head_dim) +
+                     " is not supported (supported: 32, 64, 128)");
+}
 
 Status launch_attention(Precision precision, const void* qkv, const int32_t* seq_offsets,
                         int64_t num_sequences, int64_t max_sequence_length, int64_t num_heads,

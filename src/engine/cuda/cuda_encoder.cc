@@ -402,18 +402,23 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
 }
 
 // Byte offsets of the workspace regions (see workspace_layout()).
+// The GEMM inputs whose FP8 codes come from the previous kernel itself when scales are calibrated.
+enum StaticCodeSite { kAttentionOutputInput = 0, kFfnOutInput = 1, kStaticCodeSites = 2 };
+
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
-  size_t static_row_scales_at = 0;          // kFp8 with GELU codes fused (CudaEncoder::fp8_gelu_codes_)
+  size_t static_row_scales_at = 0;          // kFp8 with calibrated scales (CudaEncoder::fp8_static_codes_)
   size_t decoded_weight_at = 0;                                  // kInt4 / kNf4 only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
 };
 
-// `fp8_gelu_codes`: room for the FFN-out inputs' calibrated scales repeated per row (per layer).
+// `fp8_static_codes`: room for two sites' calibrated input scales (the attention output and the
+// FFN-out GEMMs, whose codes the attention kernel and the FFN-in GEMM write) repeated per row and
+// layer.
 WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
-                                 bool fp8_gelu_codes = false);
+                                 bool fp8_static_codes = false);
 
 class CudaEncoder final : public Encoder {
  public:
@@ -498,10 +503,14 @@ class CudaEncoder final : public Encoder {
 
   // The FFN-in layer may run as the sm90 bias + erf-GELU GEMM: fp16 / bf16 weights on Hopper.
   bool fused_gelu_gemm_ = false;
-  // kFp8 with calibrated FFN-out input scales (erf-GELU models): the FFN-in GEMM writes the FFN-out
-  // GEMM's codes itself, with GELU, into ffn_; static_row_scales_ holds their per-row scales.
-  bool fp8_gelu_codes_ = false;
-  float* static_row_scales_ = nullptr;  // [layers, max_batch_tokens]
+  // kFp8 with calibrated scales (erf-GELU models, tensor-core head dims): the attention kernel writes
+  // the output projection's codes into codes_, the FFN-in GEMM the FFN-out GEMM's codes (with GELU)
+  // into ffn_; static_row_scales_ holds their per-row scales.
+  bool fp8_static_codes_ = false;
+  float* static_row_scales_ = nullptr;  // [layers, kStaticCodeSites, max_batch_tokens]
+  float* static_row_scales(size_t layer_idx, StaticCodeSite site) const {
+    return static_row_scales_ + (layer_idx * kStaticCodeSites + site) * options_.max_batch_tokens;
+  }
   size_t reused_gemm_choices_ = 0;  // entries taken from the timing cache
   std::set<ShapeKey> seen_shapes_;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
@@ -525,11 +534,17 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
   }
   JN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   JN_RETURN_IF_ERROR(upload_plan(plan));
-  fp8_gelu_codes_ = options_.linear_format == cuda::LinearFormat::kFp8 &&
-                    config_.activation == Activation::kGeluErf && !options_.gelu_erf_as_tanh &&
-                    std::all_of(layers_.begin(), layers_.end(), [](const DeviceLayer& layer) {
-                      return layer.ffn_out_quant.input_scale && !layer.ffn_out_quant.input_divisor;
-                    });
+  const auto static_input = [](const DeviceQuant& quant) {
+    return quant.input_scale && !quant.input_divisor;
+  };
+  fp8_static_codes_ =
+      options_.linear_format == cuda::LinearFormat::kFp8 && config_.activation == Activation::kGeluErf &&
+      !options_.gelu_erf_as_tanh &&
+      (config_.head_dim() == 32 || config_.head_dim() == 64 || config_.head_dim() == 128) &&
+      options_.attention_kernel == cuda::AttentionKernel::kAuto &&
+      std::all_of(layers_.begin(), layers_.end(), [&](const DeviceLayer& layer) {
+        return static_input(layer.attention_output_quant) && static_input(layer.ffn_out_quant);
+      });
   JN_RETURN_IF_ERROR(allocate_workspace());
   JN_ASSIGN_OR_RETURN(
       gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_, options_.workspace_bytes,
@@ -705,7 +720,7 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
 }
 
 WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
-                                 bool fp8_gelu_codes) {
+                                 bool fp8_static_codes) {
   const size_t tokens = static_cast<size_t>(options.max_batch_tokens);
   const size_t sequences =
       static_cast<size_t>(std::min(options.max_batch_sequences, options.max_batch_tokens));
@@ -744,16 +759,16 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   offset = std::max(offset, layers_end);
   if (is_int4(options.linear_format))  // the largest layer weight, decoded for large batches
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
-  if (fp8_gelu_codes)  // written once at load, outside the reused scratch
+  if (fp8_static_codes)  // written once at load, outside the reused scratch
     region(layout.static_row_scales_at,
-           static_cast<size_t>(config.num_layers) * tokens * sizeof(float));
+           static_cast<size_t>(config.num_layers) * kStaticCodeSites * tokens * sizeof(float));
   region(layout.gemm_at, options.workspace_bytes);
   layout.total_bytes = offset;
   return layout;
 }
 
 Status CudaEncoder::allocate_workspace() {
-  const WorkspaceLayout layout = workspace_layout(config_, options_, fp8_gelu_codes_);
+  const WorkspaceLayout layout = workspace_layout(config_, options_, fp8_static_codes_);
   const size_t tokens = static_cast<size_t>(options_.max_batch_tokens);
   if (layout.total_bytes > options_.max_workspace_bytes)
     return resource_exhausted(
@@ -783,18 +798,24 @@ Status CudaEncoder::allocate_workspace() {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
   }
-  if (fp8_gelu_codes_) {
-    // Each layer's FFN-out input scale, once per row: the row scales of a GEMM whose codes the
-    // FFN-in GEMM wrote (there is no row pass left to write them per batch).
+  if (fp8_static_codes_) {
+    // Each layer's attention-output and FFN-out input scales, once per row: the row scales of the
+    // GEMMs whose codes the attention kernel and the FFN-in GEMM write (no row pass is left to
+    // write them per batch).
     static_row_scales_ = static_cast<float*>(at(layout.static_row_scales_at));
     std::vector<float> rows(tokens);
     for (size_t layer_idx = 0; layer_idx < layers_.size(); ++layer_idx) {
-      float scale = 0.f;
-      JN_CUDA_CHECK(cudaMemcpy(&scale, layers_[layer_idx].ffn_out_quant.input_scale, sizeof(float),
-                               cudaMemcpyDeviceToHost));
-      std::fill(rows.begin(), rows.end(), scale);
-      JN_CUDA_CHECK(cudaMemcpy(static_row_scales_ + layer_idx * tokens, rows.data(),
-                               tokens * sizeof(float), cudaMemcpyHostToDevice));
+      for (const StaticCodeSite site : {kAttentionOutputInput, kFfnOutInput}) {
+        const DeviceLayer& layer = layers_[layer_idx];
+        const float* scale_on_device = site == kAttentionOutputInput
+                                           ? layer.attention_output_quant.input_scale
+                                           : layer.ffn_out_quant.input_scale;
+        float scale = 0.f;
+        JN_CUDA_CHECK(cudaMemcpy(&scale, scale_on_device, sizeof(float), cudaMemcpyDeviceToHost));
+        std::fill(rows.begin(), rows.end(), scale);
+        JN_CUDA_CHECK(cudaMemcpy(static_row_scales(layer_idx, site), rows.data(),
+                                 tokens * sizeof(float), cudaMemcpyHostToDevice));
+      }
     }
   }
 
@@ -990,20 +1011,30 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
         layer_idx + 1 < layers_.size() ? &layers_[layer_idx + 1].qkv_quant : nullptr;
     JN_RETURN_IF_ERROR(quantized_linear(layer.qkv_weight, layer.qkv_quant, layer.qkv_bias, tokens,
                                         hidden, 3 * hidden, qkv_));
-    JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences,
-                                              length_bucket, config_.num_heads, config_.head_dim(),
-                                              context_, stream_, options_.attention_kernel));
-    JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(
-        precision, codes_for(&layer.attention_output_quant, context_, hidden), stream_));
-
-    JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
-                                        layer.attention_output_bias, tokens, hidden, hidden,
-                                        projected_));
+    if (fp8_static_codes_) {
+      // The context goes straight to E4M3 codes (calibrated scale): no fp16 context, no row pass.
+      JN_RETURN_IF_ERROR(cuda::launch_attention_fp8_codes(
+          qkv_, seq_offsets, sequences, length_bucket, config_.num_heads, config_.head_dim(),
+          static_cast<uint8_t*>(codes_), layer.attention_output_quant.input_scale, stream_));
+      JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
+                                          layer.attention_output_bias, tokens, hidden, hidden,
+                                          projected_, codes_,
+                                          static_row_scales(layer_idx, kAttentionOutputInput)));
+    } else {
+      JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences,
+                                                length_bucket, config_.num_heads, config_.head_dim(),
+                                                context_, stream_, options_.attention_kernel));
+      JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(
+          precision, codes_for(&layer.attention_output_quant, context_, hidden), stream_));
+      JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
+                                          layer.attention_output_bias, tokens, hidden, hidden,
+                                          projected_));
+    }
     RowEpilogueArgs attention_norm = codes_for(&layer.ffn_in_quant, projected_, hidden);
     add_layer_norm(attention_norm, layer.attention_norm_gamma, layer.attention_norm_beta);
     JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, attention_norm, stream_));
 
-    if (fp8_gelu_codes_) {
+    if (fp8_static_codes_) {
       // The FFN-out input has a calibrated scale: the FFN-in GEMM writes its codes (GELU applied)
       // into ffn_, so no row pass reads the 4x-wide activations again.
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
@@ -1011,7 +1042,7 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
                                           nullptr, nullptr, layer.ffn_out_quant.input_scale));
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
                                           layer.ffn_out_bias, tokens, intermediate, hidden,
-                                          ffn_out_, ffn_, static_row_scales_ + layer_idx * options_.max_batch_tokens));
+                                          ffn_out_, ffn_, static_row_scales(layer_idx, kFfnOutInput)));
     } else {
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
                                           layer.ffn_in_bias, tokens, hidden, intermediate, ffn_));

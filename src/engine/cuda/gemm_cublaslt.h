@@ -1,7 +1,8 @@
 // GemmRunner: the backend's linear layers in the activation precision through cuBLASLt, with bias
 // (and GELU-tanh / ReLU) fused into the GEMM epilogue. (The FP8 / INT8 GEMMs are our own, in sm90/:
 // cuBLASLt refuses outer-vector FP8 scales on the H200 with the cuBLAS of CUDA 13.0. It has no
-// erf-GELU epilogue either: erf-GELU models run a separate bias + GELU pass.)
+// erf-GELU epilogue either: erf-GELU models run sm90's bias + GELU GEMM or this GEMM followed by a
+// separate bias + GELU pass, whichever autotuning timed faster.)
 // Descriptors and the chosen algorithm are cached per shape, so the hot path is one map lookup, a
 // bias pointer write and the matmul itself. With autotuning (the default), the first call of a
 // shape times the heuristic's candidate algorithms on the call's own operands and keeps the
