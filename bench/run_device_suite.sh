@@ -40,6 +40,11 @@ for step in "$@"; do
           .carry/bin/cuda_encoder_bench --precision $precision --iterations 100 --models bert-base,minilm \
             --news-mix $news_mix
         done
+        # fp8 with calibrated per-tensor scales (codes written by attention and the FFN-in GEMM), and
+        # fp16 without the fused bias + GELU GEMM, for the A/B.
+        .carry/bin/cuda_encoder_bench --precision fp8 --static-scales --iterations 100 --models bert-base,minilm \
+          --news-mix $news_mix
+        .carry/bin/cuda_encoder_bench --precision fp16 --no-fused-gelu --iterations 100 --models bert-base
         .carry/bin/cuda_encoder_bench --precision fp16 --iterations 100 --models bert-base --gelu-tanh
       } 2>&1 | tee "$OUT/engine.log"
       [ -x .carry/bin/int4_linear_bench ] && .carry/bin/int4_linear_bench 2>&1 | tee "$OUT/int4_linear.log" | tail -30
