@@ -401,10 +401,10 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
   return ok_status();
 }
 
-// Byte offsets of the workspace regions (see workspace_layout()).
 // The GEMM inputs whose FP8 codes come from the previous kernel itself when scales are calibrated.
 enum StaticCodeSite { kAttentionOutputInput = 0, kFfnOutInput = 1, kStaticCodeSites = 2 };
 
+// Byte offsets of the workspace regions (see workspace_layout()).
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
