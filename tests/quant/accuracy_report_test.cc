@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,14 +69,27 @@ TEST(ChoosePrecision, FastestWithinTheBudget) {
   EXPECT_EQ(choose_precision(reports, 0.001).name, "fp32");
 }
 
-TEST(AccuracyReport, CalibratesAndMeasuresEveryPrecisionOnMiniLm) {
-  auto model = load_model_dir(kMiniLmDir.string());
-  ASSERT_TRUE(model.ok()) << model.status().to_string();
-  auto tokenizer = tokenizer::Tokenizer::from_model_dir(kMiniLmDir.string());
-  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().to_string();
-  auto eval = read_labeled_texts(kAgNews.string(), "title", "label", 96);
-  ASSERT_TRUE(eval.ok()) << eval.status().to_string();
-  ThreadPool pool(2);
+// The real MiniLM, its tokenizer and 96 labelled AG News titles, loaded for each test.
+class MiniLmReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = load_model_dir(kMiniLmDir.string());
+    ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+    model.emplace(std::move(loaded).value());
+    auto loaded_tokenizer = tokenizer::Tokenizer::from_model_dir(kMiniLmDir.string());
+    ASSERT_TRUE(loaded_tokenizer.ok()) << loaded_tokenizer.status().to_string();
+    tokenizer.emplace(std::move(loaded_tokenizer).value());
+    auto texts = read_labeled_texts(kAgNews.string(), "title", "label", 96);
+    ASSERT_TRUE(texts.ok()) << texts.status().to_string();
+    eval.emplace(std::move(texts).value());
+  }
+  std::optional<LoadedModel> model;
+  std::optional<tokenizer::Tokenizer> tokenizer;
+  std::optional<LabeledTexts> eval;
+  ThreadPool pool{2};
+};
+
+TEST_F(MiniLmReportTest, CalibratesAndMeasuresEveryPrecision) {
   QuantEvalOptions options;
   auto calibration = calibrate_activations(*model, *tokenizer, eval->texts, options, &pool);
   ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
@@ -112,14 +126,7 @@ TEST(AccuracyReport, CalibratesAndMeasuresEveryPrecisionOnMiniLm) {
 // End to end through the Gram statistics: the recorder's per-batch E[x xᵀ] (merged across
 // batches) feeds GPTQ, whose LAPACK factorisation must give a 4-bit encoder at least as close to
 // FP32 as round-to-nearest on the texts it was calibrated on.
-TEST(AccuracyReport, GptqFromCalibrationGramMatchesOrBeatsRoundToNearest) {
-  auto model = load_model_dir(kMiniLmDir.string());
-  ASSERT_TRUE(model.ok()) << model.status().to_string();
-  auto tokenizer = tokenizer::Tokenizer::from_model_dir(kMiniLmDir.string());
-  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().to_string();
-  auto eval = read_labeled_texts(kAgNews.string(), "title", "label", 96);
-  ASSERT_TRUE(eval.ok()) << eval.status().to_string();
-  ThreadPool pool(2);
+TEST_F(MiniLmReportTest, GptqFromCalibrationGramMatchesOrBeatsRoundToNearest) {
   QuantEvalOptions options;
   options.batch_size = 16;  // several batches, so the Gram matrices are merged
   options.collect_gram = true;
@@ -151,11 +158,7 @@ TEST(AccuracyReport, GptqFromCalibrationGramMatchesOrBeatsRoundToNearest) {
   EXPECT_GE(gptq.mean_cosine, plain.mean_cosine);
 }
 
-TEST(AccuracyReport, TooFewTextsIsAnError) {
-  auto model = load_model_dir(kMiniLmDir.string());
-  ASSERT_TRUE(model.ok());
-  auto tokenizer = tokenizer::Tokenizer::from_model_dir(kMiniLmDir.string());
-  ASSERT_TRUE(tokenizer.ok());
+TEST_F(MiniLmReportTest, TooFewTextsIsAnError) {
   LabeledTexts one;
   one.texts = {"only one"};
   EXPECT_FALSE(evaluate_precisions(*model, *tokenizer, one, all_precisions(), nullptr,
