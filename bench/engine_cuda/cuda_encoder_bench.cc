@@ -9,10 +9,11 @@
 // Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune] [--iterations N] [--no-graphs]
 //                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
 //                           [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128]
-//                           [--no-fused-gelu] [--gemm-tuning FILE]
-//                           [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
-//                                               from the CPU encoder on random batches)  (a timing cache: read at start, written at exit;
+//                           [--no-fused-gelu]
+//                           [--gemm-tuning FILE]  (a timing cache: read at start, written at exit;
 //                                                  one model per file, as beside an engine plan)
+//                           [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
+//                                               calibrate_random_model in random_model.h)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -24,9 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu/cpu_encoder.h"
 #include "engine/cuda/cuda_encoder.h"
-#include "quant/activation_stats.h"
 #include "random_model.h"
 
 namespace {
@@ -98,23 +97,6 @@ size_t device_used_bytes() {
 }
 
 }  // namespace
-
-// Per-tensor activation scales for a random model, as `justnews compile --calibrate` computes them
-// from texts: the CPU FP32 encoder's layer inputs on a few random batches, 99.9th percentile.
-justnews::Result<justnews::ActivationCalibration> calibrate_random(
-    const justnews::testing::RandomModel& model) {
-  justnews::ActivationStatsRecorder recorder(model.config.num_layers);
-  justnews::CpuEncoderOptions options;
-  options.observer = &recorder;
-  JN_ASSIGN_OR_RETURN(auto encoder,
-                      justnews::make_cpu_encoder(model.config, model.weights, nullptr, options));
-  for (uint32_t seed = 0; seed < 4; ++seed) {
-    const justnews::PackedBatch batch =
-        justnews::testing::make_random_batch(model.config, {50, 120, 7, 90}, 500 + seed);
-    JN_RETURN_IF_ERROR(encoder->forward(batch, justnews::ForwardRequest{true, false, false}).status());
-  }
-  return recorder.finish(99.9f);
-}
 
 int main(int argc, char** argv) {
   CudaEncoderOptions options;
@@ -203,7 +185,7 @@ int main(int argc, char** argv) {
     const auto model = justnews::testing::make_random_model(bench.shape, 42);
     justnews::ActivationCalibration calibration;
     if (static_scales) {
-      auto calibrated = calibrate_random(model);
+      auto calibrated = justnews::testing::calibrate_random_model(model);
       if (!calibrated.ok()) {
         std::fprintf(stderr, "%s: %s\n", bench.name.c_str(), calibrated.status().to_string().c_str());
         return 1;

@@ -655,17 +655,8 @@ double min_row_cosine(const Tensor& a, const Tensor& b) {
 }
 
 ActivationCalibration calibrate(const RandomModel& model) {
-  ActivationStatsRecorder recorder(model.config.num_layers);
-  CpuEncoderOptions options;
-  options.observer = &recorder;
-  auto encoder = make_cpu_encoder(model.config, model.weights, nullptr, options);
-  EXPECT_TRUE(encoder.ok());
-  for (uint32_t seed = 0; seed < 4; ++seed) {
-    const PackedBatch batch = make_random_batch(model.config, {50, 120, 7, 90}, 500 + seed);
-    EXPECT_TRUE((*encoder)->forward(batch, ForwardRequest{true, false, false}).ok());
-  }
-  auto calibration = recorder.finish(99.9f);
-  EXPECT_TRUE(calibration.ok());
+  auto calibration = calibrate_random_model(model);
+  EXPECT_TRUE(calibration.ok()) << calibration.status().to_string();
   return std::move(calibration).value();
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/cpu/cpu_encoder.h"
+
 namespace justnews::testing {
 
 namespace {
@@ -96,6 +98,18 @@ PackedBatch make_random_batch(const EncoderConfig& config, const std::vector<int
     batch.append(ids, types);
   }
   return batch;
+}
+
+Result<ActivationCalibration> calibrate_random_model(const RandomModel& model) {
+  ActivationStatsRecorder recorder(model.config.num_layers);
+  CpuEncoderOptions options;
+  options.observer = &recorder;
+  JN_ASSIGN_OR_RETURN(auto encoder, make_cpu_encoder(model.config, model.weights, nullptr, options));
+  for (uint32_t seed = 0; seed < 4; ++seed) {
+    const PackedBatch batch = make_random_batch(model.config, {50, 120, 7, 90}, 500 + seed);
+    JN_RETURN_IF_ERROR(encoder->forward(batch, ForwardRequest{true, false, false}).status());
+  }
+  return recorder.finish(99.9f);
 }
 
 }  // namespace justnews::testing

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <random>
 
+#include "core/status.h"
 #include "engine/packed_batch.h"
 #include "model/encoder_config.h"
 #include "model/encoder_weights.h"
+#include "quant/activation_stats.h"
 
 namespace justnews::testing {
 
@@ -38,5 +40,9 @@ RandomModel make_random_model(const RandomModelShape& shape, uint32_t seed);
 // has two or more token types).
 PackedBatch make_random_batch(const EncoderConfig& config, const std::vector<int64_t>& lengths,
                               uint32_t seed);
+
+// Per-tensor activation scales for a random model, as `justnews compile --calibrate` computes them
+// from texts: the CPU FP32 encoder's layer inputs on four random batches, 99.9th percentile.
+Result<ActivationCalibration> calibrate_random_model(const RandomModel& model);
 
 }  // namespace justnews::testing
