@@ -4,7 +4,7 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests ops engine profile tokenizer pipeline pipeline_fp8.
+# Logs go to $OUT. Steps: tests ops engine launch_ab quantized profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -51,6 +51,25 @@ for step in "$@"; do
       PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
         --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix $news_mix \
         --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
+      ;;
+    launch_ab)
+      # Dependent launches (PDL) on and off, interleaved, BERT-base in the precisions that matter.
+      news_mix=.carry/news_mix.ids
+      for args in "fp16" "fp8 --static-scales" "int8" "int8 --static-scales"; do
+        for launch in "" "--no-dependent-launch"; do
+          echo "## --precision $args $launch"
+          .carry/bin/cuda_encoder_bench --precision $args $launch --iterations 100 --models bert-base \
+            --news-mix $news_mix
+        done
+      done 2>&1 | tee "$OUT/launch_ab.log"
+      ;;
+    quantized)
+      # The 8-bit precisions against our fp16 in one call (fp16 first and last: the drift between).
+      news_mix=.carry/news_mix.ids
+      for args in "fp16" "fp8" "fp8 --static-scales" "int8" "int8 --static-scales" "fp16"; do
+        .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm \
+          --news-mix $news_mix
+      done 2>&1 | tee "$OUT/quantized.log"
       ;;
     tokenizer)
       PYTHONUNBUFFERED=1 python3 bench/peers/tokenizer_peer.py --bench .carry/bin/bench_tokenizer --repeats 3 \

@@ -8,7 +8,7 @@
 #   report: carry .carry/minipack.tar.xz .carry/minilm16.tar.xz .carry/news_tiny
 #           the accuracy report of every CUDA precision on AG News titles (with labels) and on
 #           Reuters titles, and `justnews compile --precision auto`
-# Usage: bench/run_minilm_device.sh parity|report
+# Usage: bench/run_minilm_device.sh parity|report  (REPORT_ARGS: more `justnews quantize` flags)
 set -u
 mode=${1:?usage: bench/run_minilm_device.sh parity|report}
 OUT=${OUT:-/tmp/out}
@@ -33,10 +33,10 @@ if [ "$mode" = parity ]; then
 fi
 .carry/bin/justnews quantize $model --report --device cuda --eval $news/agnews_test.jsonl --field title \
   --label-field label --limit 1000 --calibrate $news/reuters21578.jsonl --calibrate-field body \
-  --calibrate-limit 512 2>&1 | tee "$OUT/quant_agnews.log"
+  --calibrate-limit 512 ${REPORT_ARGS:-} 2>&1 | tee "$OUT/quant_agnews.log"
 .carry/bin/justnews quantize $model --report --device cuda --eval $news/reuters21578.jsonl --field title \
-  --limit 1000 --calibrate $news/reuters21578.jsonl --calibrate-field body --calibrate-limit 512 2>&1 \
-  | tee "$OUT/quant_reuters.log"
+  --limit 1000 --calibrate $news/reuters21578.jsonl --calibrate-field body --calibrate-limit 512 \
+  ${REPORT_ARGS:-} 2>&1 | tee "$OUT/quant_reuters.log"
 .carry/bin/justnews compile $model --precision auto --calibrate $news/reuters21578.jsonl \
   --eval $news/agnews_test.jsonl --eval-field title --label-field label --max-accuracy-drop 0.005 \
   --max-batch-tokens 16384 --max-batch-sequences 128 --cache-dir /tmp/jn_cache 2>&1 | tee "$OUT/compile_auto.log"

@@ -6,13 +6,17 @@
 // device-resident inputs (no host copies), the figure comparable with the torch peers. Reports
 // p50/p90/p99, throughput and the device memory the encoder holds.
 //
-// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune] [--iterations N] [--no-graphs]
+// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune]
+// [--iterations N] [--no-graphs]
 //                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
 //                           [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128]
-//                           [--no-fused-gelu]
+//                           [--no-fused-gelu] [--no-dependent-launch]  (kernels in plain stream
+//                           order, no PDL)
+//                           [--dependent-launch-max-tokens N]  (PDL up to N tokens per forward)
 //                           [--gemm-tuning FILE]  (a timing cache: read at start, written at exit;
 //                                                  one model per file, as beside an engine plan)
-//                           [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
+//                           [--static-scales]  (fp8 / int8: calibrated per-tensor activation
+//                           scales,
 //                                               calibrate_random_model in random_model.h)
 #include <cuda_runtime.h>
 
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "engine/cuda/cuda_encoder.h"
+#include "engine/cuda/dependent_launch.h"
 #include "random_model.h"
 
 namespace {
@@ -134,6 +139,10 @@ int main(int argc, char** argv) {
       static_scales = true;
     } else if (flag == "--no-fused-gelu") {
       options.fused_gelu_gemm = false;
+    } else if (flag == "--no-dependent-launch") {
+      justnews::cuda::set_dependent_launch(false);
+    } else if (flag == "--dependent-launch-max-tokens" && has_value) {
+      options.dependent_launch_max_tokens = std::atoll(argv[++arg]);
     } else if (flag == "--gelu-tanh") {
       options.gelu_erf_as_tanh = true;
     } else if (flag == "--news-mix" && has_value) {

@@ -12,6 +12,7 @@
 #include "cuda_test_util.h"
 #include "engine/cpu/cpu_encoder.h"
 #include "engine/cuda/cuda_encoder.h"
+#include "engine/cuda/dependent_launch.h"
 #include "model/model_dir.h"
 #include "model/weight_file.h"
 #include "random_model.h"
@@ -198,6 +199,55 @@ TEST(CudaEncoderGraphs, ReplayMatchesEagerForNewInputsOfTheSameShape) {
     const std::vector<float> b(expected->hidden_states.data_as<float>(),
                                expected->hidden_states.data_as<float>() + expected->hidden_states.numel());
     EXPECT_EQ(a, b) << "batch " << idx;
+  }
+}
+
+// Dependent launches (PDL) let a kernel start while the previous one finishes; every kernel waits
+// before touching memory, so the output must be the plain stream order's, bit for bit, eager and
+// in graphs, for the native path and both code-GEMM paths (calibrated FP8 included, whose GEMMs
+// and attention write the next layer's codes). Big enough for kernels of several waves.
+TEST(CudaEncoderDependentLaunch, MatchesPlainStreamOrderBitForBit) {
+  JN_SKIP_WITHOUT_GPU();
+  RandomModelShape shape;
+  shape.hidden_size = 256;
+  shape.num_heads = 4;
+  shape.intermediate_size = 1024;
+  const RandomModel model = make_random_model(shape, 17);
+  auto calibration = calibrate_random_model(model);
+  ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
+  const PackedBatch batch = make_random_batch(model.config, std::vector<int64_t>(24, 128), 71);
+  for (const char* precision : {"fp16", "fp8", "fp8-static", "int8"}) {
+    CudaEncoderOptions options;
+    const std::string name = precision;
+    ASSERT_TRUE(apply_precision_name(name == "fp8-static" ? "fp8" : name, options).ok());
+    if (name == "fp8-static") {
+      options.calibration = &*calibration;
+      options.static_activation_scales = true;
+    }
+    options.max_batch_tokens = 4096;
+    options.autotune_gemms = false;  // both orders must run the same GEMM algorithms
+    options.use_cuda_graphs = false;
+    auto eager = make_cuda_encoder(model.config, model.weights, options);
+    options.use_cuda_graphs = true;
+    auto graphed = make_cuda_encoder(model.config, model.weights, options);
+    ASSERT_TRUE(eager.ok() && graphed.ok()) << name;
+    cuda::set_dependent_launch(false);
+    auto expected = (*eager)->forward(batch, {true, false, true});
+    cuda::set_dependent_launch(true);
+    ASSERT_TRUE(expected.ok()) << name << ": " << expected.status().to_string();
+    const std::vector<float> want(
+        expected->hidden_states.data_as<float>(),
+        expected->hidden_states.data_as<float>() + expected->hidden_states.numel());
+    // Eager twice, then the graph's eager run, capture and replay.
+    for (int run = 0; run < 5; ++run) {
+      Encoder& encoder = run < 2 ? **eager : **graphed;
+      auto actual = encoder.forward(batch, {true, false, true});
+      ASSERT_TRUE(actual.ok()) << name << ": " << actual.status().to_string();
+      const std::vector<float> got(
+          actual->hidden_states.data_as<float>(),
+          actual->hidden_states.data_as<float>() + actual->hidden_states.numel());
+      EXPECT_EQ(got, want) << name << ", run " << run << (run < 2 ? " (eager)" : " (graphs)");
+    }
   }
 }
 

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -279,6 +278,68 @@ class Sm90GemmTest : public ::testing::Test {
   cuda::DeviceBuffer workspace_;
 };
 
+// The operands of a code GEMM: x [rows, depth] and w [cols, depth] quantised per row (FP8 or
+// INT8, as the encoder quantises them), on the device, and the host copies a reference loop needs.
+struct CodeOperands {
+  cuda::Sm90Codes format = cuda::Sm90Codes::kFp8E4M3;
+  std::vector<uint8_t> x_codes, w_codes;
+  std::vector<float> x_scales, w_scales;
+  cuda::DeviceBuffer x_gpu, w_gpu, x_scales_gpu, w_scales_gpu;
+
+  static CodeOperands make(cuda::Sm90Codes format, const std::vector<float>& x, int64_t rows,
+                           const std::vector<float>& w, int64_t cols, int64_t depth) {
+    CodeOperands operands;
+    operands.format = format;
+    const auto as_bytes = [](const std::vector<int8_t>& codes) {
+      return std::vector<uint8_t>(codes.begin(), codes.end());
+    };
+    if (format == cuda::Sm90Codes::kFp8E4M3) {
+      auto qx = quantize_fp8_per_row(x.data(), rows, depth, "x");
+      auto qw = quantize_fp8_per_row(w.data(), cols, depth, "w");
+      EXPECT_TRUE(qx.ok() && qw.ok());
+      operands.x_codes = qx->codes, operands.x_scales = qx->scales;
+      operands.w_codes = qw->codes, operands.w_scales = qw->scales;
+    } else {
+      auto qx = quantize_int8_per_row(x.data(), rows, depth, "x");
+      auto qw = quantize_int8_per_row(w.data(), cols, depth, "w");
+      EXPECT_TRUE(qx.ok() && qw.ok());
+      operands.x_codes = as_bytes(qx->codes), operands.x_scales = qx->scales;
+      operands.w_codes = as_bytes(qw->codes), operands.w_scales = qw->scales;
+    }
+    operands.x_gpu = upload_raw(operands.x_codes);
+    operands.w_gpu = upload_raw(operands.w_codes);
+    operands.x_scales_gpu = upload_raw(operands.x_scales);
+    operands.w_scales_gpu = upload_raw(operands.w_scales);
+    return operands;
+  }
+
+  double decode(uint8_t code) const {
+    return format == cuda::Sm90Codes::kFp8E4M3 ? fp8_e4m3_to_float(code)
+                                               : static_cast<int8_t>(code);
+  }
+  // sum_k x[r, k] w[c, k] * x_scale[r] * w_scale[c] in double, from the codes.
+  double scaled_sum(int64_t r, int64_t c, int64_t depth) const {
+    double sum = 0;
+    for (int64_t k = 0; k < depth; ++k)
+      sum += decode(x_codes[r * depth + k]) * decode(w_codes[c * depth + k]);
+    return sum * x_scales[r] * w_scales[c];
+  }
+  cuda::Sm90ScaledGemmArgs args(int64_t rows, int64_t cols, int64_t depth, const void* bias,
+                                void* out) const {
+    cuda::Sm90ScaledGemmArgs gemm;
+    gemm.codes = format, gemm.rows = rows, gemm.cols = cols, gemm.depth = depth;
+    gemm.input_codes = x_gpu.data(), gemm.weight_codes = w_gpu.data();
+    gemm.row_scales = static_cast<const float*>(x_scales_gpu.data());
+    gemm.col_scales = static_cast<const float*>(w_scales_gpu.data());
+    gemm.bias = bias, gemm.out = out;
+    return gemm;
+  }
+};
+
+const char* format_name(cuda::Sm90Codes format) {
+  return format == cuda::Sm90Codes::kFp8E4M3 ? "fp8" : "int8";
+}
+
 // Scaled FP8 / INT8 GEMMs against a double loop over the same codes, at row counts that leave
 // partial tiles (1, 45, 300) and a column count that is not a tile multiple, through both
 // schedules (the first call of each shape times them; later calls run the chosen one).
@@ -287,61 +348,31 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
     for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
       for (const bool autotune : {false, true}) {
         const int64_t in = 384, out = 160;
-        const std::vector<float> x_values = random_values(rows * in, 11 + rows);
-        const std::vector<float> w_values = random_values(out * in, 12, 0.f, 0.05f);
+        const CodeOperands operands =
+            CodeOperands::make(format, random_values(rows * in, 11 + rows), rows,
+                               random_values(out * in, 12, 0.f, 0.05f), out, in);
         std::vector<float> bias = random_values(out, 13, 0.f, 0.5f);
-        std::vector<uint8_t> x_codes, w_codes;
-        std::vector<float> x_scales, w_scales;
-        std::function<double(uint8_t)> decode;
-        if (format == cuda::Sm90Codes::kFp8E4M3) {
-          auto x = quantize_fp8_per_row(x_values.data(), rows, in, "x");
-          auto w = quantize_fp8_per_row(w_values.data(), out, in, "w");
-          ASSERT_TRUE(x.ok() && w.ok());
-          x_codes = x->codes, w_codes = w->codes, x_scales = x->scales, w_scales = w->scales;
-          decode = [](uint8_t code) { return static_cast<double>(fp8_e4m3_to_float(code)); };
-        } else {
-          auto x = quantize_int8_per_row(x_values.data(), rows, in, "x");
-          auto w = quantize_int8_per_row(w_values.data(), out, in, "w");
-          ASSERT_TRUE(x.ok() && w.ok());
-          for (int8_t code : x->codes) x_codes.push_back(static_cast<uint8_t>(code));
-          for (int8_t code : w->codes) w_codes.push_back(static_cast<uint8_t>(code));
-          x_scales = x->scales, w_scales = w->scales;
-          decode = [](uint8_t code) { return static_cast<double>(static_cast<int8_t>(code)); };
-        }
-        auto x_gpu = upload_raw(x_codes);
-        auto w_gpu = upload_raw(w_codes);
-        auto x_scales_gpu = upload_raw(x_scales);
-        auto w_scales_gpu = upload_raw(w_scales);
         auto bias_gpu = upload(bias, Precision::kFp16);
         auto out_gpu = poisoned(rows * out, 2);
-        cuda::Sm90ScaledGemmArgs args;
-        args.codes = format, args.rows = rows, args.cols = out, args.depth = in;
-        args.input_codes = x_gpu.data(), args.weight_codes = w_gpu.data();
-        args.row_scales = static_cast<const float*>(x_scales_gpu.data());
-        args.col_scales = static_cast<const float*>(w_scales_gpu.data());
-        args.bias = bias_gpu.data();
-        args.out = out_gpu.data();
-        const Status status =
-            cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr, autotune);
+        const Status status = cuda::launch_sm90_scaled_gemm(
+            operands.args(rows, out, in, bias_gpu.data(), out_gpu.data()), workspace_.data(),
+            kWorkspaceBytes, nullptr, autotune);
         ASSERT_TRUE(status.ok()) << status.to_string();
         ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         const std::vector<float> actual = download_half(out_gpu, rows * out);
         std::vector<float> expected(rows * out);
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t o = 0; o < out; ++o) {
-            double sum = 0;
-            for (int64_t k = 0; k < in; ++k) sum += decode(x_codes[r * in + k]) * decode(w_codes[o * in + k]);
-            expected[r * out + o] = static_cast<float>(sum * x_scales[r] * w_scales[o] + bias[o]);
-          }
-        }
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t o = 0; o < out; ++o)
+            expected[r * out + o] = static_cast<float>(operands.scaled_sum(r, o, in) + bias[o]);
         float largest = 0.f;
         for (float value : expected) largest = std::max(largest, std::abs(value));
         // One fp16 rounding of the output (0.05%); FP8 adds Hopper's fast accumulation, which keeps
         // fewer accumulator bits than fp32 (1.06% seen on one element under cuBLASLt).
         const float relative = format == cuda::Sm90Codes::kInt8 ? 1e-3f : 2e-2f;
         for (size_t idx = 0; idx < expected.size(); ++idx)
-          ASSERT_NEAR(actual[idx], expected[idx], 2e-3f * largest + relative * std::abs(expected[idx]))
-              << (format == cuda::Sm90Codes::kInt8 ? "int8 " : "fp8 ") << rows << " rows, autotune " << autotune
+          ASSERT_NEAR(actual[idx], expected[idx],
+                      2e-3f * largest + relative * std::abs(expected[idx]))
+              << format_name(format) << " " << rows << " rows, autotune " << autotune
               << ", element " << idx;
         EXPECT_GT(cosine(actual, expected), 0.9999);
       }
@@ -349,73 +380,61 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
   }
 }
 
-// The FP8 FFN-in GEMM that writes the next GEMM's codes: E4M3 of gelu(scaled sum + bias) / scale
-// against a double loop, through the schedule choice, with a scale small enough that the largest
-// values saturate at 448.
+// The FFN-in GEMM that writes the next GEMM's codes: codes of gelu(scaled sum + bias) / scale
+// against a double loop, for FP8 (E4M3, saturating at 448) and INT8 (rounded, clamped to +-127),
+// through the schedule choice, with a scale small enough that the largest values saturate.
 TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
   const int64_t in = 384, out = 1536;
-  for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
-    const std::vector<float> x_values = random_values(rows * in, 51 + rows);
-    const std::vector<float> w_values = random_values(out * in, 52, 0.f, 0.05f);
-    std::vector<float> bias = random_values(out, 53, 0.f, 0.5f);
-    auto x = quantize_fp8_per_row(x_values.data(), rows, in, "x");
-    auto w = quantize_fp8_per_row(w_values.data(), out, in, "w");
-    ASSERT_TRUE(x.ok() && w.ok());
-    auto bias_gpu = upload(bias, Precision::kFp16);  // rounds bias to fp16, as the GPU reads it
-    std::vector<double> activated(rows * out);
-    double largest = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t o = 0; o < out; ++o) {
-        double sum = 0;
-        for (int64_t k = 0; k < in; ++k)
-          sum += static_cast<double>(fp8_e4m3_to_float(x->codes[r * in + k])) *
-                 fp8_e4m3_to_float(w->codes[o * in + k]);
-        const double value = sum * x->scales[r] * w->scales[o] + bias[o];
-        activated[r * out + o] = 0.5 * value * (1.0 + std::erf(value / std::sqrt(2.0)));
-        largest = std::max(largest, std::abs(activated[r * out + o]));
+  for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
+    const bool fp8 = format == cuda::Sm90Codes::kFp8E4M3;
+    const double max_code = fp8 ? kFp8E4M3Max : 127.0;
+    for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
+      const CodeOperands operands =
+          CodeOperands::make(format, random_values(rows * in, 51 + rows), rows,
+                             random_values(out * in, 52, 0.f, 0.05f), out, in);
+      std::vector<float> bias = random_values(out, 53, 0.f, 0.5f);
+      auto bias_gpu = upload(bias, Precision::kFp16);  // rounds bias to fp16, as the GPU reads it
+      std::vector<double> activated(rows * out);
+      double largest = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t o = 0; o < out; ++o) {
+          const double value = operands.scaled_sum(r, o, in) + bias[o];
+          activated[r * out + o] = 0.5 * value * (1.0 + std::erf(value / std::sqrt(2.0)));
+          largest = std::max(largest, std::abs(activated[r * out + o]));
+        }
       }
+      const float next_scale = static_cast<float>(largest / max_code * 0.6);  // top 40% saturate
+      auto next_scale_gpu = upload_raw(std::vector<float>{next_scale});
+      auto out_gpu = poisoned(rows * out, 1);
+      cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
+      args.gelu_codes_scale = static_cast<const float*>(next_scale_gpu.data());
+      const Status status =
+          cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr);
+      ASSERT_TRUE(status.ok()) << status.to_string();
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
+      size_t exact = 0, saturated = 0;
+      for (size_t idx = 0; idx < codes.size(); ++idx) {
+        const double target = activated[idx] / next_scale;
+        const double clamped = std::clamp(target, -max_code, max_code);
+        const double decoded = operands.decode(codes[idx]);
+        // FP8: half an E4M3 step (6.25% of the value) plus fast accumulation's error, and a floor
+        // for values near zero (subnormal steps). INT8: one step at most (a sum next to a rounding
+        // boundary), and never -128.
+        const double tolerance = fp8 ? 0.09 * std::abs(clamped) + 0.5 : 1.0;
+        ASSERT_NEAR(decoded, clamped, tolerance)
+            << format_name(format) << " " << rows << " rows, element " << idx;
+        const uint8_t want = fp8 ? float_to_fp8_e4m3(static_cast<float>(target))
+                                 : static_cast<uint8_t>(static_cast<int8_t>(std::round(clamped)));
+        exact += codes[idx] == want;
+        saturated += std::abs(target) > max_code;
+      }
+      // Codes differ only where fp32 sums land next to a rounding boundary.
+      EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97)
+          << format_name(format) << " " << rows << " rows";
+      if (rows > 1) EXPECT_GT(saturated, 0u) << format_name(format);
     }
-    const float next_scale = static_cast<float>(largest / kFp8E4M3Max * 0.6);  // top 40% saturate
-    auto x_gpu = upload_raw(x->codes);
-    auto w_gpu = upload_raw(w->codes);
-    auto x_scales_gpu = upload_raw(x->scales);
-    auto w_scales_gpu = upload_raw(w->scales);
-    auto next_scale_gpu = upload_raw(std::vector<float>{next_scale});
-    auto out_gpu = poisoned(rows * out, 1);
-    cuda::Sm90ScaledGemmArgs args;
-    args.rows = rows, args.cols = out, args.depth = in;
-    args.input_codes = x_gpu.data(), args.weight_codes = w_gpu.data();
-    args.row_scales = static_cast<const float*>(x_scales_gpu.data());
-    args.col_scales = static_cast<const float*>(w_scales_gpu.data());
-    args.bias = bias_gpu.data(), args.out = out_gpu.data();
-    args.gelu_codes_scale = static_cast<const float*>(next_scale_gpu.data());
-    const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr);
-    ASSERT_TRUE(status.ok()) << status.to_string();
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
-    size_t exact = 0, saturated = 0;
-    for (size_t idx = 0; idx < codes.size(); ++idx) {
-      const double target = activated[idx] / next_scale;
-      const double clamped = std::clamp(target, -double{kFp8E4M3Max}, double{kFp8E4M3Max});
-      const double decoded = fp8_e4m3_to_float(codes[idx]);
-      // Half an E4M3 step (6.25% of the value) plus fast accumulation's error, and a floor for
-      // values near zero (subnormal steps).
-      ASSERT_NEAR(decoded, clamped, 0.09 * std::abs(clamped) + 0.5)
-          << rows << " rows, element " << idx;
-      exact += codes[idx] == float_to_fp8_e4m3(static_cast<float>(target));
-      saturated += std::abs(target) > kFp8E4M3Max;
-    }
-    // Codes differ only where fp32 sums land next to a rounding boundary.
-    EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97) << rows << " rows";
-    if (rows > 1) EXPECT_GT(saturated, 0u);
   }
-  cuda::Sm90ScaledGemmArgs int8_args;
-  int dummy = 0;
-  int8_args.codes = cuda::Sm90Codes::kInt8, int8_args.rows = 4, int8_args.cols = 64, int8_args.depth = 64;
-  int8_args.input_codes = &dummy, int8_args.weight_codes = &dummy, int8_args.out = &dummy;
-  int8_args.row_scales = reinterpret_cast<const float*>(&dummy), int8_args.col_scales = int8_args.row_scales;
-  int8_args.gelu_codes_scale = int8_args.row_scales;
-  EXPECT_EQ(cuda::launch_sm90_scaled_gemm(int8_args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
 }
 
 // The fp16 / bf16 bias + erf-GELU GEMM against a double loop with exact erf, through each schedule
@@ -475,53 +494,69 @@ TEST_F(Sm90GemmTest, BiasGeluMatchesLoop) {
   }
 }
 
-// Attention writing the context as FP8 codes (calibrated scale) against the fp16 attention's output
-// quantised on the host, for the head dims the tensor-core kernels take; bad arguments are refused.
-TEST(AttentionFp8Codes, MatchFp16Attention) {
+// Attention writing the next GEMM's codes against the fp16 attention quantised on the host, for
+// both formats and the three tensor-core head dims, with a scale that makes the largest saturate.
+TEST(AttentionCodes, MatchFp16Attention) {
   JN_SKIP_WITHOUT_GPU();
   const std::vector<int32_t> offsets = {0, 37, 100, 228};  // three sequences, one past a 128 tile
   const int64_t tokens = offsets.back(), heads = 4;
   auto offsets_gpu = upload_raw(offsets);
-  for (const int64_t head_dim : {int64_t{32}, int64_t{64}, int64_t{128}}) {
-    const int64_t hidden = heads * head_dim;
-    std::vector<float> qkv = random_values(tokens * 3 * hidden, 61 + head_dim);
-    auto qkv_gpu = upload(qkv, Precision::kFp16);
-    auto reference_gpu = poisoned(tokens * hidden, 2);
-    ASSERT_TRUE(cuda::launch_attention(Precision::kFp16, qkv_gpu.data(),
-                                       static_cast<const int32_t*>(offsets_gpu.data()), 3, 128, heads,
-                                       head_dim, reference_gpu.data(), nullptr).ok());
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    const std::vector<float> reference = download_half(reference_gpu, tokens * hidden);
-    float largest = 0.f;
-    for (float value : reference) largest = std::max(largest, std::abs(value));
-    const float scale = largest / kFp8E4M3Max * 0.8f;  // the largest 20% of the range saturate
-    auto scale_gpu = upload_raw(std::vector<float>{scale});
-    auto codes_gpu = poisoned(tokens * hidden, 1);
-    const Status status = cuda::launch_attention_fp8_codes(
-        qkv_gpu.data(), static_cast<const int32_t*>(offsets_gpu.data()), 3, 128, heads, head_dim,
-        static_cast<uint8_t*>(codes_gpu.data()), static_cast<const float*>(scale_gpu.data()), nullptr);
-    ASSERT_TRUE(status.ok()) << status.to_string();
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    const std::vector<uint8_t> codes = download<uint8_t>(codes_gpu, tokens * hidden);
-    size_t exact = 0;
-    for (size_t idx = 0; idx < codes.size(); ++idx) {
-      const float target = std::clamp(reference[idx] / scale, -kFp8E4M3Max, kFp8E4M3Max);
-      // Half an E4M3 step, plus the fp16 rounding of the reference and the subnormal floor.
-      ASSERT_NEAR(fp8_e4m3_to_float(codes[idx]), target, 0.07f * std::abs(target) + 0.02f)
-          << "head_dim " << head_dim << ", element " << idx;
-      exact += codes[idx] == float_to_fp8_e4m3(target);
+  for (const cuda::CodeFormat format : {cuda::CodeFormat::kFp8E4M3, cuda::CodeFormat::kInt8}) {
+    const bool fp8 = format == cuda::CodeFormat::kFp8E4M3;
+    const float max_code = fp8 ? kFp8E4M3Max : 127.f;
+    for (const int64_t head_dim : {int64_t{32}, int64_t{64}, int64_t{128}}) {
+      const int64_t hidden = heads * head_dim;
+      std::vector<float> qkv = random_values(tokens * 3 * hidden, 61 + head_dim);
+      auto qkv_gpu = upload(qkv, Precision::kFp16);
+      auto reference_gpu = poisoned(tokens * hidden, 2);
+      ASSERT_TRUE(cuda::launch_attention(Precision::kFp16, qkv_gpu.data(),
+                                         static_cast<const int32_t*>(offsets_gpu.data()), 3, 128,
+                                         heads, head_dim, reference_gpu.data(), nullptr)
+                      .ok());
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::vector<float> reference = download_half(reference_gpu, tokens * hidden);
+      float largest = 0.f;
+      for (float value : reference) largest = std::max(largest, std::abs(value));
+      const float scale = largest / max_code * 0.8f;  // the largest 20% of the range saturate
+      auto scale_gpu = upload_raw(std::vector<float>{scale});
+      auto codes_gpu = poisoned(tokens * hidden, 1);
+      const Status status = cuda::launch_attention_codes(
+          qkv_gpu.data(), static_cast<const int32_t*>(offsets_gpu.data()), 3, 128, heads, head_dim,
+          format, static_cast<uint8_t*>(codes_gpu.data()),
+          static_cast<const float*>(scale_gpu.data()), nullptr);
+      ASSERT_TRUE(status.ok()) << status.to_string();
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::vector<uint8_t> codes = download<uint8_t>(codes_gpu, tokens * hidden);
+      size_t exact = 0;
+      for (size_t idx = 0; idx < codes.size(); ++idx) {
+        const float target = std::clamp(reference[idx] / scale, -max_code, max_code);
+        if (fp8) {
+          // Half an E4M3 step, plus the fp16 rounding of the reference and the subnormal floor.
+          ASSERT_NEAR(fp8_e4m3_to_float(codes[idx]), target, 0.07f * std::abs(target) + 0.02f)
+              << "fp8, head_dim " << head_dim << ", element " << idx;
+          exact += codes[idx] == float_to_fp8_e4m3(target);
+        } else {
+          // Half a step, plus the fp16 rounding of the reference (0.05% of 127).
+          const int8_t code = static_cast<int8_t>(codes[idx]);
+          ASSERT_NEAR(code, target, 0.57f) << "int8, head_dim " << head_dim << ", element " << idx;
+          exact += code == static_cast<int8_t>(std::round(target));
+        }
+      }
+      // The fp16 path rounds before quantising; codes differ only next to rounding boundaries.
+      EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97)
+          << (fp8 ? "fp8" : "int8") << ", head_dim " << head_dim;
     }
-    // The fp16 path rounds before quantising; codes differ only next to rounding boundaries.
-    EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97) << "head_dim " << head_dim;
   }
   int dummy = 0;
-  EXPECT_EQ(cuda::launch_attention_fp8_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3,
-                                             128, heads, 64, nullptr, nullptr, nullptr)
-                .code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(cuda::launch_attention_fp8_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3,
-                                             128, heads, 16, reinterpret_cast<uint8_t*>(&dummy),
-                                             reinterpret_cast<const float*>(&dummy), nullptr)
+  EXPECT_EQ(
+      cuda::launch_attention_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3, 128,
+                                   heads, 64, cuda::CodeFormat::kInt8, nullptr, nullptr, nullptr)
+          .code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(cuda::launch_attention_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3,
+                                         128, heads, 16, cuda::CodeFormat::kFp8E4M3,
+                                         reinterpret_cast<uint8_t*>(&dummy),
+                                         reinterpret_cast<const float*>(&dummy), nullptr)
                 .code(),
             StatusCode::kUnsupported);
 }
@@ -544,27 +579,16 @@ TEST_F(Sm90GemmTest, BiasGeluRefusesMissingOperands) {
 // Captured into a CUDA graph (as the encoder runs them), the GEMMs give the eager result bit for bit.
 TEST_F(Sm90GemmTest, GraphReplayMatchesEager) {
   const int64_t rows = 200, in = 512, out = 256;
-  const std::vector<float> x_values = random_values(rows * in, 31);
-  const std::vector<float> w_values = random_values(out * in, 32, 0.f, 0.05f);
+  const CodeOperands operands =
+      CodeOperands::make(cuda::Sm90Codes::kFp8E4M3, random_values(rows * in, 31), rows,
+                         random_values(out * in, 32, 0.f, 0.05f), out, in);
   std::vector<float> bias = random_values(out, 33);
-  auto x = quantize_fp8_per_row(x_values.data(), rows, in, "x");
-  auto w = quantize_fp8_per_row(w_values.data(), out, in, "w");
-  ASSERT_TRUE(x.ok() && w.ok());
-  auto x_gpu = upload_raw(x->codes);
-  auto w_gpu = upload_raw(w->codes);
-  auto x_scales_gpu = upload_raw(x->scales);
-  auto w_scales_gpu = upload_raw(w->scales);
   auto bias_gpu = upload(bias, Precision::kFp16);
   auto eager = poisoned(rows * out, 2);
   auto replayed = poisoned(rows * out, 2);
   cudaStream_t stream = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
-  cuda::Sm90ScaledGemmArgs args;
-  args.rows = rows, args.cols = out, args.depth = in;
-  args.input_codes = x_gpu.data(), args.weight_codes = w_gpu.data();
-  args.row_scales = static_cast<const float*>(x_scales_gpu.data());
-  args.col_scales = static_cast<const float*>(w_scales_gpu.data());
-  args.bias = bias_gpu.data(), args.out = eager.data();
+  cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), eager.data());
   ASSERT_TRUE(cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, stream).ok());
   args.out = replayed.data();
   ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
@@ -699,33 +723,35 @@ TEST_F(QuantizedEncoderTest, CloseToFp32) {
 }
 
 // The GPU INT8 path against the CPU INT8 path: same per-channel weights, per-token activations (or
-// calibrated scales and SmoothQuant), so the only differences are fp16 activations and rounding.
+// calibrated scales, with SmoothQuant or without: without, attention and the FFN-in GEMM write the
+// next GEMM's codes themselves), so the only differences are fp16 activations and rounding.
 TEST_F(QuantizedEncoderTest, Int8MatchesCpuInt8) {
   const RandomModel model = make_random_model(bert_like_shape(), 78);
   const PackedBatch batch = make_random_batch(model.config, kLengths, 4);
   const ActivationCalibration calibration = calibrate(model);
-  for (const bool calibrated : {false, true}) {
+  for (const char* mode : {"dynamic", "calibrated + SmoothQuant", "calibrated"}) {
+    const std::string name = mode;
     CpuEncoderOptions cpu_options;
     cpu_options.precision = justnews::Precision::kInt8;
     CudaEncoderOptions gpu_options;
     gpu_options.linear_format = LinearFormat::kInt8;
     gpu_options.max_batch_tokens = 1024;
-    if (calibrated) {
+    if (name != "dynamic") {
       cpu_options.calibration = gpu_options.calibration = &calibration;
-      cpu_options.smoothquant_alpha = gpu_options.smoothquant_alpha = 0.5f;
       cpu_options.static_activation_scales = gpu_options.static_activation_scales = true;
     }
+    if (name == "calibrated + SmoothQuant")
+      cpu_options.smoothquant_alpha = gpu_options.smoothquant_alpha = 0.5f;
     auto cpu = run_cpu(model, batch, cpu_options);
     auto gpu = run_gpu(model, batch, gpu_options);
     ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
     ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
     const double hidden = cosine(as_vector(gpu->hidden_states), as_vector(cpu->hidden_states));
-    std::printf("int8 %s: GPU vs CPU int8 hidden cosine %.7f\n",
-                calibrated ? "calibrated" : "dynamic", hidden);
+    std::printf("int8 %s: GPU vs CPU int8 hidden cosine %.7f\n", mode, hidden);
     // Codes flip by one step where fp16 rounding of the input crosses a rounding boundary, so the
     // two INT8 paths differ by a fraction of the quantisation noise, not by nothing.
-    EXPECT_GT(hidden, 0.9995) << (calibrated ? "calibrated" : "dynamic");
-    EXPECT_GT(min_row_cosine(gpu->embeddings, cpu->embeddings), 0.9995);
+    EXPECT_GT(hidden, 0.9995) << mode;
+    EXPECT_GT(min_row_cosine(gpu->embeddings, cpu->embeddings), 0.9995) << mode;
   }
 }
 

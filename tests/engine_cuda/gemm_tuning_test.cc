@@ -50,13 +50,15 @@ TEST(GemmTuningText, AnotherLibraryVersionOrAMalformedLineIsRefusedWhole) {
   EXPECT_EQ(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 0 1 extra\n", "7").status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\n", "7").ok());  // empty is fine
-  // The bias + GELU GEMMs (kinds 2, 3) have a third candidate, the unfused path; the FP8 GELU-codes
-  // GEMM (kind 4) two schedules; kind 5 is unknown.
+  // The bias + GELU GEMMs (kinds 2, 3) have a third candidate, the unfused path; the FP8 and INT8
+  // GELU-codes GEMMs (kinds 4, 5) two schedules; kind 6 is unknown.
   EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 2 2\n", "7").ok());
   EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 3 3\n", "7").ok());
   EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 4 1\n", "7").ok());
   EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 4 2\n", "7").ok());
-  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 5 0\n", "7").ok());
+  EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 5 1\n", "7").ok());
+  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 5 2\n", "7").ok());
+  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 6 0\n", "7").ok());
 }
 
 TEST(GemmTuningFile, WritesAtomicallyAndReportsAMissingFile) {

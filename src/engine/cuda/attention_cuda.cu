@@ -6,7 +6,7 @@
 // block), v2 (wmma 16x16x16 with the softmax through
 // shared memory; kept for comparison) and a scalar FP32 one (every precision, head_dim 8..128)
 // used for fp32 and for the small head dims of test models. v3 / v4 can also write the context as
-// FP8 codes for the next GEMM (launch_attention_fp8_codes).
+// FP8 / INT8 codes for the next GEMM (launch_attention_codes).
 #include <cuda_fp8.h>
 #include <mma.h>
 
@@ -15,6 +15,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/dependent_launch.cuh"
 #include "engine/cuda/element_types.cuh"
 #include "engine/cuda/mma_sm80.cuh"
 
@@ -79,6 +80,7 @@ template <typename T, int kHeadDim>
 __global__ void __launch_bounds__(kTcThreads)
 attention_tensor_core_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads,
                              float scale_log2, T* out) {
+  wait_for_previous_kernel();
   using namespace nvcuda;
   using Layout = TcLayout<T, kHeadDim>;
   const int seq = blockIdx.z;
@@ -217,6 +219,7 @@ template <typename T, int kHeadDim>
 __global__ void __launch_bounds__(kScalarQueryTile)
 attention_scalar_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, float scale_log2,
                         T* out) {
+  wait_for_previous_kernel();
   const int seq = blockIdx.z;
   const int head = blockIdx.y;
   const int first_token = seq_offsets[seq];
@@ -422,8 +425,9 @@ constexpr int mma_min_blocks_per_sm() {
 
 template <typename T, int kHeadDim, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32, (mma_min_blocks_per_sm<kHeadDim, kWarps>()))
-attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, float scale_log2,
-                     T* out, uint8_t* codes, const float* code_scale) {
+    attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, float scale_log2,
+                         T* out, uint8_t* codes, const float* code_scale, bool int8_codes) {
+  wait_for_previous_kernel();
   using Layout = MmaLayout<T, kHeadDim, kWarps>;
   constexpr int kQueryTile = Layout::kQueryTile;
   constexpr int kLd = Layout::kLdTile;
@@ -512,7 +516,8 @@ attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, fl
     total += __shfl_xor_sync(0xffffffffu, total, 2);
     inv_sum[half] = 1.f / total;
   }
-  // FP8 codes for the next GEMM (a calibrated per-tensor scale): the context never exists in fp16.
+  // Codes for the next GEMM (a calibrated per-tensor scale): the context never exists in fp16.
+  // E4M3 saturates; INT8 rounds half away from zero and clamps to +-127, as the row epilogue does.
   const float code_multiplier = codes ? 1.f / *code_scale : 0.f;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
@@ -523,12 +528,20 @@ attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, fl
     for (int tile = 0; tile < kOutTiles; ++tile) {
       const float low = o_acc[tile][half * 2] * inv_sum[half];
       const float high = o_acc[tile][half * 2 + 1] * inv_sum[half];
-      if (codes) {
+      const int64_t at = row_start + tile * 8 + quad * 2;
+      if (codes && int8_codes) {
+        const auto code = [&](float value) {
+          return static_cast<uint8_t>(
+              static_cast<int8_t>(fminf(fmaxf(roundf(value * code_multiplier), -127.f), 127.f)));
+        };
+        *reinterpret_cast<uint16_t*>(codes + at) =
+            static_cast<uint16_t>(code(low) | (static_cast<uint16_t>(code(high)) << 8));
+      } else if (codes) {
         const __nv_fp8x2_storage_t pair = __nv_cvt_float2_to_fp8x2(
             make_float2(low * code_multiplier, high * code_multiplier), __NV_SATFINITE, __NV_E4M3);
-        *reinterpret_cast<__nv_fp8x2_storage_t*>(codes + row_start + tile * 8 + quad * 2) = pair;
+        *reinterpret_cast<__nv_fp8x2_storage_t*>(codes + at) = pair;
       } else {
-        *reinterpret_cast<uint32_t*>(out + row_start + tile * 8 + quad * 2) = pack_pair<T>(low, high);
+        *reinterpret_cast<uint32_t*>(out + at) = pack_pair<T>(low, high);
       }
     }
   }
@@ -546,16 +559,16 @@ Status launch_tensor_core(const T* qkv, const int32_t* seq_offsets, int64_t num_
   JN_CUDA_CHECK(attribute_error);
   const dim3 grid(static_cast<unsigned int>((max_sequence_length + kTcQueryTile - 1) / kTcQueryTile),
                   static_cast<unsigned int>(num_heads), static_cast<unsigned int>(num_sequences));
-  attention_tensor_core_kernel<T, kHeadDim><<<grid, kTcThreads, kSharedBytes, stream>>>(
-      qkv, seq_offsets, static_cast<int>(num_heads), scale_log2, out);
-  JN_CUDA_CHECK_LAUNCH(attention_tensor_core_kernel);
-  return ok_status();
+  return launch_kernel("attention_tensor_core_kernel", attention_tensor_core_kernel<T, kHeadDim>,
+                       grid, kTcThreads, kSharedBytes, stream, qkv, seq_offsets,
+                       static_cast<int>(num_heads), scale_log2, out);
 }
 
 template <typename T, int kHeadDim, int kWarps>
 Status launch_mma(const T* qkv, const int32_t* seq_offsets, int64_t num_sequences,
                   int64_t max_sequence_length, int64_t num_heads, float scale_log2, T* out,
-                  cudaStream_t stream, uint8_t* codes = nullptr, const float* code_scale = nullptr) {
+                  cudaStream_t stream, uint8_t* codes = nullptr, const float* code_scale = nullptr,
+                  bool int8_codes = false) {
   using Layout = MmaLayout<T, kHeadDim, kWarps>;
   constexpr size_t kSharedBytes = Layout::kTotalBytes;
   static const cudaError_t attribute_error = cudaFuncSetAttribute(
@@ -565,10 +578,9 @@ Status launch_mma(const T* qkv, const int32_t* seq_offsets, int64_t num_sequence
   const dim3 grid(
       static_cast<unsigned int>((max_sequence_length + Layout::kQueryTile - 1) / Layout::kQueryTile),
       static_cast<unsigned int>(num_heads), static_cast<unsigned int>(num_sequences));
-  attention_mma_kernel<T, kHeadDim, kWarps><<<grid, Layout::kThreads, kSharedBytes, stream>>>(
-      qkv, seq_offsets, static_cast<int>(num_heads), scale_log2, out, codes, code_scale);
-  JN_CUDA_CHECK_LAUNCH(attention_mma_kernel);
-  return ok_status();
+  return launch_kernel("attention_mma_kernel", attention_mma_kernel<T, kHeadDim, kWarps>, grid,
+                       Layout::kThreads, kSharedBytes, stream, qkv, seq_offsets,
+                       static_cast<int>(num_heads), scale_log2, out, codes, code_scale, int8_codes);
 }
 
 template <typename T, int kHeadDim>
@@ -578,10 +590,9 @@ Status launch_scalar(const T* qkv, const int32_t* seq_offsets, int64_t num_seque
   const dim3 grid(
       static_cast<unsigned int>((max_sequence_length + kScalarQueryTile - 1) / kScalarQueryTile),
       static_cast<unsigned int>(num_heads), static_cast<unsigned int>(num_sequences));
-  attention_scalar_kernel<T, kHeadDim><<<grid, kScalarQueryTile, 0, stream>>>(
-      qkv, seq_offsets, static_cast<int>(num_heads), scale_log2, out);
-  JN_CUDA_CHECK_LAUNCH(attention_scalar_kernel);
-  return ok_status();
+  return launch_kernel("attention_scalar_kernel", attention_scalar_kernel<T, kHeadDim>, grid,
+                       kScalarQueryTile, 0, stream, qkv, seq_offsets, static_cast<int>(num_heads),
+                       scale_log2, out);
 }
 
 template <typename T>
@@ -630,24 +641,35 @@ Status dispatch_head_dim(AttentionKernel kernel, const T* qkv, const int32_t* se
 
 }  // namespace
 
-Status launch_attention_fp8_codes(const void* qkv, const int32_t* seq_offsets,
-                                  int64_t num_sequences, int64_t max_sequence_length,
-                                  int64_t num_heads, int64_t head_dim, uint8_t* codes,
-                                  const float* code_scale, cudaStream_t stream) {
+Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64_t num_sequences,
+                              int64_t max_sequence_length, int64_t num_heads, int64_t head_dim,
+                              CodeFormat format, uint8_t* codes, const float* code_scale,
+                              cudaStream_t stream) {
   if (!codes || !code_scale)
-    return invalid_argument("attention (fp8 codes): codes and their scale are required");
+    return invalid_argument("attention (codes): codes and their scale are required");
   if (num_heads <= 0) return invalid_argument("attention: num_heads must be positive");
   if (num_sequences <= 0 || max_sequence_length <= 0) return ok_status();
   const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));
   const auto* input = static_cast<const __half*>(qkv);
+  const bool int8 = format == CodeFormat::kInt8;
   // The kernels kAuto would pick: v4 at head_dim 64, v3 at 32 and 128.
   switch (head_dim) {
-    case 32: return launch_mma<__half, 32, 4>(input, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, nullptr, stream, codes, code_scale);
-    case 64: return launch_mma<__half, 64, 8>(input, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, nullptr, stream, codes, code_scale);
-    case 128: return launch_mma<__half, 128, 4>(input, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, nullptr, stream, codes, code_scale);
-    default: break;
+    case 32:
+      return launch_mma<__half, 32, 4>(input, seq_offsets, num_sequences, max_sequence_length,
+                                       num_heads, scale_log2, nullptr, stream, codes, code_scale,
+                                       int8);
+    case 64:
+      return launch_mma<__half, 64, 8>(input, seq_offsets, num_sequences, max_sequence_length,
+                                       num_heads, scale_log2, nullptr, stream, codes, code_scale,
+                                       int8);
+    case 128:
+      return launch_mma<__half, 128, 4>(input, seq_offsets, num_sequences, max_sequence_length,
+                                        num_heads, scale_log2, nullptr, stream, codes, code_scale,
+                                        int8);
+    default:
+      break;
   }
-  return unsupported("attention (fp8 codes): head_dim " + std::to_string(head_dim) +
+  return unsupported("attention (codes): head_dim " + std::to_string(head_dim) +
                      " is not supported (supported: 32, 64, 128)");
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/logging.h"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/dependent_launch.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gemm_cublaslt.h"
 #include "engine/cuda/int4_linear_cuda.h"
@@ -401,24 +402,25 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
   return ok_status();
 }
 
-// The GEMM inputs whose FP8 codes come from the previous kernel itself when scales are calibrated.
+// The GEMM inputs whose FP8 / INT8 codes come from the previous kernel itself when scales are
+// calibrated.
 enum StaticCodeSite { kAttentionOutputInput = 0, kFfnOutInput = 1, kStaticCodeSites = 2 };
 
 // Byte offsets of the workspace regions (see workspace_layout()).
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
-  size_t static_row_scales_at = 0;          // kFp8 with calibrated scales (CudaEncoder::fp8_static_codes_)
+  size_t static_row_scales_at = 0;          // calibrated code scales (CudaEncoder::static_codes_)
   size_t decoded_weight_at = 0;                                  // kInt4 / kNf4 only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
 };
 
-// `fp8_static_codes`: room for two sites' calibrated input scales (the attention output and the
+// `static_codes`: room for two sites' calibrated input scales (the attention output and the
 // FFN-out GEMMs, whose codes the attention kernel and the FFN-in GEMM write) repeated per row and
 // layer.
 WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
-                                 bool fp8_static_codes = false);
+                                 bool static_codes = false);
 
 class CudaEncoder final : public Encoder {
  public:
@@ -458,7 +460,7 @@ class CudaEncoder final : public Encoder {
   Status run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket);
   // out = (codes . weight^T) * row_scales[row] * weight_scales[col] + bias in fp16, scales and bias
   // fused into the GEMM (sm90/); codes / row_scales default to codes_ / code_scales_. With
-  // `gelu_codes_scale` (FP8), out receives the E4M3 codes of gelu(that) / *gelu_codes_scale.
+  // `gelu_codes_scale`, out receives the codes (E4M3 / INT8) of gelu(that) / *gelu_codes_scale.
   Status quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                           int64_t rows, int64_t in_features, int64_t out_features, void* out,
                           const void* codes = nullptr, const float* row_scales = nullptr,
@@ -503,10 +505,11 @@ class CudaEncoder final : public Encoder {
 
   // The FFN-in layer may run as the sm90 bias + erf-GELU GEMM: fp16 / bf16 weights on Hopper.
   bool fused_gelu_gemm_ = false;
-  // kFp8 with calibrated scales (erf-GELU models, tensor-core head dims): the attention kernel writes
-  // the output projection's codes into codes_, the FFN-in GEMM the FFN-out GEMM's codes (with GELU)
-  // into ffn_; static_row_scales_ holds their per-row scales.
-  bool fp8_static_codes_ = false;
+  // kFp8 / kInt8 with calibrated scales and no SmoothQuant divisors (erf-GELU models, tensor-core
+  // head dims): the attention kernel writes the output projection's codes into codes_, the FFN-in
+  // GEMM the FFN-out GEMM's codes (with GELU) into ffn_; static_row_scales_ holds their per-row
+  // scales.
+  bool static_codes_ = false;
   float* static_row_scales_ = nullptr;  // [layers, kStaticCodeSites, max_batch_tokens]
   float* static_row_scales(size_t layer_idx, StaticCodeSite site) const {
     return static_row_scales_ + (layer_idx * kStaticCodeSites + site) * options_.max_batch_tokens;
@@ -537,8 +540,8 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
   const auto static_input = [](const DeviceQuant& quant) {
     return quant.input_scale && !quant.input_divisor;
   };
-  fp8_static_codes_ =
-      options_.linear_format == cuda::LinearFormat::kFp8 && config_.activation == Activation::kGeluErf &&
+  static_codes_ =
+      is_w8a8(options_.linear_format) && config_.activation == Activation::kGeluErf &&
       !options_.gelu_erf_as_tanh &&
       (config_.head_dim() == 32 || config_.head_dim() == 64 || config_.head_dim() == 128) &&
       options_.attention_kernel == cuda::AttentionKernel::kAuto &&
@@ -720,7 +723,7 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
 }
 
 WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
-                                 bool fp8_static_codes) {
+                                 bool static_codes) {
   const size_t tokens = static_cast<size_t>(options.max_batch_tokens);
   const size_t sequences =
       static_cast<size_t>(std::min(options.max_batch_sequences, options.max_batch_tokens));
@@ -759,7 +762,7 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   offset = std::max(offset, layers_end);
   if (is_int4(options.linear_format))  // the largest layer weight, decoded for large batches
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
-  if (fp8_static_codes)  // written once at load, outside the reused scratch
+  if (static_codes)  // written once at load, outside the reused scratch
     region(layout.static_row_scales_at,
            static_cast<size_t>(config.num_layers) * kStaticCodeSites * tokens * sizeof(float));
   region(layout.gemm_at, options.workspace_bytes);
@@ -768,7 +771,7 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
 }
 
 Status CudaEncoder::allocate_workspace() {
-  const WorkspaceLayout layout = workspace_layout(config_, options_, fp8_static_codes_);
+  const WorkspaceLayout layout = workspace_layout(config_, options_, static_codes_);
   const size_t tokens = static_cast<size_t>(options_.max_batch_tokens);
   if (layout.total_bytes > options_.max_workspace_bytes)
     return resource_exhausted(
@@ -798,7 +801,7 @@ Status CudaEncoder::allocate_workspace() {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
   }
-  if (fp8_static_codes_) {
+  if (static_codes_) {
     // Each layer's attention-output and FFN-out input scales, once per row: the row scales of the
     // GEMMs whose codes the attention kernel and the FFN-in GEMM write (no row pass is left to
     // write them per batch).
@@ -1011,10 +1014,12 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
         layer_idx + 1 < layers_.size() ? &layers_[layer_idx + 1].qkv_quant : nullptr;
     JN_RETURN_IF_ERROR(quantized_linear(layer.qkv_weight, layer.qkv_quant, layer.qkv_bias, tokens,
                                         hidden, 3 * hidden, qkv_));
-    if (fp8_static_codes_) {
-      // The context goes straight to E4M3 codes (calibrated scale): no fp16 context, no row pass.
-      JN_RETURN_IF_ERROR(cuda::launch_attention_fp8_codes(
+    if (static_codes_) {
+      // The context goes straight to codes (calibrated scale): no fp16 context, no row pass.
+      JN_RETURN_IF_ERROR(cuda::launch_attention_codes(
           qkv_, seq_offsets, sequences, length_bucket, config_.num_heads, config_.head_dim(),
+          options_.linear_format == LinearFormat::kFp8 ? cuda::CodeFormat::kFp8E4M3
+                                                       : cuda::CodeFormat::kInt8,
           static_cast<uint8_t*>(codes_), layer.attention_output_quant.input_scale, stream_));
       JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
                                           layer.attention_output_bias, tokens, hidden, hidden,
@@ -1034,7 +1039,7 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
     add_layer_norm(attention_norm, layer.attention_norm_gamma, layer.attention_norm_beta);
     JN_RETURN_IF_ERROR(cuda::launch_row_epilogue(precision, attention_norm, stream_));
 
-    if (fp8_static_codes_) {
+    if (static_codes_) {
       // The FFN-out input has a calibrated scale: the FFN-in GEMM writes its codes (GELU applied)
       // into ffn_, so no row pass reads the 4x-wide activations again.
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
@@ -1062,6 +1067,8 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
 
 Status CudaEncoder::run_layers_maybe_graph(int64_t tokens, int64_t sequences,
                                            int64_t length_bucket) {
+  // Eager launches and graph captures alike: a captured graph keeps the launches' dependencies.
+  const cuda::DependentLaunchOff plain_order(tokens > options_.dependent_launch_max_tokens);
   if (!options_.use_cuda_graphs) return run_layers(tokens, sequences, length_bucket);
   const ShapeKey key{tokens, sequences, length_bucket};
   if (auto found = graphs_.find(key); found != graphs_.end()) {

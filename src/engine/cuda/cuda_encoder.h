@@ -72,6 +72,11 @@ struct CudaEncoderOptions {
   // Lets erf-GELU models (fp16 / bf16, on Hopper) run their FFN-in layer as our sm90 GEMM with bias
   // + erf-GELU in the epilogue, where autotuning finds it faster than cuBLASLt plus a separate pass.
   bool fused_gelu_gemm = true;
+  // Forward passes of up to this many tokens launch their kernels as dependent launches (PDL,
+  // dependent_launch.h): on the H200 that took 4-8% off 1x128 and 32x128 (fp8, int8) and 1-2.5% off
+  // the news mix, but cost 1.5% at 16,384 tokens (128x128, 32x512) in every precision
+  // (docs/benchmarks.md, session 6). 0: never.
+  int64_t dependent_launch_max_tokens = 8192;
 };
 
 struct CudaDeviceIdentity {

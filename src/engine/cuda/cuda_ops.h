@@ -54,13 +54,17 @@ Status launch_attention(Precision precision, const void* qkv, const int32_t* seq
                         int64_t head_dim, void* out, cudaStream_t stream,
                         AttentionKernel kernel = AttentionKernel::kAuto);
 
+// The codes a producing kernel can write for the next GEMM's input (a calibrated per-tensor scale).
+enum class CodeFormat { kFp8E4M3, kInt8 };
+
 // The same attention (fp16 qkv, the tensor-core kernel kAuto picks; head_dim 32 / 64 / 128) writing
-// E4M3 codes of out / *code_scale (saturating) into codes [tokens, heads * head_dim] instead of
-// fp16: the context as the next GEMM's input when that input has a calibrated per-tensor scale.
-Status launch_attention_fp8_codes(const void* qkv, const int32_t* seq_offsets,
-                                  int64_t num_sequences, int64_t max_sequence_length,
-                                  int64_t num_heads, int64_t head_dim, uint8_t* codes,
-                                  const float* code_scale, cudaStream_t stream);
+// codes of out / *code_scale into codes [tokens, heads * head_dim] instead of fp16 (E4M3
+// saturating; INT8 rounded half away from zero, clamped to +-127): the context as the next GEMM's
+// input when that input has a calibrated per-tensor scale.
+Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64_t num_sequences,
+                              int64_t max_sequence_length, int64_t num_heads, int64_t head_dim,
+                              CodeFormat format, uint8_t* codes, const float* code_scale,
+                              cudaStream_t stream);
 
 // Pools each sequence's rows (CLS = first token, mean, max) into float32 out[num_sequences, hidden],
 // then divides by the L2 norm when `normalize`.

@@ -56,12 +56,13 @@ __device__ __forceinline__ float gelu_erf_fast(float x) {
   return 0.5f * x * (1.f + copysignf(erf_abs, z));
 }
 
-// erf-GELU for values that are about to become FP8 E4M3 codes (3 mantissa bits, steps of 6-12%):
+// erf-GELU for values that are about to become codes: FP8 E4M3 (3 mantissa bits, steps of 6-12%)
+// or INT8 with a calibrated scale (steps of 1/127 of the range, far above the error below):
 // 0.5 x (1 + tanh(x p(x^2))) with p fitted to erf-GELU on [-9, 9] (2.5e-5 from it; beyond, tanh
 // saturates) and tanh.approx (relative error 2^-11, so up to 7e-4 absolute in the negative tail,
-// where 1 + tanh cancels). One MUFU op instead of gelu_erf_fast's two: the passes that end in FP8
-// codes were ALU-bound on the GELU.
-__device__ __forceinline__ float gelu_erf_for_fp8(float x) {
+// where 1 + tanh cancels). One MUFU op instead of gelu_erf_fast's two: the passes that end in codes
+// were ALU-bound on the GELU.
+__device__ __forceinline__ float gelu_erf_for_codes(float x) {
   const float clamped = fminf(fmaxf(x, -9.f), 9.f);
   const float x2 = clamped * clamped;
   const float inner = x * fmaf(fmaf(-3.51516797e-04f, x2, 3.70056460e-02f), x2, 7.97507884e-01f);

@@ -165,7 +165,7 @@ Status GemmRunner::matmul(Plan& plan, const void* weight, const void* input, voi
   return ok_status();
 }
 
-Status GemmRunner::tune(Plan& plan, cudaStream_t stream, const MatmulCall& call) {
+Status GemmRunner::tune(Plan& plan, cudaStream_t stream, MatmulCall call) {
   if (plan.candidates.empty()) return ok_status();
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   JN_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));

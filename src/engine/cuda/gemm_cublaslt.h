@@ -14,11 +14,11 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <tuple>
 
+#include "core/function_ref.h"
 #include "core/status.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/gemm_tuning.h"
@@ -72,12 +72,12 @@ class GemmRunner {
         workspace_bytes_(workspace_bytes),
         autotune_(autotune) {}
   // Runs plan's matmul with `algo` on the call's operands.
-  using MatmulCall = std::function<cublasStatus_t(const cublasLtMatmulAlgo_t& algo)>;
+  using MatmulCall = FunctionRef<cublasStatus_t(const cublasLtMatmulAlgo_t& algo)>;
   // Runs `plan` on the operands (out = weight . input, no accumulation), tuning it first if due.
   Status matmul(Plan& plan, const void* weight, const void* input, void* out, cudaStream_t stream);
   // Times plan's candidates (a few runs each) and keeps the fastest; a no-op once tuned, without
   // autotuning, or while `stream` is being captured into a graph.
-  Status tune(Plan& plan, cudaStream_t stream, const MatmulCall& call);
+  Status tune(Plan& plan, cudaStream_t stream, MatmulCall call);
   Result<Plan*> plan_for(int64_t rows, int64_t in_features, int64_t out_features,
                          GemmEpilogue epilogue);
   static void destroy(Plan& plan);

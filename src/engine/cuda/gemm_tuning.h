@@ -28,12 +28,14 @@ enum Sm90Kind : int {
   kSm90Fp16BiasGelu = 2,
   kSm90Bf16BiasGelu = 3,
   kSm90Fp8GeluCodes = 4,
+  kSm90Int8GeluCodes = 5,
 };
 inline int sm90_candidate_count(int kind) {
   switch (kind) {
     case kSm90Fp8Scaled:
     case kSm90Int8Scaled:
     case kSm90Fp8GeluCodes:
+    case kSm90Int8GeluCodes:
       return 2;
     case kSm90Fp16BiasGelu:
     case kSm90Bf16BiasGelu:

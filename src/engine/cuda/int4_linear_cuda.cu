@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/dependent_launch.cuh"
 #include "engine/cuda/element_types.cuh"
 #include "engine/cuda/mma_sm80.cuh"
 
@@ -103,6 +104,7 @@ __device__ __forceinline__ void fill_table(Int4Format format, float* table) {
 
 template <typename T>
 __global__ void int4_dequantize_kernel(DeviceInt4Weight weight, T* out) {
+  wait_for_previous_kernel();
   __shared__ float table[16];
   fill_table(weight.format, table);
   constexpr int kPack = Pack<T>::kSize;
@@ -214,6 +216,7 @@ __device__ __forceinline__ void multiply_span(const SpanFragments<kTiles>& fragm
 template <typename T, int kTiles>
 __global__ void __launch_bounds__(kMaxLinearWarps * kWarpSize)
     int4_linear_kernel(const T* input, int m, DeviceInt4Weight weight, const T* bias, Int4Epilogue epilogue, T* out) {
+  wait_for_previous_kernel();
   __shared__ float table[16];
   __shared__ float partial[kMaxLinearWarps][kTiles][4][kWarpSize];
   fill_table(weight.format, table);
@@ -272,11 +275,9 @@ Status launch_linear_typed(const T* input, int m, const DeviceInt4Weight& weight
   const int64_t num_spans = (weight.columns + kSpanColumns - 1) / kSpanColumns;
   const int num_warps = static_cast<int>(std::min<int64_t>(kMaxLinearWarps, num_spans));
   const int64_t num_blocks = (weight.rows + 8 * kTiles - 1) / (8 * kTiles);
-  int4_linear_kernel<T, kTiles><<<static_cast<unsigned>(num_blocks), num_warps * kWarpSize, 0,
-                                   stream>>>(input, m, weight, bias, epilogue,
-                                                                   out);
-  JN_CUDA_CHECK_LAUNCH(int4_linear_kernel);
-  return ok_status();
+  return launch_kernel("int4_linear_kernel", int4_linear_kernel<T, kTiles>,
+                       static_cast<unsigned>(num_blocks), num_warps * kWarpSize, 0, stream, input,
+                       m, weight, bias, epilogue, out);
 }
 
 // The activations' element type made concrete, and the tile count chosen for the weight's height.
@@ -388,10 +389,9 @@ Status launch_int4_dequantize(Precision precision, const DeviceInt4Weight& weigh
   const int64_t num_blocks =
       std::min<int64_t>((num_steps + kDequantizeThreads - 1) / kDequantizeThreads, 65536);
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    int4_dequantize_kernel<T><<<static_cast<unsigned>(num_blocks), kDequantizeThreads, 0, stream>>>(
-        weight, static_cast<T*>(out));
-    JN_CUDA_CHECK_LAUNCH(int4_dequantize_kernel);
-    return ok_status();
+    return launch_kernel("int4_dequantize_kernel", int4_dequantize_kernel<T>,
+                         static_cast<unsigned>(num_blocks), kDequantizeThreads, 0, stream, weight,
+                         static_cast<T*>(out));
   });
 }
 

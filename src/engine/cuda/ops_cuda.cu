@@ -7,6 +7,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/dependent_launch.cuh"
 #include "engine/cuda/element_types.cuh"
 
 namespace justnews::cuda {
@@ -66,6 +67,7 @@ __global__ void embeddings_layer_norm_kernel(const int32_t* token_ids, const int
                                              const int32_t* position_ids, int num_tokens, int hidden,
                                              const T* word, const T* position, const T* token_type,
                                              const T* gamma, const T* beta, float eps, T* out) {
+  wait_for_previous_kernel();
   constexpr int kPack = Pack<T>::kSize;
   const int token = blockIdx.x * kRowsPerBlock + threadIdx.x / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
@@ -97,6 +99,7 @@ __global__ void embeddings_layer_norm_kernel(const int32_t* token_ids, const int
 template <typename T>
 __global__ void add_layer_norm_kernel(const T* input, const T* residual, const T* gamma,
                                       const T* beta, float eps, int rows, int hidden, T* out) {
+  wait_for_previous_kernel();
   constexpr int kPack = Pack<T>::kSize;
   const int row = blockIdx.x * kRowsPerBlock + threadIdx.x / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
@@ -119,6 +122,7 @@ __global__ void add_layer_norm_kernel(const T* input, const T* residual, const T
 
 template <typename T>
 __global__ void bias_gelu_erf_kernel(T* data, const T* bias, int64_t num_packs, int cols) {
+  wait_for_previous_kernel();
   constexpr int kPack = Pack<T>::kSize;
   const int packs_per_row = cols / kPack;
   for (int64_t pack_idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
@@ -139,6 +143,7 @@ __global__ void bias_gelu_erf_kernel(T* data, const T* bias, int64_t num_packs, 
 template <typename T>
 __global__ void pooling_kernel(const T* hidden_states, const int32_t* seq_offsets, int hidden,
                                PoolingMode mode, bool normalize, float* out) {
+  wait_for_previous_kernel();
   const int seq = blockIdx.x;
   const int start = seq_offsets[seq];
   const int end = seq_offsets[seq + 1];
@@ -181,6 +186,7 @@ __global__ void pooling_kernel(const T* hidden_states, const int32_t* seq_offset
 template <typename T>
 __global__ void gather_first_rows_kernel(const T* hidden_states, const int32_t* seq_offsets,
                                          int hidden, T* out) {
+  wait_for_previous_kernel();
   const int seq = blockIdx.x;
   const T* row = hidden_states + static_cast<int64_t>(seq_offsets[seq]) * hidden;
   for (int col = threadIdx.x; col < hidden; col += blockDim.x)
@@ -198,6 +204,7 @@ template <typename T>
 __global__ void small_linear_kernel(const T* input, int rows, int in_features,
                                     HeadActivation input_activation, const T* weight, const T* bias,
                                     int out_features, float* out) {
+  wait_for_previous_kernel();
   const int64_t warp_idx = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
   if (warp_idx >= static_cast<int64_t>(rows) * out_features) return;
@@ -213,6 +220,7 @@ __global__ void small_linear_kernel(const T* input, int rows, int in_features,
 }
 
 __global__ void probabilities_kernel(float* logits, int rows, int cols, ProblemType problem_type) {
+  wait_for_previous_kernel();
   const int row = blockIdx.x * blockDim.x + threadIdx.x;
   if (row >= rows) return;
   float* values = logits + static_cast<int64_t>(row) * cols;
@@ -232,6 +240,7 @@ __global__ void probabilities_kernel(float* logits, int rows, int cols, ProblemT
 
 template <typename T>
 __global__ void to_float_kernel(const T* input, int64_t count, float* out) {
+  wait_for_previous_kernel();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
     out[i] = to_float(input[i]);
@@ -276,14 +285,13 @@ Status launch_embeddings_layer_norm(Precision precision, const int32_t* token_id
   JN_RETURN_IF_ERROR(check_layer_norm_hidden(precision, hidden, "embeddings layer norm"));
   if (num_tokens <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    embeddings_layer_norm_kernel<T><<<blocks_for(num_tokens, kRowsPerBlock), kRowsPerBlock * kWarpSize,
-                                      0, stream>>>(
-        token_ids, type_ids, position_ids, static_cast<int>(num_tokens), static_cast<int>(hidden),
-        static_cast<const T*>(word), static_cast<const T*>(position),
-        static_cast<const T*>(token_type), static_cast<const T*>(gamma),
-        static_cast<const T*>(beta), eps, static_cast<T*>(out));
-    JN_CUDA_CHECK_LAUNCH(embeddings_layer_norm_kernel);
-    return ok_status();
+    return launch_kernel("embeddings_layer_norm_kernel", embeddings_layer_norm_kernel<T>,
+                         blocks_for(num_tokens, kRowsPerBlock), kRowsPerBlock * kWarpSize, 0,
+                         stream, token_ids, type_ids, position_ids, static_cast<int>(num_tokens),
+                         static_cast<int>(hidden), static_cast<const T*>(word),
+                         static_cast<const T*>(position), static_cast<const T*>(token_type),
+                         static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
+                         static_cast<T*>(out));
   });
 }
 
@@ -293,12 +301,11 @@ Status launch_add_layer_norm(Precision precision, const void* input, const void*
   JN_RETURN_IF_ERROR(check_layer_norm_hidden(precision, hidden, "add layer norm"));
   if (rows <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    add_layer_norm_kernel<T><<<blocks_for(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, 0, stream>>>(
-        static_cast<const T*>(input), static_cast<const T*>(residual), static_cast<const T*>(gamma),
-        static_cast<const T*>(beta), eps, static_cast<int>(rows), static_cast<int>(hidden),
-        static_cast<T*>(out));
-    JN_CUDA_CHECK_LAUNCH(add_layer_norm_kernel);
-    return ok_status();
+    return launch_kernel("add_layer_norm_kernel", add_layer_norm_kernel<T>,
+                         blocks_for(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, 0, stream,
+                         static_cast<const T*>(input), static_cast<const T*>(residual),
+                         static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
+                         static_cast<int>(rows), static_cast<int>(hidden), static_cast<T*>(out));
   });
 }
 
@@ -311,10 +318,10 @@ Status launch_bias_gelu_erf(Precision precision, void* data, const void* bias, i
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
     const int64_t num_packs = rows * cols / Pack<T>::kSize;
     constexpr int kThreads = 256;
-    bias_gelu_erf_kernel<T><<<blocks_for(num_packs, kThreads), kThreads, 0, stream>>>(
-        static_cast<T*>(data), static_cast<const T*>(bias), num_packs, static_cast<int>(cols));
-    JN_CUDA_CHECK_LAUNCH(bias_gelu_erf_kernel);
-    return ok_status();
+    return launch_kernel("bias_gelu_erf_kernel", bias_gelu_erf_kernel<T>,
+                         blocks_for(num_packs, kThreads), kThreads, 0, stream,
+                         static_cast<T*>(data), static_cast<const T*>(bias), num_packs,
+                         static_cast<int>(cols));
   });
 }
 
@@ -324,11 +331,10 @@ Status launch_pooling(Precision precision, const void* hidden_states, const int3
   if (hidden <= 0) return invalid_argument("pooling: hidden size must be positive");
   if (num_sequences <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    pooling_kernel<T><<<static_cast<unsigned int>(num_sequences), 256, 0, stream>>>(
-        static_cast<const T*>(hidden_states), seq_offsets, static_cast<int>(hidden), mode, normalize,
-        out);
-    JN_CUDA_CHECK_LAUNCH(pooling_kernel);
-    return ok_status();
+    return launch_kernel("pooling_kernel", pooling_kernel<T>,
+                         static_cast<unsigned int>(num_sequences), 256, 0, stream,
+                         static_cast<const T*>(hidden_states), seq_offsets,
+                         static_cast<int>(hidden), mode, normalize, out);
   });
 }
 
@@ -337,11 +343,10 @@ Status launch_gather_first_rows(Precision precision, const void* hidden_states,
                                 void* out, cudaStream_t stream) {
   if (num_sequences <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    gather_first_rows_kernel<T><<<static_cast<unsigned int>(num_sequences), 256, 0, stream>>>(
-        static_cast<const T*>(hidden_states), seq_offsets, static_cast<int>(hidden),
-        static_cast<T*>(out));
-    JN_CUDA_CHECK_LAUNCH(gather_first_rows_kernel);
-    return ok_status();
+    return launch_kernel("gather_first_rows_kernel", gather_first_rows_kernel<T>,
+                         static_cast<unsigned int>(num_sequences), 256, 0, stream,
+                         static_cast<const T*>(hidden_states), seq_offsets,
+                         static_cast<int>(hidden), static_cast<T*>(out));
   });
 }
 
@@ -355,12 +360,12 @@ Status launch_small_linear(Precision precision, const void* input, int64_t rows,
   if (rows <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
     constexpr int kThreads = 256;
-    small_linear_kernel<T><<<blocks_for(rows * out_features * kWarpSize, kThreads), kThreads, 0, stream>>>(
-        static_cast<const T*>(input), static_cast<int>(rows), static_cast<int>(in_features),
-        input_activation, static_cast<const T*>(weight), static_cast<const T*>(bias),
-        static_cast<int>(out_features), out);
-    JN_CUDA_CHECK_LAUNCH(small_linear_kernel);
-    return ok_status();
+    return launch_kernel("small_linear_kernel", small_linear_kernel<T>,
+                         blocks_for(rows * out_features * kWarpSize, kThreads), kThreads, 0, stream,
+                         static_cast<const T*>(input), static_cast<int>(rows),
+                         static_cast<int>(in_features), input_activation,
+                         static_cast<const T*>(weight), static_cast<const T*>(bias),
+                         static_cast<int>(out_features), out);
   });
 }
 
@@ -368,10 +373,9 @@ Status launch_probabilities(float* logits, int64_t rows, int64_t cols, ProblemTy
                             cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return ok_status();
   constexpr int kThreads = 128;
-  probabilities_kernel<<<blocks_for(rows, kThreads), kThreads, 0, stream>>>(
-      logits, static_cast<int>(rows), static_cast<int>(cols), problem_type);
-  JN_CUDA_CHECK_LAUNCH(probabilities_kernel);
-  return ok_status();
+  return launch_kernel("probabilities_kernel", probabilities_kernel, blocks_for(rows, kThreads),
+                       kThreads, 0, stream, logits, static_cast<int>(rows), static_cast<int>(cols),
+                       problem_type);
 }
 
 Status launch_to_float(Precision precision, const void* input, int64_t count, float* out,
@@ -379,10 +383,8 @@ Status launch_to_float(Precision precision, const void* input, int64_t count, fl
   if (count <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
     constexpr int kThreads = 256;
-    to_float_kernel<T><<<blocks_for(count, kThreads), kThreads, 0, stream>>>(
-        static_cast<const T*>(input), count, out);
-    JN_CUDA_CHECK_LAUNCH(to_float_kernel);
-    return ok_status();
+    return launch_kernel("to_float_kernel", to_float_kernel<T>, blocks_for(count, kThreads),
+                         kThreads, 0, stream, static_cast<const T*>(input), count, out);
   });
 }
 

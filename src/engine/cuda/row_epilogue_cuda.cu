@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/dependent_launch.cuh"
 #include "engine/cuda/element_types.cuh"
 #include "engine/cuda/row_epilogue.h"
 
@@ -70,6 +71,7 @@ __device__ __forceinline__ uint2 encode_codes8(const float (&values)[kPackColumn
 
 template <typename T>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel(RowEpilogueArgs args) {
+  wait_for_previous_kernel();
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
   if (row >= args.rows) return;
   const int lane = threadIdx.x % kWarpSize;
@@ -187,6 +189,7 @@ constexpr int kWideUnroll = 4;
 
 template <typename T>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_kernel(RowEpilogueArgs args) {
+  wait_for_previous_kernel();
   extern __shared__ __align__(16) unsigned char staged_bytes[];
   const int warp = threadIdx.x / kWarpSize;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + warp;
@@ -217,7 +220,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
       for (int e = 0; e < kPackColumns; ++e) v[e] = to_float(raw[u].values[e]);
       if (fp8_codes_only && args.activation == RowActivation::kGeluErf) {
 #pragma unroll
-        for (int e = 0; e < kPackColumns; ++e) v[e] = gelu_erf_for_fp8(v[e]);
+        for (int e = 0; e < kPackColumns; ++e) v[e] = gelu_erf_for_codes(v[e]);
       } else if (args.activation != RowActivation::kNone) {
 #pragma unroll
         for (int e = 0; e < kPackColumns; ++e) v[e] = activate(v[e], args.activation);
@@ -266,13 +269,11 @@ Status launch_for_width(const RowEpilogueArgs& args, cudaStream_t stream) {
   constexpr unsigned int kThreads = kWarpsPerBlock * kWarpSize;
   if (packs_per_lane > kPacksPerLane) {
     const size_t staged_bytes = static_cast<size_t>(kWarpsPerBlock) * args.cols * sizeof(T);
-    row_epilogue_wide_kernel<T><<<blocks, kThreads, staged_bytes, stream>>>(args);
-    JN_CUDA_CHECK_LAUNCH(row_epilogue_wide_kernel);
-    return ok_status();
+    return launch_kernel("row_epilogue_wide_kernel", row_epilogue_wide_kernel<T>, blocks, kThreads,
+                         staged_bytes, stream, args);
   }
-  row_epilogue_kernel<T><<<blocks, kThreads, 0, stream>>>(args);
-  JN_CUDA_CHECK_LAUNCH(row_epilogue_kernel);
-  return ok_status();
+  return launch_kernel("row_epilogue_kernel", row_epilogue_kernel<T>, blocks, kThreads, 0, stream,
+                       args);
 }
 
 }  // namespace

@@ -4,13 +4,13 @@
 // cuBLASLt's algorithms, but replayed as a CUDA graph (see time_candidate).
 #include "engine/cuda/sm90/gemm_sm90.h"
 
-#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "core/function_ref.h"
 #include "core/logging.h"
 #include "engine/cuda/row_class.h"
 #include "engine/cuda/sm90/gemm_sm90_kernels.h"
@@ -39,14 +39,15 @@ using TuneKey = std::tuple<int64_t, int64_t, int64_t, int, int>;
 std::mutex g_choice_mutex;
 std::map<TuneKey, int> g_choices;
 
-using Candidate = std::function<Status()>;
+// Runs candidate `index` of a kernel kind (a schedule, or the caller's unfused path).
+using RunCandidate = FunctionRef<Status(int index)>;
 
 // The time of `runs` calls of `candidate` on `stream`, in ms; negative when a call failed. Timed
 // as a CUDA graph replay, which is how the encoder runs them: at small shapes, eager timing measures
 // the host's launch work (CUTLASS sets its kernel up per call) and picked a fused kernel that was
 // slower in the graph. The legacy default stream cannot be captured: eager timing there.
-float time_candidate(const Candidate& candidate, int runs, cudaStream_t stream, cudaEvent_t start,
-                     cudaEvent_t stop) {
+float time_candidate(FunctionRef<Status()> candidate, int runs, cudaStream_t stream,
+                     cudaEvent_t start, cudaEvent_t stop) {
   const auto elapsed = [&]() -> float {
     float ms = 0.f;
     if (cudaEventSynchronize(stop) != cudaSuccess ||
@@ -81,18 +82,20 @@ float time_candidate(const Candidate& candidate, int runs, cudaStream_t stream, 
   return ms;
 }
 
-// Runs the chosen candidate of `key`'s class; times them all first when the class is new, autotune
-// is on and `stream` is not being captured (`fallback` runs until then).
-Status run_chosen(const TuneKey& key, const std::vector<Candidate>& candidates, int fallback,
-                  bool autotune, cudaStream_t stream) {
+// Runs the chosen one of `key`'s `count` candidates; times them all first when the class is new,
+// autotune is on and `stream` is not being captured (`fallback` runs until then). Once a class is
+// tuned, a call is a map lookup and the launch: nothing is allocated.
+Status run_chosen(const TuneKey& key, int count, RunCandidate run, int fallback, bool autotune,
+                  cudaStream_t stream) {
+  int chosen = -1;
   {
     std::lock_guard<std::mutex> lock(g_choice_mutex);
-    if (auto found = g_choices.find(key); found != g_choices.end())
-      return candidates[found->second]();
+    if (auto found = g_choices.find(key); found != g_choices.end()) chosen = found->second;
   }
+  if (chosen >= 0) return run(chosen);
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   cudaStreamIsCapturing(stream, &capture);
-  if (!autotune || capture != cudaStreamCaptureStatusNone) return candidates[fallback]();
+  if (!autotune || capture != cudaStreamCaptureStatusNone) return run(fallback);
   cudaEvent_t start = nullptr, stop = nullptr;
   cudaEventCreate(&start);
   cudaEventCreate(&stop);
@@ -100,14 +103,14 @@ Status run_chosen(const TuneKey& key, const std::vector<Candidate>& candidates, 
   float best_ms = 0.f;
   std::string timings;  // per call, for the log line
   Status last_error = ok_status();
-  for (int idx = 0; idx < static_cast<int>(candidates.size()); ++idx) {
-    const Status ran = candidates[idx]();  // warm-up, and the check
+  for (int idx = 0; idx < count; ++idx) {
+    const Status ran = run(idx);  // warm-up, and the check
     if (!ran.ok()) {
       last_error = ran;
       continue;
     }
     constexpr int kRuns = 5;
-    const float ms = time_candidate(candidates[idx], kRuns, stream, start, stop);
+    const float ms = time_candidate([&] { return run(idx); }, kRuns, stream, start, stop);
     timings += (timings.empty() ? "" : ", ") +
                (ms < 0.f ? std::string("failed") : std::to_string(ms * 1000.f / kRuns) + " us");
     if (ms >= 0.f && (best < 0 || ms < best_ms)) {
@@ -120,15 +123,15 @@ Status run_chosen(const TuneKey& key, const std::vector<Candidate>& candidates, 
   if (best < 0)
     return last_error.ok() ? internal_error("sm90 GEMM: no candidate could be timed") : last_error;
   JN_LOG_INFO("sm90 GEMM tuned: kind {}, rows <= {}, {} x {}: candidate {} of {} ({})",
-              std::get<3>(key), std::get<0>(key), std::get<1>(key), std::get<2>(key), best,
-              candidates.size(), timings);
+              std::get<3>(key), std::get<0>(key), std::get<1>(key), std::get<2>(key), best, count,
+              timings);
   {
     std::lock_guard<std::mutex> lock(g_choice_mutex);
     g_choices[key] = best;
   }
   // The output holds the last timed candidate's result; the chosen one writes it again, so a caller
   // always sees the chosen kernel's bits.
-  return candidates[best]();
+  return run(best);
 }
 
 TuneKey tune_key(int64_t rows, int64_t cols, int64_t depth, int kind) {
@@ -181,54 +184,58 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
   // Without a measurement the ping-pong schedule runs (faster or equal on every BERT-base shape of
   // the first H200 run).
   constexpr int kPingpong = 1;
-  const auto bind = [&](auto runner) -> Candidate {
-    return [=, &args] { return runner(args, workspace, workspace_bytes, stream); };
-  };
+  using Runner = Status (*)(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+  static constexpr Runner kFp8GeluCodes[] = {sm90::run_fp8_gelu_codes_cooperative,
+                                             sm90::run_fp8_gelu_codes_pingpong};
+  static constexpr Runner kInt8GeluCodes[] = {sm90::run_int8_gelu_codes_cooperative,
+                                              sm90::run_int8_gelu_codes_pingpong};
+  static constexpr Runner kFp8[] = {sm90::run_fp8_cooperative, sm90::run_fp8_pingpong};
+  static constexpr Runner kInt8[] = {sm90::run_int8_cooperative, sm90::run_int8_pingpong};
+  const bool fp8 = args.codes == Sm90Codes::kFp8E4M3;
+  const Runner* runners = fp8 ? kFp8 : kInt8;
+  int kind = fp8 ? kSm90Fp8Scaled : kSm90Int8Scaled;
   if (args.gelu_codes_scale) {
-    if (args.codes != Sm90Codes::kFp8E4M3)
-      return invalid_argument("sm90 scaled GEMM: GELU codes are written for FP8 only");
-    return run_chosen(tune_key(args.rows, args.cols, args.depth, kSm90Fp8GeluCodes),
-                      {bind(sm90::run_fp8_gelu_codes_cooperative),
-                       bind(sm90::run_fp8_gelu_codes_pingpong)},
-                      kPingpong, autotune, stream);
+    runners = fp8 ? kFp8GeluCodes : kInt8GeluCodes;
+    kind = fp8 ? kSm90Fp8GeluCodes : kSm90Int8GeluCodes;
   }
-  if (args.codes == Sm90Codes::kFp8E4M3)
-    return run_chosen(tune_key(args.rows, args.cols, args.depth, kSm90Fp8Scaled),
-                      {bind(sm90::run_fp8_cooperative), bind(sm90::run_fp8_pingpong)}, kPingpong,
-                      autotune, stream);
-  return run_chosen(tune_key(args.rows, args.cols, args.depth, kSm90Int8Scaled),
-                    {bind(sm90::run_int8_cooperative), bind(sm90::run_int8_pingpong)}, kPingpong,
-                    autotune, stream);
+  return run_chosen(
+      tune_key(args.rows, args.cols, args.depth, kind), 2,
+      [&](int index) { return runners[index](args, workspace, workspace_bytes, stream); },
+      kPingpong, autotune, stream);
 }
 
-Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args,
-                                  const std::function<Status()>& unfused, void* workspace,
-                                  size_t workspace_bytes, cudaStream_t stream, bool autotune) {
+Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args, FunctionRef<Status()> unfused,
+                                  void* workspace, size_t workspace_bytes, cudaStream_t stream,
+                                  bool autotune) {
   JN_RETURN_IF_ERROR(check_common(args.rows, args.cols, args.depth, args.input, args.weight,
                                   args.out, "sm90 bias + GELU GEMM"));
   if (!args.bias) return invalid_argument("sm90 bias + GELU GEMM: the bias is required");
   if (args.rows == 0) return ok_status();
   const bool fp16 = args.element == Sm90Element::kFp16;
-  const auto bind = [&](auto runner) -> Candidate {
-    return [=, &args] { return runner(args, workspace, workspace_bytes, stream); };
-  };
-  const Candidate cooperative =
-      bind(fp16 ? sm90::run_bias_gelu_fp16_cooperative : sm90::run_bias_gelu_bf16_cooperative);
-  const Candidate pingpong =
-      bind(fp16 ? sm90::run_bias_gelu_fp16_pingpong : sm90::run_bias_gelu_bf16_pingpong);
+  using Runner = Status (*)(const Sm90BiasGeluGemmArgs&, void*, size_t, cudaStream_t);
+  const Runner cooperative =
+      fp16 ? sm90::run_bias_gelu_fp16_cooperative : sm90::run_bias_gelu_bf16_cooperative;
+  const Runner pingpong =
+      fp16 ? sm90::run_bias_gelu_fp16_pingpong : sm90::run_bias_gelu_bf16_pingpong;
   switch (args.schedule) {
     case Sm90Schedule::kCooperative:
-      return cooperative();
+      return cooperative(args, workspace, workspace_bytes, stream);
     case Sm90Schedule::kPingpong:
-      return pingpong();
+      return pingpong(args, workspace, workspace_bytes, stream);
     case Sm90Schedule::kTuned:
       break;
   }
   if (!unfused)
     return invalid_argument("sm90 bias + GELU GEMM: a tuned call needs the unfused alternative");
+  // Candidates 0 and 1 are the schedules, 2 the caller's unfused path (the fallback until timed).
   constexpr int kUnfused = 2;
-  return run_chosen(tune_key(args.rows, args.cols, args.depth, fp16 ? kSm90Fp16BiasGelu : kSm90Bf16BiasGelu),
-                    {cooperative, pingpong, unfused}, kUnfused, autotune, stream);
+  return run_chosen(
+      tune_key(args.rows, args.cols, args.depth, fp16 ? kSm90Fp16BiasGelu : kSm90Bf16BiasGelu), 3,
+      [&](int index) {
+        if (index == kUnfused) return unfused();
+        return (index == 0 ? cooperative : pingpong)(args, workspace, workspace_bytes, stream);
+      },
+      kUnfused, autotune, stream);
 }
 
 }  // namespace justnews::cuda

@@ -9,8 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
+#include <vector>
 
+#include "core/function_ref.h"
 #include "core/status.h"
 #include "engine/cuda/gemm_tuning.h"
 
@@ -28,8 +29,9 @@ struct Sm90ScaledGemmArgs {
   const float* col_scales = nullptr;   // [cols]
   const void* bias = nullptr;          // [cols] fp16, or null
   void* out = nullptr;                 // [rows, cols] fp16
-  // FP8 only: when set (one device float, the next GEMM's calibrated input scale), `out` receives
-  // E4M3 codes (saturating) of gelu_erf(value) / *gelu_codes_scale instead of fp16 values.
+  // When set (one device float, the next GEMM's calibrated input scale), `out` receives codes of
+  // gelu_erf(value) / *gelu_codes_scale instead of fp16 values, in the input's format: E4M3
+  // (saturating), or INT8 (rounded half away from zero, clamped to +-127).
   const float* gelu_codes_scale = nullptr;
 };
 
@@ -66,9 +68,9 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
 // `unfused` computes the same output another way (the encoder: cuBLASLt's GEMM, then the bias +
 // GELU pass). With kTuned and `autotune`, the first call of a shape class outside a graph capture
 // times it beside both schedules and keeps the fastest of the three; untimed, `unfused` runs.
-Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args,
-                                  const std::function<Status()>& unfused, void* workspace,
-                                  size_t workspace_bytes, cudaStream_t stream, bool autotune = true);
+Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args, FunctionRef<Status()> unfused,
+                                  void* workspace, size_t workspace_bytes, cudaStream_t stream,
+                                  bool autotune = true);
 
 // The schedules chosen so far on `device`, for a timing cache (gemm_tuning.h), and their reuse:
 // an imported shape class is not timed again.

@@ -1,4 +1,5 @@
-// FP8 FFN-in GEMMs writing the next GEMM's E4M3 codes (scales, bias, GELU fused), cooperative schedule.
+// FP8 FFN-in GEMMs writing the next GEMM's E4M3 codes (scales, bias, GELU fused), cooperative
+// schedule.
 #include "engine/cuda/sm90/gemm_sm90_kernel.cuh"
 #include "engine/cuda/sm90/gemm_sm90_kernels.h"
 
@@ -6,7 +7,8 @@ namespace justnews::cuda::sm90 {
 
 Status run_fp8_gelu_codes_cooperative(const Sm90ScaledGemmArgs& args, void* workspace,
                                       size_t workspace_bytes, cudaStream_t stream) {
-  return run_fp8_gelu_codes_gemm<Cooperative>(args, workspace, workspace_bytes, stream);
+  return run_gelu_codes_gemm<cutlass::float_e4m3_t, Cooperative>(args, workspace, workspace_bytes,
+                                                                 stream);
 }
 
 }  // namespace justnews::cuda::sm90

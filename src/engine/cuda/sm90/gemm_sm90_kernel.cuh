@@ -26,6 +26,7 @@
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/util/packed_stride.hpp"
+#include "engine/cuda/dependent_launch.h"
 #include "engine/cuda/element_types.cuh"
 #include "engine/cuda/sm90/gemm_sm90.h"
 
@@ -116,7 +117,10 @@ struct TmaGemm {
                             " bytes of workspace, has " + std::to_string(workspace_bytes));
     if (gemm.initialize(arguments, workspace, stream) != cutlass::Status::kSuccess)
       return internal_error("sm90 GEMM: initialising the kernel for " + shape + " failed");
-    if (gemm.run(stream) != cutlass::Status::kSuccess)
+    // As a dependent launch (dependent_launch.h), the kernel's producer warps wait for the previous
+    // kernel before their first load (CUTLASS_ENABLE_GDC_FOR_SM90).
+    if (gemm.run(stream, /*cuda_adapter=*/nullptr, dependent_launch_on(stream)) !=
+        cutlass::Status::kSuccess)
       return internal_error("sm90 GEMM: launching the kernel for " + shape +
                             " failed: " + cudaGetErrorString(cudaGetLastError()));
     return ok_status();
@@ -151,35 +155,47 @@ using ScaledTree = Sm90EVT<
             ColumnVector<TileShape, float>>,
     ColumnVector<TileShape, cutlass::half_t>>;
 
-// gelu_erf(x) / scale, the scale a broadcast scalar: the FP8 codes of GeluCodesTree (GELU in its
-// cheaper form for FP8 outputs, element_types.cuh).
-template <class T>
+// gelu_erf(x) / scale, the scale a broadcast scalar: the codes of GeluCodesTree (GELU in its
+// cheaper form for values that become codes, element_types.cuh). E4M3 codes saturate in the
+// conversion; INT8 codes are rounded half away from zero and clamped to +-127 here, as the row
+// epilogue and the CPU quantiser do (the conversion's round-to-nearest then has nothing to round).
+template <bool kInt8>
 struct GeluOverScale {
-  CUTLASS_DEVICE T operator()(T const& x, T const& scale) const { return gelu_erf_for_fp8(x) / scale; }
-};
-template <int N>
-struct GeluOverScale<cutlass::Array<float, N>> {
-  CUTLASS_DEVICE cutlass::Array<float, N> operator()(cutlass::Array<float, N> const& x,
-                                                     cutlass::Array<float, N> const& scale) const {
-    const float inverse = 1.f / scale[0];  // one scalar, broadcast
-    cutlass::Array<float, N> out;
-    CUTLASS_PRAGMA_UNROLL
-    for (int i = 0; i < N; ++i) out[i] = gelu_erf_for_fp8(x[i]) * inverse;
-    return out;
+  CUTLASS_DEVICE static float code(float x, float inverse) {
+    const float scaled = gelu_erf_for_codes(x) * inverse;
+    return kInt8 ? fminf(fmaxf(roundf(scaled), -127.f), 127.f) : scaled;
   }
+  template <class T>
+  struct Op {
+    CUTLASS_DEVICE T operator()(T const& x, T const& scale) const { return code(x, 1.f / scale); }
+  };
+  template <int N>
+  struct Op<cutlass::Array<float, N>> {
+    CUTLASS_DEVICE cutlass::Array<float, N> operator()(
+        cutlass::Array<float, N> const& x, cutlass::Array<float, N> const& scale) const {
+      const float inverse = 1.f / scale[0];  // one scalar, broadcast
+      cutlass::Array<float, N> out;
+      CUTLASS_PRAGMA_UNROLL
+      for (int i = 0; i < N; ++i) out[i] = code(x[i], inverse);
+      return out;
+    }
+  };
 };
 
-// E4M3 codes (saturating) of gelu_erf(acc * row_scale[m] * col_scale[n] + bias[n]) / next_scale:
+// Codes (E4M3 or INT8) of gelu_erf(acc * row_scale[m] * col_scale[n] + bias[n]) / next_scale:
 // the FFN-in GEMM writing the FFN-out GEMM's input codes when that input has a calibrated
 // per-tensor scale, so no row pass (GELU, absmax, codes) follows it.
-template <class TileShape>
-using GeluCodesTree = Sm90EVT<
-    Sm90Compute<GeluOverScale, cutlass::float_e4m3_t, float, kRound>,
-    Sm90EVT<Sm90Compute<cutlass::multiply_add, float, float, kRound>, RowVector<TileShape, float>,
-             Sm90EVT<Sm90Compute<cutlass::multiplies, float, float, kRound>, Sm90AccFetch,
-                     ColumnVector<TileShape, float>>,
-             ColumnVector<TileShape, cutlass::half_t>>,
-    cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>>;
+template <class Codes>
+struct GeluCodesTree {
+  template <class TileShape>
+  using For = Sm90EVT<
+      Sm90Compute<GeluOverScale<std::is_same_v<Codes, int8_t>>::template Op, Codes, float, kRound>,
+      Sm90EVT<Sm90Compute<cutlass::multiply_add, float, float, kRound>, RowVector<TileShape, float>,
+              Sm90EVT<Sm90Compute<cutlass::multiplies, float, float, kRound>, Sm90AccFetch,
+                      ColumnVector<TileShape, float>>,
+              ColumnVector<TileShape, cutlass::half_t>>,
+      cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>>;
+};
 
 // gelu_erf(acc + bias): the two-input node of BiasGeluTree.
 template <class T>
@@ -223,10 +239,12 @@ Status run_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t w
                    tree, workspace, workspace_bytes, stream);
 }
 
-template <class Schedule>
-Status run_fp8_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
-                               size_t workspace_bytes, cudaStream_t stream) {
-  using Gemm = TmaGemm<cutlass::float_e4m3_t, float, cutlass::float_e4m3_t, Schedule, GeluCodesTree>;
+// Codes: cutlass::float_e4m3_t (fp32 accumulation) or int8_t (int32), in and out.
+template <class Codes, class Schedule>
+Status run_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t workspace_bytes,
+                           cudaStream_t stream) {
+  using Accumulator = std::conditional_t<std::is_same_v<Codes, int8_t>, int32_t, float>;
+  using Gemm = TmaGemm<Codes, Accumulator, Codes, Schedule, GeluCodesTree<Codes>::template For>;
   typename Gemm::Tree::Arguments tree{
       {{args.row_scales},
        {{}, {args.col_scales}, {}},

@@ -19,6 +19,10 @@ Status run_fp8_gelu_codes_cooperative(const Sm90ScaledGemmArgs& args, void* work
                                       size_t workspace_bytes, cudaStream_t stream);
 Status run_fp8_gelu_codes_pingpong(const Sm90ScaledGemmArgs& args, void* workspace,
                                    size_t workspace_bytes, cudaStream_t stream);
+Status run_int8_gelu_codes_cooperative(const Sm90ScaledGemmArgs& args, void* workspace,
+                                       size_t workspace_bytes, cudaStream_t stream);
+Status run_int8_gelu_codes_pingpong(const Sm90ScaledGemmArgs& args, void* workspace,
+                                    size_t workspace_bytes, cudaStream_t stream);
 Status run_bias_gelu_fp16_cooperative(const Sm90BiasGeluGemmArgs& args, void* workspace,
                                       size_t workspace_bytes, cudaStream_t stream);
 Status run_bias_gelu_fp16_pingpong(const Sm90BiasGeluGemmArgs& args, void* workspace,
