@@ -4,7 +4,8 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests ops engine launch_ab quantized profile tokenizer pipeline pipeline_fp8.
+# Logs go to $OUT. Steps: tests ops engine launch_ab quantized before_after profile tokenizer pipeline
+# pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -70,6 +71,18 @@ for step in "$@"; do
         .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm \
           --news-mix $news_mix
       done 2>&1 | tee "$OUT/quantized.log"
+      ;;
+    before_after)
+      # This build's bench against an earlier build's (.carry/before/cuda_encoder_bench.xz, linked
+      # against the same libraries), interleaved, for a change no run-time switch can undo.
+      xz -dkf .carry/before/cuda_encoder_bench.xz
+      news_mix=.carry/news_mix.ids
+      for args in "fp16" "fp8 --static-scales" "int8 --static-scales"; do
+        for bench in .carry/before/cuda_encoder_bench .carry/bin/cuda_encoder_bench; do
+          echo "## $bench --precision $args"
+          $bench --precision $args --iterations 100 --models bert-base,minilm --news-mix $news_mix
+        done
+      done 2>&1 | tee "$OUT/before_after.log"
       ;;
     tokenizer)
       PYTHONUNBUFFERED=1 python3 bench/peers/tokenizer_peer.py --bench .carry/bin/bench_tokenizer --repeats 3 \
