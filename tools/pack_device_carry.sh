@@ -6,6 +6,8 @@
 #   .carry/minipack.tar.xz    justnews + libraries (bench/run_minilm_device.sh report)
 #   .carry/paritypack.tar.xz  the MiniLM parity test + libraries (bench/run_minilm_device.sh parity);
 #                             since the sm90 kernels the two no longer fit one call beside the model
+#   .carry/cpupack.tar.xz     the CPU encoder benchmark + libraries (bench/engine/run_quant_cpu_bench.sh
+#                             .carry THREADS python3 on the device's idle cores, beside its torch / ORT)
 #   .carry/minilm16.tar.xz    all-MiniLM-L6-v2 as float16 safetensors (needs PYTHON with torch)
 #   .carry/news/              ../shared/data/news/*.jsonl (../shared does not travel)
 #   .carry/news_tiny/         the first 1,000 AG News test + 700 Reuters lines (the MiniLM calls)
@@ -40,6 +42,7 @@ pack .carry/pack/carry.tar.xz $gpu_tests "$build/apps/justnews/justnews" \
   "$build/bench/micro/bench_tokenizer" $(ls "$build"/bench/pipeline/bench_postprocess 2>/dev/null)
 XZ_LEVEL=-9e pack .carry/minipack.tar.xz "$build/apps/justnews/justnews"
 XZ_LEVEL=-9e pack .carry/paritypack.tar.xz "$build/tests/engine_cuda/engine_cuda_minilm_parity_test"
+pack .carry/cpupack.tar.xz "$build/bench/engine/bench_quant_cpu"
 
 mkdir -p .carry/news .carry/news_tiny
 cp $news/*.jsonl .carry/news/
