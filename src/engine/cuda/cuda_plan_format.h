@@ -1,0 +1,44 @@
+// What the CUDA plan builder (cuda_plan_builder.cc) and the encoder that loads its plans
+// (cuda_encoder.cc) must agree on: tensor names, alignment, the configuration check, and the
+// activation workspace a plan's batch limits imply. Internal to src/engine/cuda.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "engine/cuda/cuda_encoder.h"
+#include "model/encoder_config.h"
+#include "quant/activation_stats.h"
+
+namespace justnews::cuda_plan {
+
+// Tensors in a plan's weights section, and regions of the device workspace, start at multiples of
+// this (the widest vector load).
+inline constexpr size_t kAlignBytes = 256;
+inline size_t align_up(size_t value, size_t alignment = kAlignBytes) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+inline bool is_w8a8(cuda::LinearFormat format) {
+  return format == cuda::LinearFormat::kFp8 || format == cuda::LinearFormat::kInt8;
+}
+inline bool is_int4(cuda::LinearFormat format) {
+  return format == cuda::LinearFormat::kInt4 || format == cuda::LinearFormat::kNf4;
+}
+
+// The model and options the CUDA encoder can run, or a Status naming the field that it cannot.
+Status check_config(const EncoderConfig& config, const CudaEncoderOptions& options);
+
+// Per-layer tensor names in a plan: "layer.<idx>.<role>"; a linear layer's tensors are its role
+// ("qkv", "attention_output", "ffn_in", "ffn_out") plus a suffix ("_weight", "_weight_scale", ...).
+std::string layer_tensor(size_t layer_idx, const char* role);
+std::string site_tensor(int64_t layer_idx, LinearSite site, const char* suffix);
+
+// Bytes of the encoder's device workspace for the options' batch limits (cuda_encoder.cc);
+// `static_codes`: with the per-row scales of codes that attention and the FFN-in GEMM write.
+size_t workspace_bytes(const EncoderConfig& config, const CudaEncoderOptions& options,
+                       bool static_codes);
+
+}  // namespace justnews::cuda_plan
