@@ -6,18 +6,15 @@
 // device-resident inputs (no host copies), the figure comparable with the torch peers. Reports
 // p50/p90/p99, throughput and the device memory the encoder holds.
 //
-// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--no-autotune]
-// [--iterations N] [--no-graphs]
-//                           [--attention auto|scalar|v2|v3] [--models bert-base,minilm]
-//                           [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128]
-//                           [--no-fused-gelu] [--no-dependent-launch]  (kernels in plain stream
-//                           order, no PDL)
-//                           [--dependent-launch-max-tokens N]  (PDL up to N tokens per forward)
-//                           [--gemm-tuning FILE]  (a timing cache: read at start, written at exit;
-//                                                  one model per file, as beside an engine plan)
-//                           [--static-scales]  (fp8 / int8: calibrated per-tensor activation
-//                           scales,
-//                                               calibrate_random_model in random_model.h)
+// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--iterations N]
+//     [--no-autotune] [--no-graphs] [--attention auto|scalar|v2|v3|v4] [--models bert-base,minilm]
+//     [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128] [--no-fused-gelu]
+//     [--no-dependent-launch]  (every kernel in plain stream order, no PDL)
+//     [--dependent-launch-max-tokens N]  (PDL for forwards of up to N tokens)
+//     [--gemm-tuning FILE]  (a timing cache: read at start, written at exit; one model per file,
+//                            as beside an engine plan)
+//     [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
+//                         calibrate_random_model in random_model.h)
 #include <cuda_runtime.h>
 
 #include <algorithm>

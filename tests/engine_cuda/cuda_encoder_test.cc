@@ -204,8 +204,8 @@ TEST(CudaEncoderGraphs, ReplayMatchesEagerForNewInputsOfTheSameShape) {
 
 // Dependent launches (PDL) let a kernel start while the previous one finishes; every kernel waits
 // before touching memory, so the output must be the plain stream order's, bit for bit, eager and
-// in graphs, for the native path and both code-GEMM paths (calibrated FP8 included, whose GEMMs
-// and attention write the next layer's codes). Big enough for kernels of several waves.
+// in graphs, for the native path and the code-GEMM paths (calibrated FP8 and INT8 included, whose
+// GEMMs and attention write the next layer's codes). Big enough for kernels of several waves.
 TEST(CudaEncoderDependentLaunch, MatchesPlainStreamOrderBitForBit) {
   JN_SKIP_WITHOUT_GPU();
   RandomModelShape shape;
@@ -216,15 +216,17 @@ TEST(CudaEncoderDependentLaunch, MatchesPlainStreamOrderBitForBit) {
   auto calibration = calibrate_random_model(model);
   ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
   const PackedBatch batch = make_random_batch(model.config, std::vector<int64_t>(24, 128), 71);
-  for (const char* precision : {"fp16", "fp8", "fp8-static", "int8"}) {
+  for (const char* precision : {"fp16", "fp8", "fp8-static", "int8", "int8-static"}) {
     CudaEncoderOptions options;
     const std::string name = precision;
-    ASSERT_TRUE(apply_precision_name(name == "fp8-static" ? "fp8" : name, options).ok());
-    if (name == "fp8-static") {
+    const bool calibrated = name.find("-static") != std::string::npos;
+    ASSERT_TRUE(apply_precision_name(name.substr(0, name.find('-')), options).ok());
+    if (calibrated) {
       options.calibration = &*calibration;
       options.static_activation_scales = true;
     }
     options.max_batch_tokens = 4096;
+    options.dependent_launch_max_tokens = options.max_batch_tokens;
     options.autotune_gemms = false;  // both orders must run the same GEMM algorithms
     options.use_cuda_graphs = false;
     auto eager = make_cuda_encoder(model.config, model.weights, options);

@@ -73,8 +73,8 @@ struct CudaEncoderOptions {
   // + erf-GELU in the epilogue, where autotuning finds it faster than cuBLASLt plus a separate pass.
   bool fused_gelu_gemm = true;
   // Forward passes of up to this many tokens launch their kernels as dependent launches (PDL,
-  // dependent_launch.h): on the H200 that took 4-8% off 1x128 and 32x128 (fp8, int8) and 1-2.5% off
-  // the news mix, but cost 1.5% at 16,384 tokens (128x128, 32x512) in every precision
+  // dependent_launch.h): on the H200 that took 4-9% off 1x128 and up to 4.5% off 32x128 and 0.4-4%
+  // off the news mix, but cost 0.4-1.6% at 16,384 tokens (128x128, 32x512) in every precision
   // (docs/benchmarks.md, session 6). 0: never.
   int64_t dependent_launch_max_tokens = 8192;
 };

@@ -199,7 +199,7 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
     kind = fp8 ? kSm90Fp8GeluCodes : kSm90Int8GeluCodes;
   }
   return run_chosen(
-      tune_key(args.rows, args.cols, args.depth, kind), 2,
+      tune_key(args.rows, args.cols, args.depth, kind), sm90_candidate_count(kind),
       [&](int index) { return runners[index](args, workspace, workspace_bytes, stream); },
       kPingpong, autotune, stream);
 }
@@ -229,8 +229,9 @@ Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args, FunctionRef<
     return invalid_argument("sm90 bias + GELU GEMM: a tuned call needs the unfused alternative");
   // Candidates 0 and 1 are the schedules, 2 the caller's unfused path (the fallback until timed).
   constexpr int kUnfused = 2;
+  const int kind = fp16 ? kSm90Fp16BiasGelu : kSm90Bf16BiasGelu;
   return run_chosen(
-      tune_key(args.rows, args.cols, args.depth, fp16 ? kSm90Fp16BiasGelu : kSm90Bf16BiasGelu), 3,
+      tune_key(args.rows, args.cols, args.depth, kind), sm90_candidate_count(kind),
       [&](int index) {
         if (index == kUnfused) return unfused();
         return (index == 0 ? cooperative : pingpong)(args, workspace, workspace_bytes, stream);
