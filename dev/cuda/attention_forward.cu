@@ -2,12 +2,13 @@
 // variable-length attention (src/engine/cuda/attention_cuda.cu, selected by AttentionKernel) is
 // validated against a double-precision CPU loop on one shape, then timed alone with CUDA events on
 // the benchmark shapes, reporting ms and TFLOP/s (4 * L^2 * head_dim per head and sequence). Use it
-// to measure attention directly instead of by differences between whole-model runs. Written after
-// the last device call of part 2 (docs/cuda_notes.md): compiled here, not yet run on a GPU.
+// to measure attention directly instead of by differences between whole-model runs. First run on
+// the H200 in session 6 (bench/results/2026-11-29-s6/call8_attention.log; call9 with v4).
 //
-// Build (dev machine):  nvcc -std=c++17 -O3 -arch=sm_90 --expt-relaxed-constexpr -diag-suppress=2810 -I src \
-//   dev/cuda/attention_forward.cu src/engine/cuda/attention_cuda.cu src/core/status.cc \
-//   -o .carry/bin/attention_forward
+// Build (dev machine; self-contained, cudart static):
+//   nvcc -std=c++17 -O3 -arch=sm_90 --expt-relaxed-constexpr -diag-suppress=2810 -I src \
+//   dev/cuda/attention_forward.cu src/engine/cuda/attention_cuda.cu src/engine/cuda/ops_cuda.cu \
+//   src/engine/cuda/dependent_launch.cc src/core/status.cc -o .carry/bin/attention_forward
 // Run (device):        bash bench/engine_cuda/run_on_device.sh attention   (or the binary directly)
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -120,7 +121,8 @@ int main(int argc, char** argv) {
   const int iterations = argc > 1 ? std::max(1, std::atoi(argv[1])) : 50;
   const std::vector<Version> versions{{"scalar", AttentionKernel::kScalar},
                                       {"v2 wmma", AttentionKernel::kTensorCore},
-                                      {"v3 mma.sync", AttentionKernel::kMma}};
+                                      {"v3 mma.sync", AttentionKernel::kMma},
+                                      {"v4 8 warps", AttentionKernel::kMmaWide}};
   // Validate on a shape that crosses every tile boundary.
   DeviceBatch check = make_batch({1, 63, 64, 65, 200, 512}, 1);
   const std::vector<double> expected = reference(check.qkv_host, check.offsets);
