@@ -387,7 +387,7 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
   const int64_t in = 384, out = 1536;
   for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
     const bool fp8 = format == cuda::Sm90Codes::kFp8E4M3;
-    const double max_code = fp8 ? kFp8E4M3Max : 127.0;
+    const double max_code = fp8 ? kFp8E4M3Max : kInt8MaxCode;
     for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
       const CodeOperands operands =
           CodeOperands::make(format, random_values(rows * in, 51 + rows), rows,
@@ -425,7 +425,8 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
         ASSERT_NEAR(decoded, clamped, tolerance)
             << format_name(format) << " " << rows << " rows, element " << idx;
         const uint8_t want = fp8 ? float_to_fp8_e4m3(static_cast<float>(target))
-                                 : static_cast<uint8_t>(static_cast<int8_t>(std::round(clamped)));
+                                 : static_cast<uint8_t>(quantize_int8_value(
+                                       static_cast<float>(activated[idx]), 1.f / next_scale));
         exact += codes[idx] == want;
         saturated += std::abs(target) > max_code;
       }
@@ -503,7 +504,7 @@ TEST(AttentionCodes, MatchFp16Attention) {
   auto offsets_gpu = upload_raw(offsets);
   for (const cuda::CodeFormat format : {cuda::CodeFormat::kFp8E4M3, cuda::CodeFormat::kInt8}) {
     const bool fp8 = format == cuda::CodeFormat::kFp8E4M3;
-    const float max_code = fp8 ? kFp8E4M3Max : 127.f;
+    const float max_code = fp8 ? kFp8E4M3Max : static_cast<float>(kInt8MaxCode);
     for (const int64_t head_dim : {int64_t{32}, int64_t{64}, int64_t{128}}) {
       const int64_t hidden = heads * head_dim;
       std::vector<float> qkv = random_values(tokens * 3 * hidden, 61 + head_dim);
@@ -539,7 +540,7 @@ TEST(AttentionCodes, MatchFp16Attention) {
           // Half a step, plus the fp16 rounding of the reference (0.05% of 127).
           const int8_t code = static_cast<int8_t>(codes[idx]);
           ASSERT_NEAR(code, target, 0.57f) << "int8, head_dim " << head_dim << ", element " << idx;
-          exact += code == static_cast<int8_t>(std::round(target));
+          exact += code == quantize_int8_value(reference[idx], 1.f / scale);
         }
       }
       // The fp16 path rounds before quantising; codes differ only next to rounding boundaries.

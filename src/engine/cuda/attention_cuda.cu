@@ -531,8 +531,7 @@ __global__ void __launch_bounds__(kWarps * 32, (mma_min_blocks_per_sm<kHeadDim, 
       const int64_t at = row_start + tile * 8 + quad * 2;
       if (codes && int8_codes) {
         const auto code = [&](float value) {
-          return static_cast<uint8_t>(
-              static_cast<int8_t>(fminf(fmaxf(roundf(value * code_multiplier), -127.f), 127.f)));
+          return static_cast<uint8_t>(static_cast<int8_t>(int8_code(value * code_multiplier)));
         };
         *reinterpret_cast<uint16_t*>(codes + at) =
             static_cast<uint16_t>(code(low) | (static_cast<uint16_t>(code(high)) << 8));

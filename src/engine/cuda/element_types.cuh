@@ -72,6 +72,13 @@ __device__ __forceinline__ float gelu_erf_for_codes(float x) {
   return fmaf(half_x, t, half_x);
 }
 
+// The INT8 code of an already scaled value, as a float: rounded half away from zero and clamped to
+// +-127, the rule of the CPU quantiser (quantize_int8_value, quant/int8_quant.cc). Every kernel
+// that writes INT8 activation codes uses it, so GPU and CPU codes agree.
+__device__ __forceinline__ float int8_code(float scaled) {
+  return fminf(fmaxf(roundf(scaled), -127.f), 127.f);
+}
+
 __device__ __forceinline__ float gelu_erf_exact(float x) {
   return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
 }

@@ -63,8 +63,9 @@ __device__ __forceinline__ uint2 encode_codes8(const float (&values)[kPackColumn
 #pragma unroll
   for (int e = 0; e < kPackColumns; ++e) {
     const float scaled = values[e] * inv_scale;
-    out.bytes[e] = fp8 ? static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3))
-                       : static_cast<uint8_t>(static_cast<int8_t>(fminf(fmaxf(roundf(scaled), -127.f), 127.f)));
+    out.bytes[e] =
+        fp8 ? static_cast<uint8_t>(__nv_cvt_float_to_fp8(scaled, __NV_SATFINITE, __NV_E4M3))
+            : static_cast<uint8_t>(static_cast<int8_t>(int8_code(scaled)));
   }
   return out.word;
 }

@@ -163,7 +163,7 @@ template <bool kInt8>
 struct GeluOverScale {
   CUTLASS_DEVICE static float code(float x, float inverse) {
     const float scaled = gelu_erf_for_codes(x) * inverse;
-    return kInt8 ? fminf(fmaxf(roundf(scaled), -127.f), 127.f) : scaled;
+    return kInt8 ? int8_code(scaled) : scaled;
   }
   template <class T>
   struct Op {
