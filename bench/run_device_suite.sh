@@ -4,8 +4,8 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests ops engine launch_ab quantized before_after profile tokenizer pipeline
-# pipeline_fp8.
+# Logs go to $OUT. Steps: tests ops engine launch_ab quantized before_after profile attention_profile
+# tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -32,6 +32,21 @@ for step in "$@"; do
     profile)
       # Kernel time per forward under Nsight Compute, BERT-base 128x128 (kernel_summary.py tables).
       bash bench/engine_cuda/profile_kernels.sh 128x128 fp16 fp8 2>&1 | tee "$OUT/profile.log"
+      ;;
+    attention_profile)
+      # The attention kernels alone under Nsight Compute (throughput, occupancy, stall reasons):
+      # BERT-base fp16, one layer's launch after the warm-up forwards, v3 and v4 at 128 tokens.
+      ncu_bin=$(command -v ncu || find / -name ncu -type f -perm -u+x -not -path '/proc/*' 2>/dev/null | head -1)
+      for shape in 32x128 128x128; do
+        for attention in v3 v4; do
+          echo "## $shape --attention $attention"
+          "$ncu_bin" --clock-control none --kernel-name regex:attention_mma --launch-skip 30 --launch-count 1 \
+            --section SpeedOfLight --section Occupancy --section WarpStateStats --section SchedulerStats \
+            --section MemoryWorkloadAnalysis --section LaunchStats \
+            .carry/bin/cuda_encoder_bench --precision fp16 --iterations 3 --models bert-base \
+            --shapes $shape --no-graphs --attention $attention 2>&1 | grep -v "^==PROF==\|^  *-\+$"
+        done
+      done 2>&1 | tee "$OUT/attention_profile.log"
       ;;
     engine)
       # Our encoder in every precision and the torch peers, in one call (ratios in docs/benchmarks.md).

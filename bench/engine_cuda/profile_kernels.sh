@@ -3,22 +3,23 @@
 # Usage (after run_device_suite.sh has unpacked .carry/pack): profile_kernels.sh SHAPE PRECISION...
 # e.g. profile_kernels.sh 128x128 fp16 fp8 int8. Writes $OUT/ncu_<precision>.csv and prints tables.
 # BENCH_ARGS adds encoder options (e.g. BENCH_ARGS="--attention v4"; the files then end in _<tag>
-# with TAG=...).
+# with TAG=...). BENCH picks another build's bench (e.g. the before_after step's earlier one).
 set -u
 OUT=${OUT:-/tmp/out}
 shape=$1
 shift
+bench=${BENCH:-.carry/bin/cuda_encoder_bench}
 ncu_bin=$(command -v ncu || find / -name ncu -type f -perm -u+x -not -path '/proc/*' 2>/dev/null | head -1)
 for precision in "$@"; do
   # Autotuning first, outside the profiler, into a timing cache; the profiled run reuses its choices
   # (so it runs the kernels a tuned encoder runs) without timing anything itself.
   tuning=$(mktemp)
   rm -f "$tuning"
-  .carry/bin/cuda_encoder_bench --precision "$precision" --iterations 3 --models bert-base \
+  "$bench" --precision "$precision" --iterations 3 --models bert-base \
     --shapes "$shape" --gemm-tuning "$tuning" ${BENCH_ARGS:-} > /dev/null 2>&1
   # No graphs (kernels profiled one by one), few iterations: every forward launches the same kernels.
   "$ncu_bin" --clock-control none --csv --metrics gpu__time_duration.sum \
-    .carry/bin/cuda_encoder_bench --precision "$precision" --iterations 3 --models bert-base \
+    "$bench" --precision "$precision" --iterations 3 --models bert-base \
     --shapes "$shape" --no-graphs --no-autotune --gemm-tuning "$tuning" ${BENCH_ARGS:-} \
     > "$OUT/ncu_$precision${TAG:+_$TAG}.csv" \
     2> "$OUT/ncu_$precision${TAG:+_$TAG}.err"

@@ -88,7 +88,7 @@ class RowEpilogueTest : public ::testing::Test {
 // widest LayerNorm row the kernel takes (1024).
 TEST_F(RowEpilogueTest, MatchesCpuLoop) {
   for (const RowCodes format : {RowCodes::kInt8, RowCodes::kFp8E4M3}) {
-    for (const int64_t cols : {int64_t{64}, int64_t{768}, int64_t{1024}}) {
+    for (const int64_t cols : {int64_t{64}, int64_t{384}, int64_t{768}, int64_t{1024}}) {
       const int64_t rows = 19;
       const bool dynamic = format == RowCodes::kInt8;  // INT8: per-row scales and a divisor
       std::vector<float> input = random_values(rows * cols, 3 + static_cast<uint32_t>(cols));
@@ -496,13 +496,17 @@ TEST_F(Sm90GemmTest, BiasGeluMatchesLoop) {
 }
 
 // Attention writing the next GEMM's codes against the fp16 attention quantised on the host, for
-// both formats and the three tensor-core head dims, with a scale that makes the largest saturate.
+// both formats and the three tensor-core head dims, with a scale that makes the largest saturate;
+// batches whose longest sequence is 128 and 200 tokens (at head_dim 64 kAuto picks v3, then v4).
 TEST(AttentionCodes, MatchFp16Attention) {
   JN_SKIP_WITHOUT_GPU();
-  const std::vector<int32_t> offsets = {0, 37, 100, 228};  // three sequences, one past a 128 tile
-  const int64_t tokens = offsets.back(), heads = 4;
-  auto offsets_gpu = upload_raw(offsets);
+  const int64_t heads = 4;
+  for (const std::vector<int32_t>& offsets :
+       {std::vector<int32_t>{0, 37, 100, 228}, std::vector<int32_t>{0, 37, 100, 300}})
   for (const cuda::CodeFormat format : {cuda::CodeFormat::kFp8E4M3, cuda::CodeFormat::kInt8}) {
+    const int64_t tokens = offsets.back();
+    const int64_t longest = offsets[3] - offsets[2];
+    auto offsets_gpu = upload_raw(offsets);
     const bool fp8 = format == cuda::CodeFormat::kFp8E4M3;
     const float max_code = fp8 ? kFp8E4M3Max : static_cast<float>(kInt8MaxCode);
     for (const int64_t head_dim : {int64_t{32}, int64_t{64}, int64_t{128}}) {
@@ -511,8 +515,8 @@ TEST(AttentionCodes, MatchFp16Attention) {
       auto qkv_gpu = upload(qkv, Precision::kFp16);
       auto reference_gpu = poisoned(tokens * hidden, 2);
       ASSERT_TRUE(cuda::launch_attention(Precision::kFp16, qkv_gpu.data(),
-                                         static_cast<const int32_t*>(offsets_gpu.data()), 3, 128,
-                                         heads, head_dim, reference_gpu.data(), nullptr)
+                                         static_cast<const int32_t*>(offsets_gpu.data()), 3,
+                                         longest, heads, head_dim, reference_gpu.data(), nullptr)
                       .ok());
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const std::vector<float> reference = download_half(reference_gpu, tokens * hidden);
@@ -522,8 +526,8 @@ TEST(AttentionCodes, MatchFp16Attention) {
       auto scale_gpu = upload_raw(std::vector<float>{scale});
       auto codes_gpu = poisoned(tokens * hidden, 1);
       const Status status = cuda::launch_attention_codes(
-          qkv_gpu.data(), static_cast<const int32_t*>(offsets_gpu.data()), 3, 128, heads, head_dim,
-          format, static_cast<uint8_t*>(codes_gpu.data()),
+          qkv_gpu.data(), static_cast<const int32_t*>(offsets_gpu.data()), 3, longest, heads,
+          head_dim, format, static_cast<uint8_t*>(codes_gpu.data()),
           static_cast<const float*>(scale_gpu.data()), nullptr);
       ASSERT_TRUE(status.ok()) << status.to_string();
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -534,20 +538,23 @@ TEST(AttentionCodes, MatchFp16Attention) {
         if (fp8) {
           // Half an E4M3 step, plus the fp16 rounding of the reference and the subnormal floor.
           ASSERT_NEAR(fp8_e4m3_to_float(codes[idx]), target, 0.07f * std::abs(target) + 0.02f)
-              << "fp8, head_dim " << head_dim << ", element " << idx;
+              << "fp8, head_dim " << head_dim << ", longest " << longest << ", element " << idx;
           exact += codes[idx] == float_to_fp8_e4m3(target);
         } else {
           // Half a step, plus the fp16 rounding of the reference (0.05% of 127).
           const int8_t code = static_cast<int8_t>(codes[idx]);
-          ASSERT_NEAR(code, target, 0.57f) << "int8, head_dim " << head_dim << ", element " << idx;
+          ASSERT_NEAR(code, target, 0.57f)
+              << "int8, head_dim " << head_dim << ", longest " << longest << ", element " << idx;
           exact += code == quantize_int8_value(reference[idx], 1.f / scale);
         }
       }
       // The fp16 path rounds before quantising; codes differ only next to rounding boundaries.
       EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97)
-          << (fp8 ? "fp8" : "int8") << ", head_dim " << head_dim;
+          << (fp8 ? "fp8" : "int8") << ", head_dim " << head_dim << ", longest " << longest;
     }
   }
+  const std::vector<int32_t> offsets = {0, 37, 100, 228};
+  auto offsets_gpu = upload_raw(offsets);
   int dummy = 0;
   EXPECT_EQ(
       cuda::launch_attention_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3, 128,

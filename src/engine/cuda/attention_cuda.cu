@@ -594,14 +594,21 @@ Status launch_scalar(const T* qkv, const int32_t* seq_offsets, int64_t num_seque
                        scale_log2, out);
 }
 
+// kAuto's choice between v4 (8 warps: each K/V tile serves 128 queries) and v3 (4 warps): v4 at
+// head_dim 64 for sequences longer than 128 tokens (BERT-base 32x512 forward 7.38 vs 7.63 ms); v3 at
+// 128 tokens and below, where v4 was 2.6-8% slower per layer (dev/cuda/attention_forward, H200),
+// and at head_dims 32 (MiniLM: v4 3-5% slower) and 128 (v4 fits one block per SM there).
+bool auto_picks_wide(int64_t head_dim, int64_t max_sequence_length) {
+  return head_dim == 64 && max_sequence_length > 128;
+}
+
 template <typename T>
 Status dispatch_head_dim(AttentionKernel kernel, const T* qkv, const int32_t* seq_offsets,
                          int64_t num_sequences, int64_t max_sequence_length, int64_t num_heads,
                          int64_t head_dim, float scale_log2, T* out, cudaStream_t stream) {
   if constexpr (!std::is_same_v<T, float>) {
-    // Auto: v4 at head_dim 64 (BERT-base: 32x512 forward 7.38 vs 7.63 ms on the H200), v3 at 32
-    // (MiniLM: v4 was 3-5% slower) and 128 (v4 fits one block per SM there).
-    if (kernel == AttentionKernel::kAuto && head_dim == 64) kernel = AttentionKernel::kMmaWide;
+    if (kernel == AttentionKernel::kAuto && auto_picks_wide(head_dim, max_sequence_length))
+      kernel = AttentionKernel::kMmaWide;
     if (kernel == AttentionKernel::kAuto || kernel == AttentionKernel::kMma) {
       switch (head_dim) {
         case 32: return launch_mma<T, 32, 4>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
@@ -651,14 +658,17 @@ Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64
   const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));
   const auto* input = static_cast<const __half*>(qkv);
   const bool int8 = format == CodeFormat::kInt8;
-  // The kernels kAuto would pick: v4 at head_dim 64, v3 at 32 and 128.
+  // The kernels kAuto would pick.
+  if (auto_picks_wide(head_dim, max_sequence_length))
+    return launch_mma<__half, 64, 8>(input, seq_offsets, num_sequences, max_sequence_length,
+                                     num_heads, scale_log2, nullptr, stream, codes, code_scale, int8);
   switch (head_dim) {
     case 32:
       return launch_mma<__half, 32, 4>(input, seq_offsets, num_sequences, max_sequence_length,
                                        num_heads, scale_log2, nullptr, stream, codes, code_scale,
                                        int8);
     case 64:
-      return launch_mma<__half, 64, 8>(input, seq_offsets, num_sequences, max_sequence_length,
+      return launch_mma<__half, 64, 4>(input, seq_offsets, num_sequences, max_sequence_length,
                                        num_heads, scale_log2, nullptr, stream, codes, code_scale,
                                        int8);
     case 128:

@@ -39,7 +39,7 @@ Status launch_bias_gelu_erf(Precision precision, void* data, const void* bias, i
                             int64_t cols, cudaStream_t stream);
 
 enum class AttentionKernel {
-  kAuto,        // fp16/bf16: kMmaWide at head_dim 64, kMma at 32/128; otherwise the scalar kernel
+  kAuto,        // fp16/bf16: kMmaWide at head_dim 64 beyond 128 tokens, else kMma; fp32: kScalar
   kScalar,      // fp32 FMA, any precision, head_dim 8/16/32/64/128
   kTensorCore,  // v2: wmma flash attention, softmax through shared memory, fp16/bf16, head_dim 32/64/128
   kMma,         // v3: mma.sync flash attention, S/P/O in registers, fp16/bf16, head_dim 32/64/128

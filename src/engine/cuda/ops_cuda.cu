@@ -16,17 +16,36 @@ namespace {
 
 constexpr int kWarpSize = 32;
 constexpr int kRowsPerBlock = 4;       // warps per block for the warp-per-row kernels
-constexpr int kMaxPacksPerLane = 8;    // hidden <= 32 lanes * 8 packs * pack size
 constexpr int kMaxLayerNormHidden = 1024;
 
+// The 16-byte packs of a row one lane holds, at most: 1024 columns over 32 lanes.
 template <typename T>
-__device__ __forceinline__ void layer_norm_row(float (&values)[kMaxPacksPerLane][Pack<T>::kSize],
+constexpr int max_packs_per_lane() {
+  return kMaxLayerNormHidden / (kWarpSize * Pack<T>::kSize);
+}
+
+// LayerNorm of one row held by a warp, kPacks packs a lane (a compile-time count: a 768-wide fp16
+// row keeps 24 floats a thread, where room for the widest row took 91 registers and 5 blocks an SM,
+// so a 4096-row pass ran in 1.55 waves). gamma and beta are loaded before the reductions, so their
+// latency hides behind the shuffles instead of following them.
+template <typename T, int kPacks>
+__device__ __forceinline__ void layer_norm_row(float (&values)[kPacks][Pack<T>::kSize],
                                                int packs_per_row, int lane, int hidden,
                                                const T* gamma, const T* beta, float eps, T* out_row) {
   constexpr int kPack = Pack<T>::kSize;
+  Pack<T> gamma_packs[kPacks];
+  Pack<T> beta_packs[kPacks];
+#pragma unroll
+  for (int i = 0; i < kPacks; ++i) {
+    const int pack_idx = lane + i * kWarpSize;
+    if (pack_idx < packs_per_row) {
+      gamma_packs[i] = load_pack(gamma + pack_idx * kPack);
+      beta_packs[i] = load_pack(beta + pack_idx * kPack);
+    }
+  }
   float sum = 0.f;
 #pragma unroll
-  for (int i = 0; i < kMaxPacksPerLane; ++i) {
+  for (int i = 0; i < kPacks; ++i) {
     if (lane + i * kWarpSize < packs_per_row) {
 #pragma unroll
       for (int e = 0; e < kPack; ++e) sum += values[i][e];
@@ -36,7 +55,7 @@ __device__ __forceinline__ void layer_norm_row(float (&values)[kMaxPacksPerLane]
   // Two passes over registers: the variance of centred values does not cancel catastrophically.
   float squares = 0.f;
 #pragma unroll
-  for (int i = 0; i < kMaxPacksPerLane; ++i) {
+  for (int i = 0; i < kPacks; ++i) {
     if (lane + i * kWarpSize < packs_per_row) {
 #pragma unroll
       for (int e = 0; e < kPack; ++e) {
@@ -47,22 +66,20 @@ __device__ __forceinline__ void layer_norm_row(float (&values)[kMaxPacksPerLane]
   }
   const float inv_std = rsqrtf(warp_sum(squares) / hidden + eps);
 #pragma unroll
-  for (int i = 0; i < kMaxPacksPerLane; ++i) {
+  for (int i = 0; i < kPacks; ++i) {
     const int pack_idx = lane + i * kWarpSize;
     if (pack_idx < packs_per_row) {
-      const Pack<T> gamma_pack = load_pack(gamma + pack_idx * kPack);
-      const Pack<T> beta_pack = load_pack(beta + pack_idx * kPack);
       Pack<T> result;
 #pragma unroll
       for (int e = 0; e < kPack; ++e)
-        result.values[e] = from_float<T>((values[i][e] - mean) * inv_std * to_float(gamma_pack.values[e]) +
-                                         to_float(beta_pack.values[e]));
+        result.values[e] = from_float<T>((values[i][e] - mean) * inv_std * to_float(gamma_packs[i].values[e]) +
+                                         to_float(beta_packs[i].values[e]));
       store_pack(out_row + pack_idx * kPack, result);
     }
   }
 }
 
-template <typename T>
+template <typename T, int kPacks>
 __global__ void embeddings_layer_norm_kernel(const int32_t* token_ids, const int32_t* type_ids,
                                              const int32_t* position_ids, int num_tokens, int hidden,
                                              const T* word, const T* position, const T* token_type,
@@ -76,9 +93,9 @@ __global__ void embeddings_layer_norm_kernel(const int32_t* token_ids, const int
   const T* word_row = word + static_cast<int64_t>(token_ids[token]) * hidden;
   const T* position_row = position + static_cast<int64_t>(position_ids[token]) * hidden;
   const T* type_row = token_type ? token_type + static_cast<int64_t>(type_ids[token]) * hidden : nullptr;
-  float values[kMaxPacksPerLane][kPack];
+  float values[kPacks][kPack];
 #pragma unroll
-  for (int i = 0; i < kMaxPacksPerLane; ++i) {
+  for (int i = 0; i < kPacks; ++i) {
     const int pack_idx = lane + i * kWarpSize;
     if (pack_idx < packs_per_row) {
       const Pack<T> w = load_pack(word_row + pack_idx * kPack);
@@ -92,11 +109,11 @@ __global__ void embeddings_layer_norm_kernel(const int32_t* token_ids, const int
       }
     }
   }
-  layer_norm_row<T>(values, packs_per_row, lane, hidden, gamma, beta, eps,
-                    out + static_cast<int64_t>(token) * hidden);
+  layer_norm_row<T, kPacks>(values, packs_per_row, lane, hidden, gamma, beta, eps,
+                            out + static_cast<int64_t>(token) * hidden);
 }
 
-template <typename T>
+template <typename T, int kPacks>
 __global__ void add_layer_norm_kernel(const T* input, const T* residual, const T* gamma,
                                       const T* beta, float eps, int rows, int hidden, T* out) {
   wait_for_previous_kernel();
@@ -106,9 +123,9 @@ __global__ void add_layer_norm_kernel(const T* input, const T* residual, const T
   if (row >= rows) return;
   const int packs_per_row = hidden / kPack;
   const int64_t row_start = static_cast<int64_t>(row) * hidden;
-  float values[kMaxPacksPerLane][kPack];
+  float values[kPacks][kPack];
 #pragma unroll
-  for (int i = 0; i < kMaxPacksPerLane; ++i) {
+  for (int i = 0; i < kPacks; ++i) {
     const int pack_idx = lane + i * kWarpSize;
     if (pack_idx < packs_per_row) {
       const Pack<T> a = load_pack(input + row_start + pack_idx * kPack);
@@ -117,7 +134,31 @@ __global__ void add_layer_norm_kernel(const T* input, const T* residual, const T
       for (int e = 0; e < kPack; ++e) values[i][e] = to_float(a.values[e]) + to_float(b.values[e]);
     }
   }
-  layer_norm_row<T>(values, packs_per_row, lane, hidden, gamma, beta, eps, out + row_start);
+  layer_norm_row<T, kPacks>(values, packs_per_row, lane, hidden, gamma, beta, eps, out + row_start);
+}
+
+// Calls body(std::integral_constant<int, kPacks>) with the packs a lane needs for `hidden` columns
+// (hidden already checked against kMaxLayerNormHidden).
+template <typename T, typename Body>
+Status with_packs_per_lane(int64_t hidden, Body&& body) {
+  const int64_t packs = (hidden / Pack<T>::kSize + kWarpSize - 1) / kWarpSize;
+  switch (packs) {
+    case 1: return body(std::integral_constant<int, 1>{});
+    case 2: return body(std::integral_constant<int, 2>{});
+    case 3: return body(std::integral_constant<int, 3>{});
+    case 4: return body(std::integral_constant<int, 4>{});
+    default: break;
+  }
+  if constexpr (max_packs_per_lane<T>() > 4) {
+    switch (packs) {
+      case 5: return body(std::integral_constant<int, 5>{});
+      case 6: return body(std::integral_constant<int, 6>{});
+      case 7: return body(std::integral_constant<int, 7>{});
+      case 8: return body(std::integral_constant<int, 8>{});
+      default: break;
+    }
+  }
+  return internal_error("layer norm: " + std::to_string(hidden) + " columns passed the checks");
 }
 
 template <typename T>
@@ -247,9 +288,7 @@ __global__ void to_float_kernel(const T* input, int64_t count, float* out) {
 }
 
 Status check_layer_norm_hidden(Precision precision, int64_t hidden, const char* op) {
-  const int64_t pack = 16 / static_cast<int64_t>(precision_size_bytes(precision));
-  if (hidden <= 0 || hidden % 8 != 0 || hidden > kMaxLayerNormHidden ||
-      hidden > kWarpSize * kMaxPacksPerLane * pack)
+  if (hidden <= 0 || hidden % 8 != 0 || hidden > kMaxLayerNormHidden)
     return unsupported(std::string(op) + ": hidden size " + std::to_string(hidden) +
                        " is not supported (needs a positive multiple of 8, at most " +
                        std::to_string(kMaxLayerNormHidden) + ")");
@@ -285,13 +324,15 @@ Status launch_embeddings_layer_norm(Precision precision, const int32_t* token_id
   JN_RETURN_IF_ERROR(check_layer_norm_hidden(precision, hidden, "embeddings layer norm"));
   if (num_tokens <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    return launch_kernel("embeddings_layer_norm_kernel", embeddings_layer_norm_kernel<T>,
-                         blocks_for(num_tokens, kRowsPerBlock), kRowsPerBlock * kWarpSize, 0,
-                         stream, token_ids, type_ids, position_ids, static_cast<int>(num_tokens),
-                         static_cast<int>(hidden), static_cast<const T*>(word),
-                         static_cast<const T*>(position), static_cast<const T*>(token_type),
-                         static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
-                         static_cast<T*>(out));
+    return with_packs_per_lane<T>(hidden, [&](auto packs) -> Status {
+      return launch_kernel("embeddings_layer_norm_kernel", embeddings_layer_norm_kernel<T, decltype(packs)::value>,
+                           blocks_for(num_tokens, kRowsPerBlock), kRowsPerBlock * kWarpSize, 0,
+                           stream, token_ids, type_ids, position_ids, static_cast<int>(num_tokens),
+                           static_cast<int>(hidden), static_cast<const T*>(word),
+                           static_cast<const T*>(position), static_cast<const T*>(token_type),
+                           static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
+                           static_cast<T*>(out));
+    });
   });
 }
 
@@ -301,11 +342,13 @@ Status launch_add_layer_norm(Precision precision, const void* input, const void*
   JN_RETURN_IF_ERROR(check_layer_norm_hidden(precision, hidden, "add layer norm"));
   if (rows <= 0) return ok_status();
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    return launch_kernel("add_layer_norm_kernel", add_layer_norm_kernel<T>,
-                         blocks_for(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, 0, stream,
-                         static_cast<const T*>(input), static_cast<const T*>(residual),
-                         static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
-                         static_cast<int>(rows), static_cast<int>(hidden), static_cast<T*>(out));
+    return with_packs_per_lane<T>(hidden, [&](auto packs) -> Status {
+      return launch_kernel("add_layer_norm_kernel", add_layer_norm_kernel<T, decltype(packs)::value>,
+                           blocks_for(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, 0, stream,
+                           static_cast<const T*>(input), static_cast<const T*>(residual),
+                           static_cast<const T*>(gamma), static_cast<const T*>(beta), eps,
+                           static_cast<int>(rows), static_cast<int>(hidden), static_cast<T*>(out));
+    });
   });
 }
 

@@ -19,8 +19,8 @@ namespace {
 constexpr int kWarpSize = 32;
 constexpr int kWarpsPerBlock = 4;
 constexpr int kPackColumns = 8;
-// The register kernel holds 4 packs a lane: 1024 columns, the widest hidden size the encoder takes,
-// so every LayerNorm row fits; wider rows (no LayerNorm) go to the shared-memory kernel.
+// The register kernel holds up to 4 packs a lane: 1024 columns, the widest hidden size the encoder
+// takes, so every LayerNorm row fits; wider rows (no LayerNorm) go to the shared-memory kernel.
 constexpr int kPacksPerLane = 4;
 
 __device__ __forceinline__ float activate(float x, RowActivation activation) {
@@ -70,7 +70,7 @@ __device__ __forceinline__ uint2 encode_codes8(const float (&values)[kPackColumn
   return out.word;
 }
 
-template <typename T>
+template <typename T, int kPacks>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel(RowEpilogueArgs args) {
   wait_for_previous_kernel();
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarpSize;
@@ -79,30 +79,34 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
   const int cols = static_cast<int>(args.cols);
   const int packs = cols / kPackColumns;
   const int64_t row_start = row * cols;
-  float values[kPacksPerLane][kPackColumns];
+  float values[kPacks][kPackColumns];
   // Every load of the row first, so a lane has all of its bytes in flight at once.
-  Pack<T> raw[kPacksPerLane];
+  Pack<T> raw[kPacks];
 #pragma unroll
-  for (int k = 0; k < kPacksPerLane; ++k) {
+  for (int k = 0; k < kPacks; ++k) {
     const int pack = lane + k * kWarpSize;
     if (pack < packs) raw[k] = load_pack(static_cast<const T*>(args.input) + row_start + pack * kPackColumns);
   }
 #pragma unroll
-  for (int k = 0; k < kPacksPerLane; ++k)
+  for (int k = 0; k < kPacks; ++k)
 #pragma unroll
     for (int e = 0; e < kPackColumns; ++e) values[k][e] = to_float(raw[k].values[e]);
-  Pack<T> residual[kPacksPerLane];
+  // The LayerNorm's residual, gamma and beta too, before any reduction waits on a shuffle.
+  Pack<T> residual[kPacks], gamma[kPacks], beta[kPacks];
   if (args.residual) {
 #pragma unroll
-    for (int k = 0; k < kPacksPerLane; ++k) {
+    for (int k = 0; k < kPacks; ++k) {
       const int pack = lane + k * kWarpSize;
-      if (pack < packs)
+      if (pack < packs) {
         residual[k] = load_pack(static_cast<const T*>(args.residual) + row_start + pack * kPackColumns);
+        gamma[k] = load_pack(static_cast<const T*>(args.gamma) + pack * kPackColumns);
+        beta[k] = load_pack(static_cast<const T*>(args.beta) + pack * kPackColumns);
+      }
     }
   }
   float sum = 0.f;
 #pragma unroll
-  for (int k = 0; k < kPacksPerLane; ++k) {
+  for (int k = 0; k < kPacks; ++k) {
     const int pack = lane + k * kWarpSize;
     if (pack >= packs) continue;
     float* v = values[k];
@@ -123,7 +127,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
     const float mean = warp_sum(sum) / cols;
     float squares = 0.f;
 #pragma unroll
-    for (int k = 0; k < kPacksPerLane; ++k) {
+    for (int k = 0; k < kPacks; ++k) {
       if (lane + k * kWarpSize >= packs) continue;
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e) {
@@ -133,21 +137,19 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
     }
     const float inv_std = rsqrtf(warp_sum(squares) / cols + args.eps);
 #pragma unroll
-    for (int k = 0; k < kPacksPerLane; ++k) {
+    for (int k = 0; k < kPacks; ++k) {
       const int pack = lane + k * kWarpSize;
       if (pack >= packs) continue;
-      const Pack<T> gamma = load_pack(static_cast<const T*>(args.gamma) + pack * kPackColumns);
-      const Pack<T> beta = load_pack(static_cast<const T*>(args.beta) + pack * kPackColumns);
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e)
-        values[k][e] =
-            (values[k][e] - mean) * inv_std * to_float(gamma.values[e]) + to_float(beta.values[e]);
+        values[k][e] = (values[k][e] - mean) * inv_std * to_float(gamma[k].values[e]) +
+                       to_float(beta[k].values[e]);
     }
   }
   // Round to the activation precision: the codes then quantise exactly what `out` holds.
   float absmax = 0.f;
 #pragma unroll
-  for (int k = 0; k < kPacksPerLane; ++k) {
+  for (int k = 0; k < kPacks; ++k) {
     const int pack = lane + k * kWarpSize;
     if (pack >= packs) continue;
     Pack<T> rounded;
@@ -175,7 +177,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
   if (lane == 0) args.code_scales[row] = scale;
   uint8_t* codes = static_cast<uint8_t*>(args.codes) + row_start;
 #pragma unroll
-  for (int k = 0; k < kPacksPerLane; ++k) {
+  for (int k = 0; k < kPacks; ++k) {
     const int pack = lane + k * kWarpSize;
     if (pack < packs)
       *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = encode_codes8(values[k], inv_scale, fp8);
@@ -273,8 +275,13 @@ Status launch_for_width(const RowEpilogueArgs& args, cudaStream_t stream) {
     return launch_kernel("row_epilogue_wide_kernel", row_epilogue_wide_kernel<T>, blocks, kThreads,
                          staged_bytes, stream, args);
   }
-  return launch_kernel("row_epilogue_kernel", row_epilogue_kernel<T>, blocks, kThreads, 0, stream,
-                       args);
+  // Compiled per packs a lane (a 768-wide row: 3), so no registers sit idle for wider rows.
+  switch (packs_per_lane) {
+    case 1: return launch_kernel("row_epilogue_kernel", row_epilogue_kernel<T, 1>, blocks, kThreads, 0, stream, args);
+    case 2: return launch_kernel("row_epilogue_kernel", row_epilogue_kernel<T, 2>, blocks, kThreads, 0, stream, args);
+    case 3: return launch_kernel("row_epilogue_kernel", row_epilogue_kernel<T, 3>, blocks, kThreads, 0, stream, args);
+    default: return launch_kernel("row_epilogue_kernel", row_epilogue_kernel<T, 4>, blocks, kThreads, 0, stream, args);
+  }
 }
 
 }  // namespace
