@@ -30,8 +30,12 @@ for step in "$@"; do
       .carry/bin/cuda_ops_bench 2>&1 | tee "$OUT/ops.log"
       ;;
     profile)
-      # Kernel time per forward under Nsight Compute, BERT-base 128x128 (kernel_summary.py tables).
-      bash bench/engine_cuda/profile_kernels.sh 128x128 fp16 fp8 2>&1 | tee "$OUT/profile.log"
+      # Kernel time per forward under Nsight Compute (kernel_summary.py tables): PROFILE_SHAPES
+      # (default 128x128) x PROFILE_PRECISIONS (default fp16 fp8); BENCH_ARGS, BENCH and TAG as in
+      # profile_kernels.sh.
+      for shape in ${PROFILE_SHAPES:-128x128}; do
+        TAG=${TAG:-}${TAG:+_}$shape bash bench/engine_cuda/profile_kernels.sh $shape ${PROFILE_PRECISIONS:-fp16 fp8}
+      done 2>&1 | tee -a "$OUT/profile.log"
       ;;
     attention_profile)
       # The attention kernels alone under Nsight Compute (throughput, occupancy, stall reasons):

@@ -3,7 +3,8 @@
 # Usage (after run_device_suite.sh has unpacked .carry/pack): profile_kernels.sh SHAPE PRECISION...
 # e.g. profile_kernels.sh 128x128 fp16 fp8 int8. Writes $OUT/ncu_<precision>.csv and prints tables.
 # BENCH_ARGS adds encoder options (e.g. BENCH_ARGS="--attention v4"; the files then end in _<tag>
-# with TAG=...). BENCH picks another build's bench (e.g. the before_after step's earlier one).
+# with TAG=...). KERNEL (a regex, KERNEL_SKIP launches skipped) profiles one launch of those kernels in
+# detail instead. BENCH picks another build's bench (e.g. the before_after step's earlier one).
 set -u
 OUT=${OUT:-/tmp/out}
 shape=$1
@@ -17,6 +18,18 @@ for precision in "$@"; do
   rm -f "$tuning"
   "$bench" --precision "$precision" --iterations 3 --models bert-base \
     --shapes "$shape" --gemm-tuning "$tuning" ${BENCH_ARGS:-} > /dev/null 2>&1
+  if [ -n "${KERNEL:-}" ]; then
+    # One launch of the kernels matching KERNEL (a regex) after KERNEL_SKIP others, in detail:
+    # throughput, pipes, stall reasons, instruction mix.
+    "$ncu_bin" --clock-control none --kernel-name "regex:$KERNEL" --launch-skip "${KERNEL_SKIP:-20}" \
+      --launch-count 1 --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
+      --section InstructionStats --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+      "$bench" --precision "$precision" --iterations 3 --models bert-base \
+      --shapes "$shape" --no-graphs --no-autotune --gemm-tuning "$tuning" ${BENCH_ARGS:-} 2>&1 \
+      | grep -v "^==PROF==\|^ *-\+ *-*$"
+    rm -f "$tuning"
+    continue
+  fi
   # No graphs (kernels profiled one by one), few iterations: every forward launches the same kernels.
   "$ncu_bin" --clock-control none --csv --metrics gpu__time_duration.sum \
     "$bench" --precision "$precision" --iterations 3 --models bert-base \

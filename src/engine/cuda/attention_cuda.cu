@@ -518,31 +518,47 @@ __global__ void __launch_bounds__(kWarps * 32, (mma_min_blocks_per_sm<kHeadDim, 
   }
   // Codes for the next GEMM (a calibrated per-tensor scale): the context never exists in fp16.
   // E4M3 saturates; INT8 rounds half away from zero and clamps to +-127, as the row epilogue does.
+  // The warp's 16 output rows are staged in its own rows of the Q tile (read into registers at the
+  // first key tile, never again), so the global stores are whole 16-byte pieces of each row instead
+  // of 4-byte (fp16) or 2-byte (codes) pieces spread over 8 rows: under Nsight Compute the codes
+  // kernel ran 12% slower than the fp16 one with the scattered stores.
   const float code_multiplier = codes ? 1.f / *code_scale : 0.f;
+  const int element_bytes = codes ? 1 : static_cast<int>(sizeof(T));
+  constexpr int kStagedPitch = kLd * static_cast<int>(sizeof(T));  // bytes, a multiple of 16
+  unsigned char* staged = reinterpret_cast<unsigned char*>(q_tile + warp * 16 * kLd);
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
-    const int query = query_start + warp * 16 + group + half * 8;
-    if (query >= length) continue;
-    const int64_t row_start = static_cast<int64_t>(first_token + query) * hidden + head * kHeadDim;
+    unsigned char* staged_row = staged + (group + half * 8) * kStagedPitch;
 #pragma unroll
     for (int tile = 0; tile < kOutTiles; ++tile) {
       const float low = o_acc[tile][half * 2] * inv_sum[half];
       const float high = o_acc[tile][half * 2 + 1] * inv_sum[half];
-      const int64_t at = row_start + tile * 8 + quad * 2;
+      unsigned char* at = staged_row + (tile * 8 + quad * 2) * element_bytes;
       if (codes && int8_codes) {
         const auto code = [&](float value) {
           return static_cast<uint8_t>(static_cast<int8_t>(int8_code(value * code_multiplier)));
         };
-        *reinterpret_cast<uint16_t*>(codes + at) =
+        *reinterpret_cast<uint16_t*>(at) =
             static_cast<uint16_t>(code(low) | (static_cast<uint16_t>(code(high)) << 8));
       } else if (codes) {
-        const __nv_fp8x2_storage_t pair = __nv_cvt_float2_to_fp8x2(
+        *reinterpret_cast<__nv_fp8x2_storage_t*>(at) = __nv_cvt_float2_to_fp8x2(
             make_float2(low * code_multiplier, high * code_multiplier), __NV_SATFINITE, __NV_E4M3);
-        *reinterpret_cast<__nv_fp8x2_storage_t*>(codes + at) = pair;
       } else {
-        *reinterpret_cast<uint32_t*>(out + at) = pack_pair<T>(low, high);
+        *reinterpret_cast<uint32_t*>(at) = pack_pair<T>(low, high);
       }
     }
+  }
+  __syncwarp();
+  unsigned char* destination = codes ? codes : reinterpret_cast<unsigned char*>(out);
+  const int chunks_per_row = kHeadDim * element_bytes / 16;
+  for (int idx = lane; idx < 16 * chunks_per_row; idx += 32) {
+    const int row = idx / chunks_per_row;
+    const int chunk = idx % chunks_per_row;
+    const int query = query_start + warp * 16 + row;
+    if (query >= length) continue;
+    const int64_t element = static_cast<int64_t>(first_token + query) * hidden + head * kHeadDim;
+    *reinterpret_cast<uint4*>(destination + element * element_bytes + chunk * 16) =
+        *reinterpret_cast<const uint4*>(staged + row * kStagedPitch + chunk * 16);
   }
 }
 
