@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "engine/cpu/fast_math_cpu.h"
 
@@ -23,18 +24,37 @@ constexpr size_t kMinRowsPerTask = 8;
 #define JN_VECTOR_CLONES
 #endif
 
-void normalize_row(float* row, int64_t width, const float* gamma, const float* beta, float eps) {
-  // Two passes (mean, then centred variance) avoid the cancellation of E[x²] - E[x]².
+// Sixteen lane-wise partial sums, so that the loop vectorises (one float accumulator is a chain of
+// dependent scalar adds: LayerNorm and softmax were 4% and 12% of MiniLM INT8's forward).
+constexpr int kLanes = 16;
+
+template <typename Term>
+inline float lane_sum(int64_t count, const Term& term) {
+  float partial[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes)
+    for (int lane = 0; lane < kLanes; ++lane) partial[lane] += term(i + lane);
   float sum = 0.0f;
-  for (int64_t i = 0; i < width; ++i) sum += row[i];
-  const float mean = sum / static_cast<float>(width);
-  float sum_sq = 0.0f;
-  for (int64_t i = 0; i < width; ++i) {
+  for (; i < count; ++i) sum += term(i);
+  for (float lane_total : partial) sum += lane_total;
+  return sum;
+}
+
+JN_VECTOR_CLONES void normalize_row(float* row, int64_t width, const float* gamma,
+                                    const float* beta, float eps) {
+  // Two passes (mean, then centred variance) avoid the cancellation of E[x²] - E[x]².
+  const float mean = lane_sum(width, [&](int64_t i) { return row[i]; }) / static_cast<float>(width);
+  const float sum_sq = lane_sum(width, [&](int64_t i) {
     const float centred = row[i] - mean;
-    sum_sq += centred * centred;
-  }
+    return centred * centred;
+  });
   const float inv_std = 1.0f / std::sqrt(sum_sq / static_cast<float>(width) + eps);
   for (int64_t i = 0; i < width; ++i) row[i] = (row[i] - mean) * inv_std * gamma[i] + beta[i];
+}
+
+// Here rather than in the caller's lambda, which is compiled for baseline x86-64 only.
+JN_VECTOR_CLONES void add_row(const float* update, float* row, int64_t width) {
+  for (int64_t i = 0; i < width; ++i) row[i] += update[i];
 }
 
 template <typename RowFn>
@@ -81,26 +101,26 @@ void add_layer_norm_cpu(const float* update, float* residual_inout, int64_t rows
                         const float* gamma, const float* beta, float eps, ThreadPool* pool) {
   for_each_row(rows, pool, [&](int64_t row_idx) {
     float* row = residual_inout + row_idx * width;
-    const float* update_row = update + row_idx * width;
-    for (int64_t i = 0; i < width; ++i) row[i] += update_row[i];
+    add_row(update + row_idx * width, row, width);
     normalize_row(row, width, gamma, beta, eps);
   });
 }
 
 JN_VECTOR_CLONES void softmax_row_cpu(float* row, int64_t count) {
   if (count <= 0) return;
-  const float row_max = *std::max_element(row, row + count);
-  for (int64_t i = 0; i < count; ++i) row[i] = exp_fast(row[i] - row_max);
-  // Separate partial sums: a single float accumulator would keep the loop scalar.
-  constexpr int kLanes = 16;
-  float partial[kLanes] = {};
+  // Lane-wise partial maxima too: std::max_element was a chain of dependent vmaxss, 60% of this
+  // function's time.
+  float partial_max[kLanes];
+  for (float& lane_max : partial_max) lane_max = -std::numeric_limits<float>::infinity();
   int64_t i = 0;
   for (; i + kLanes <= count; i += kLanes)
-    for (int lane = 0; lane < kLanes; ++lane) partial[lane] += row[i + lane];
-  float sum = 0.0f;
-  for (; i < count; ++i) sum += row[i];
-  for (float lane_sum : partial) sum += lane_sum;
-  const float inv_sum = 1.0f / sum;
+    for (int lane = 0; lane < kLanes; ++lane)
+      partial_max[lane] = std::max(partial_max[lane], row[i + lane]);
+  float row_max = -std::numeric_limits<float>::infinity();
+  for (; i < count; ++i) row_max = std::max(row_max, row[i]);
+  for (float lane_max : partial_max) row_max = std::max(row_max, lane_max);
+  for (int64_t j = 0; j < count; ++j) row[j] = exp_fast(row[j] - row_max);
+  const float inv_sum = 1.0f / lane_sum(count, [&](int64_t j) { return row[j]; });
   for (int64_t j = 0; j < count; ++j) row[j] *= inv_sum;
 }
 
