@@ -4,8 +4,8 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests ops engine launch_ab quantized before_after profile attention_profile
-# tokenizer pipeline pipeline_fp8.
+# Logs go to $OUT. Steps: tests ops engine peer launch_ab quantized before_after profile
+# attention_profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -70,6 +70,12 @@ for step in "$@"; do
       [ -x .carry/bin/int4_linear_bench ] && .carry/bin/int4_linear_bench 2>&1 | tee "$OUT/int4_linear.log" | tail -30
       PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
         --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix $news_mix \
+        --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
+      ;;
+    peer)
+      # The torch peers alone (after `quantized` they make the session's side-by-side table).
+      PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
+        --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix .carry/news_mix.ids \
         --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
       ;;
     launch_ab)

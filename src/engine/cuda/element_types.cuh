@@ -41,19 +41,26 @@ __device__ __forceinline__ void store_pack(T* address, const Pack<T>& pack) {
   *reinterpret_cast<uint4*>(address) = *reinterpret_cast<const uint4*>(&pack);
 }
 
-// erf-GELU for fp16 / bf16 outputs: erf from Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7,
-// far below either format's resolution) costs one fast reciprocal, one exp and six FMAs, where
-// erff's branchy polynomial made the GELU passes ALU-bound on the H200 (bias + GELU at 2.7 TB/s
-// against a 3.8 TB/s copy; the quantising row pass with erff 2.3x slower than without). fp32
-// outputs keep erff: that path is the precise reference.
+// erf-GELU for fp16 / bf16 outputs with one special-function op: x * Phi(x), where
+// Phi(-a) = 2^p(a) for a = |x| and p is a degree-7 polynomial (in t = a/3 - 1) fitted to
+// log2 Phi(-a) on [0, 6]; beyond 6, Phi(-a) < 1e-9 and a is clamped. Evaluated in float32 it is
+// within 6.4e-7 of x * Phi(x) on [-12, 12], as close as the Abramowitz & Stegun erf it replaces
+// (one reciprocal and one exp on the special-function unit, ~20 other instructions), and rounds to
+// the same fp16 as the exact value for 99.94% of inputs. The FFN-in GEMM's epilogue runs this for
+// every output while the tensor cores wait; fp32 outputs keep erff (the precise reference).
 __device__ __forceinline__ float gelu_erf_fast(float x) {
-  const float z = x * 0.70710678118654752f;
-  const float az = fabsf(z);
-  const float t = __fdividef(1.f, 1.f + 0.3275911f * az);
-  const float poly =
-      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  const float erf_abs = 1.f - poly * __expf(-az * az);
-  return 0.5f * x * (1.f + copysignf(erf_abs, z));
+  const float t = fmaf(fminf(fabsf(x), 6.f), 1.f / 3.f, -1.f);
+  float p = -4.013196565e-03f;
+  p = fmaf(p, t, 1.681611873e-02f);
+  p = fmaf(p, t, -4.095317796e-02f);
+  p = fmaf(p, t, 9.168309718e-02f);
+  p = fmaf(p, t, -2.038834989e-01f);
+  p = fmaf(p, t, -6.033975601e+00f);
+  p = fmaf(p, t, -1.420956707e+01f);
+  p = fmaf(p, t, -9.532936096e+00f);
+  float tail;  // Phi(-|x|)
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(tail) : "f"(p));
+  return x * (x < 0.f ? tail : 1.f - tail);
 }
 
 // erf-GELU for values that are about to become codes: FP8 E4M3 (3 mantissa bits, steps of 6-12%)
