@@ -188,14 +188,12 @@ TEST(LinearCpu, MatchesDoubleForEverySplitAndEpilogue) {
   }
 }
 
-TEST(AttentionCpu, MatchesNaivePerSequenceAttention) {
-  const AttentionShape shape{4, 8};
+// Double-precision attention of every (sequence, head) of a packed batch.
+std::vector<double> naive_attention(const std::vector<float>& qkv,
+                                    const std::vector<int32_t>& offsets, AttentionShape shape) {
   const int64_t hidden = shape.hidden();
-  const std::vector<int32_t> offsets = {0, 1, 6, 23, 87, 90};
   const int64_t num_sequences = static_cast<int64_t>(offsets.size()) - 1;
-  const int64_t tokens = offsets.back();
-  const auto qkv = random_values(tokens * 3 * hidden, 21);
-  std::vector<double> expected(tokens * hidden, 0.0);
+  std::vector<double> expected(offsets.back() * hidden, 0.0);
   for (int64_t s = 0; s < num_sequences; ++s)
     for (int64_t head = 0; head < shape.num_heads; ++head)
       for (int64_t t = offsets[s]; t < offsets[s + 1]; ++t) {
@@ -216,16 +214,43 @@ TEST(AttentionCpu, MatchesNaivePerSequenceAttention) {
                 scores[u - offsets[s]] / total *
                 qkv[u * 3 * hidden + 2 * hidden + head * shape.head_dim + d];
       }
+  return expected;
+}
+
+TEST(AttentionCpu, MatchesNaivePerSequenceAttention) {
+  const AttentionShape shape{4, 8};
+  const std::vector<int32_t> offsets = {0, 1, 6, 23, 87, 90};
+  const int64_t num_sequences = static_cast<int64_t>(offsets.size()) - 1;
+  const int64_t tokens = offsets.back();
+  const auto qkv = random_values(tokens * 3 * shape.hidden(), 21);
+  const std::vector<double> expected = naive_attention(qkv, offsets, shape);
   const auto order = longest_first_order(offsets.data(), num_sequences);
   EXPECT_EQ(order, (std::vector<int32_t>{3, 2, 1, 4, 0}));
   ThreadPool pool(3);
   for (ThreadPool* maybe_pool : {static_cast<ThreadPool*>(nullptr), &pool}) {
     for (const int32_t* maybe_order : {static_cast<const int32_t*>(nullptr), order.data()}) {
-      std::vector<float> context(tokens * hidden, NAN);
+      std::vector<float> context(tokens * shape.hidden(), NAN);
       attention_cpu(qkv.data(), offsets.data(), num_sequences, maybe_order, shape, context.data(),
                     maybe_pool);
       EXPECT_LT(max_abs_diff(context.data(), expected), 1e-5);
     }
+  }
+}
+
+// The real models' head sizes (16-128), at lengths around multiples of 8 and 16 (the blocks a
+// vectorised kernel would take).
+TEST(AttentionCpu, ModelHeadSizesMatchNaiveAttention) {
+  const std::vector<int32_t> offsets = {0, 1, 8, 17, 33, 48, 178, 185};
+  const int64_t num_sequences = static_cast<int64_t>(offsets.size()) - 1;
+  const int64_t tokens = offsets.back();
+  ThreadPool pool(2);
+  for (const int64_t head_dim : {16, 32, 48, 64, 128}) {
+    const AttentionShape shape{3, head_dim};
+    const auto qkv = random_values(tokens * 3 * shape.hidden(), 40 + static_cast<int>(head_dim));
+    const std::vector<double> expected = naive_attention(qkv, offsets, shape);
+    std::vector<float> context(tokens * shape.hidden(), NAN);
+    attention_cpu(qkv.data(), offsets.data(), num_sequences, nullptr, shape, context.data(), &pool);
+    EXPECT_LT(max_abs_diff(context.data(), expected), 1e-5) << "head_dim " << head_dim;
   }
 }
 
