@@ -85,11 +85,12 @@ TEST_P(CudaOpsTest, EmbeddingsLayerNormMatchesCpu) {
   }
 }
 
-// Every row width the kernels are compiled for: 1-4 packs a lane in fp16 / bf16, 1-8 in fp32,
-// with partly filled last packs (264, 1016).
+// Every packs-a-lane count the kernels are compiled for: 1-4 in fp16 / bf16 (8 columns a pack),
+// 1-8 in fp32 (4 a pack: 160, 544 and 864 give 2, 5 and 7), with partly filled last packs (264,
+// 1016).
 TEST_P(CudaOpsTest, AddLayerNormInPlaceMatchesCpu) {
   const int64_t rows = 33;
-  for (const int64_t hidden : {32, 264, 384, 512, 768, 1016, 1024}) {
+  for (const int64_t hidden : {32, 160, 264, 384, 512, 544, 768, 864, 1016, 1024}) {
     std::vector<float> input = random_values(rows * hidden, 11, 0.f, 2.f);
     std::vector<float> residual = random_values(rows * hidden, 12, 0.5f, 1.f);
     std::vector<float> gamma = random_values(hidden, 13, 1.f, 0.2f);
