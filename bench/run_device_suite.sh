@@ -4,7 +4,7 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests ops engine peer launch_ab quantized before_after profile
+# Logs go to $OUT. Steps: tests ops engine peer launch_ab bias_ab quantized before_after profile
 # attention_profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
@@ -88,6 +88,17 @@ for step in "$@"; do
             --news-mix $news_mix
         done
       done 2>&1 | tee "$OUT/launch_ab.log"
+      ;;
+    bias_ab)
+      # fp16 / bf16 bias GEMMs through the sm90 candidates (tuned against cuBLASLt) or always
+      # cuBLASLt (--no-sm90-bias), interleaved; the tuning log lines name each candidate's time.
+      for args in "fp16" "bf16"; do
+        for bias in "" "--no-sm90-bias"; do
+          echo "## --precision $args $bias"
+          .carry/bin/cuda_encoder_bench --precision $args $bias --iterations 100 --models bert-base,minilm \
+            --news-mix .carry/news_mix.ids
+        done
+      done 2>&1 | tee "$OUT/bias_ab.log"
       ;;
     quantized)
       # The 8-bit precisions against our fp16 in one call (fp16 first and last: the drift between).

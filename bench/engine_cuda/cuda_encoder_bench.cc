@@ -9,6 +9,7 @@
 // Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--iterations N]
 //     [--no-autotune] [--no-graphs] [--attention auto|scalar|v2|v3|v4] [--models bert-base,minilm]
 //     [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128] [--no-fused-gelu]
+//     [--no-sm90-bias]  (the fp16 / bf16 bias GEMMs always through cuBLASLt)
 //     [--no-dependent-launch]  (every kernel in plain stream order, no PDL)
 //     [--dependent-launch-max-tokens N]  (PDL for forwards of up to N tokens)
 //     [--gemm-tuning FILE]  (a timing cache: read at start, written at exit; one model per file,
@@ -136,6 +137,8 @@ int main(int argc, char** argv) {
       static_scales = true;
     } else if (flag == "--no-fused-gelu") {
       options.fused_gelu_gemm = false;
+    } else if (flag == "--no-sm90-bias") {
+      options.sm90_bias_gemm = false;
     } else if (flag == "--no-dependent-launch") {
       justnews::cuda::set_dependent_launch(false);
     } else if (flag == "--dependent-launch-max-tokens" && has_value) {

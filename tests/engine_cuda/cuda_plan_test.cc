@@ -136,7 +136,7 @@ TEST(CudaPlanTest, TimingCacheIsWrittenOnceAndReusedWithTheSameBits) {
   EXPECT_EQ(fs::last_write_time(options.gemm_tuning_path), modified);  // nothing new: not rewritten
 
   // A damaged cache is not used (a warning), tuned afresh and rewritten whole.
-  { std::ofstream(options.gemm_tuning_path) << "justnews-gemm-tuning 1 cublasLt 0\ngarbage\n"; }
+  { std::ofstream(options.gemm_tuning_path) << "justnews-gemm-tuning 2 cublasLt 0\ngarbage\n"; }
   {
     auto retuned = make_cuda_encoder(model.config, model.weights, options);
     ASSERT_TRUE(retuned.ok()) << retuned.status().to_string();

@@ -340,13 +340,26 @@ const char* format_name(cuda::Sm90Codes format) {
   return format == cuda::Sm90Codes::kFp8E4M3 ? "fp8" : "int8";
 }
 
+// A forced schedule, or the tuned choice with or without timing.
+struct ScheduleCase {
+  cuda::Sm90Schedule schedule;
+  bool autotune;
+};
+const std::vector<ScheduleCase> kScaledSchedules = {{cuda::Sm90Schedule::kCooperative, false},
+                                                    {cuda::Sm90Schedule::kPingpong, false},
+                                                    {cuda::Sm90Schedule::kWide, false},
+                                                    {cuda::Sm90Schedule::kTuned, false},
+                                                    {cuda::Sm90Schedule::kTuned, true}};
+
 // Scaled FP8 / INT8 GEMMs against a double loop over the same codes, at row counts that leave
-// partial tiles (1, 45, 300) and a column count that is not a tile multiple, through both
-// schedules (the first call of each shape times them; later calls run the chosen one).
+// partial tiles (1, 45, 300) and a column count that is not a tile multiple, through every
+// schedule and the tuned choice (the first call of each shape times them; later calls run the
+// chosen one).
 TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
   for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
     for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
-      for (const bool autotune : {false, true}) {
+      for (const ScheduleCase& schedule : kScaledSchedules) {
+        const bool autotune = schedule.autotune;
         const int64_t in = 384, out = 160;
         const CodeOperands operands =
             CodeOperands::make(format, random_values(rows * in, 11 + rows), rows,
@@ -354,9 +367,10 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
         std::vector<float> bias = random_values(out, 13, 0.f, 0.5f);
         auto bias_gpu = upload(bias, Precision::kFp16);
         auto out_gpu = poisoned(rows * out, 2);
-        const Status status = cuda::launch_sm90_scaled_gemm(
-            operands.args(rows, out, in, bias_gpu.data(), out_gpu.data()), workspace_.data(),
-            kWorkspaceBytes, nullptr, autotune);
+        cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
+        args.schedule = schedule.schedule;
+        const Status status =
+            cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr, autotune);
         ASSERT_TRUE(status.ok()) << status.to_string();
         ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         const std::vector<float> actual = download_half(out_gpu, rows * out);
@@ -372,8 +386,8 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
         for (size_t idx = 0; idx < expected.size(); ++idx)
           ASSERT_NEAR(actual[idx], expected[idx],
                       2e-3f * largest + relative * std::abs(expected[idx]))
-              << format_name(format) << " " << rows << " rows, autotune " << autotune
-              << ", element " << idx;
+              << format_name(format) << " " << rows << " rows, schedule "
+              << static_cast<int>(schedule.schedule) << ", autotune " << autotune << ", element " << idx;
         EXPECT_GT(cosine(actual, expected), 0.9999);
       }
     }
@@ -382,7 +396,8 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
 
 // The FFN-in GEMM that writes the next GEMM's codes: codes of gelu(scaled sum + bias) / scale
 // against a double loop, for FP8 (E4M3, saturating at 448) and INT8 (rounded, clamped to +-127),
-// through the schedule choice, with a scale small enough that the largest values saturate.
+// through every schedule and the tuned choice, with a scale small enough that the largest values
+// saturate.
 TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
   const int64_t in = 384, out = 1536;
   for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
@@ -405,44 +420,52 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
       }
       const float next_scale = static_cast<float>(largest / max_code * 0.6);  // top 40% saturate
       auto next_scale_gpu = upload_raw(std::vector<float>{next_scale});
-      auto out_gpu = poisoned(rows * out, 1);
-      cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
-      args.gelu_codes_scale = static_cast<const float*>(next_scale_gpu.data());
-      const Status status =
-          cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr);
-      ASSERT_TRUE(status.ok()) << status.to_string();
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
-      size_t exact = 0, saturated = 0;
-      for (size_t idx = 0; idx < codes.size(); ++idx) {
-        const double target = activated[idx] / next_scale;
-        const double clamped = std::clamp(target, -max_code, max_code);
-        const double decoded = operands.decode(codes[idx]);
-        // FP8: half an E4M3 step (6.25% of the value) plus fast accumulation's error, and a floor
-        // for values near zero (subnormal steps). INT8: one step at most (a sum next to a rounding
-        // boundary), and never -128.
-        const double tolerance = fp8 ? 0.09 * std::abs(clamped) + 0.5 : 1.0;
-        ASSERT_NEAR(decoded, clamped, tolerance)
-            << format_name(format) << " " << rows << " rows, element " << idx;
-        const uint8_t want = fp8 ? float_to_fp8_e4m3(static_cast<float>(target))
-                                 : static_cast<uint8_t>(quantize_int8_value(
-                                       static_cast<float>(activated[idx]), 1.f / next_scale));
-        exact += codes[idx] == want;
-        saturated += std::abs(target) > max_code;
+      for (const ScheduleCase& schedule : kScaledSchedules) {
+        auto out_gpu = poisoned(rows * out, 1);
+        cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
+        args.gelu_codes_scale = static_cast<const float*>(next_scale_gpu.data());
+        args.schedule = schedule.schedule;
+        const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
+                                                            nullptr, schedule.autotune);
+        ASSERT_TRUE(status.ok()) << status.to_string();
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
+        size_t exact = 0, saturated = 0;
+        for (size_t idx = 0; idx < codes.size(); ++idx) {
+          const double target = activated[idx] / next_scale;
+          const double clamped = std::clamp(target, -max_code, max_code);
+          const double decoded = operands.decode(codes[idx]);
+          // FP8: half an E4M3 step (6.25% of the value) plus fast accumulation's error, and a floor
+          // for values near zero (subnormal steps). INT8: one step at most (a sum next to a rounding
+          // boundary), and never -128.
+          const double tolerance = fp8 ? 0.09 * std::abs(clamped) + 0.5 : 1.0;
+          ASSERT_NEAR(decoded, clamped, tolerance)
+              << format_name(format) << " " << rows << " rows, schedule "
+              << static_cast<int>(schedule.schedule) << ", element " << idx;
+          const uint8_t want = fp8 ? float_to_fp8_e4m3(static_cast<float>(target))
+                                   : static_cast<uint8_t>(quantize_int8_value(
+                                         static_cast<float>(activated[idx]), 1.f / next_scale));
+          exact += codes[idx] == want;
+          saturated += std::abs(target) > max_code;
+        }
+        // Codes differ only where fp32 sums land next to a rounding boundary.
+        EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97)
+            << format_name(format) << " " << rows << " rows, schedule "
+            << static_cast<int>(schedule.schedule);
+        if (rows > 1) EXPECT_GT(saturated, 0u) << format_name(format);
       }
-      // Codes differ only where fp32 sums land next to a rounding boundary.
-      EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97)
-          << format_name(format) << " " << rows << " rows";
-      if (rows > 1) EXPECT_GT(saturated, 0u) << format_name(format);
     }
   }
 }
 
-// The fp16 / bf16 bias + erf-GELU GEMM against a double loop with exact erf, through each schedule
-// and through the tuned choice (whose third candidate is the encoder's unfused path: cuBLASLt, then
-// the bias + GELU pass), at row counts that leave partial tiles.
-TEST_F(Sm90GemmTest, BiasGeluMatchesLoop) {
-  const int64_t in = 384, out = 1536;
+// The fp16 / bf16 bias GEMMs, with and without erf-GELU, against a double loop (exact erf),
+// through each schedule, the alternative (the encoder's path: cuBLASLt with its bias epilogue; with
+// GELU, cuBLASLt then the bias + GELU pass) and the tuned choice among them, at row and column counts
+// that leave partial tiles of every schedule.
+TEST_F(Sm90GemmTest, BiasGemmMatchesLoop) {
+  const int64_t in = 384, out = 1552;
+  using cuda::Sm90Schedule;
+  for (const bool gelu : {true, false})
   for (const Precision precision : {Precision::kFp16, Precision::kBf16}) {
     auto runner = cuda::GemmRunner::create(precision, workspace_.data(), kWorkspaceBytes);
     ASSERT_TRUE(runner.ok()) << runner.status().to_string();
@@ -458,26 +481,36 @@ TEST_F(Sm90GemmTest, BiasGeluMatchesLoop) {
         for (int64_t o = 0; o < out; ++o) {
           double sum = bias[o];
           for (int64_t k = 0; k < in; ++k) sum += static_cast<double>(x[r * in + k]) * w[o * in + k];
-          expected[r * out + o] = static_cast<float>(0.5 * sum * (1.0 + std::erf(sum / std::sqrt(2.0))));
+          expected[r * out + o] =
+              static_cast<float>(gelu ? 0.5 * sum * (1.0 + std::erf(sum / std::sqrt(2.0))) : sum);
         }
       }
       float largest = 0.f;
       for (float value : expected) largest = std::max(largest, std::abs(value));
-      for (const cuda::Sm90Schedule schedule :
-           {cuda::Sm90Schedule::kCooperative, cuda::Sm90Schedule::kPingpong, cuda::Sm90Schedule::kTuned}) {
+      const std::vector<Sm90Schedule> schedules =
+          gelu ? std::vector<Sm90Schedule>{Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
+                                           Sm90Schedule::kWide, Sm90Schedule::kSmall,
+                                           Sm90Schedule::kAlternative, Sm90Schedule::kTuned}
+               : std::vector<Sm90Schedule>{Sm90Schedule::kSmall, Sm90Schedule::kPingpong,
+                                           Sm90Schedule::kAlternative, Sm90Schedule::kTuned};
+      for (const Sm90Schedule schedule : schedules) {
         auto out_gpu = poisoned(rows * out, 2);
-        cuda::Sm90BiasGeluGemmArgs args;
+        cuda::Sm90BiasGemmArgs args;
         args.element = precision == Precision::kFp16 ? cuda::Sm90Element::kFp16 : cuda::Sm90Element::kBf16;
+        args.gelu_erf = gelu;
         args.rows = rows, args.cols = out, args.depth = in;
         args.input = x_gpu.data(), args.weight = w_gpu.data(), args.bias = bias_gpu.data();
         args.out = out_gpu.data(), args.schedule = schedule;
-        const auto unfused = [&]() -> Status {
+        const auto alternative = [&]() -> Status {
+          if (!gelu)
+            return (*runner)->linear(x_gpu.data(), rows, in, w_gpu.data(), bias_gpu.data(), out,
+                                     cuda::GemmEpilogue::kBias, out_gpu.data(), nullptr);
           JN_RETURN_IF_ERROR((*runner)->linear(x_gpu.data(), rows, in, w_gpu.data(), nullptr, out,
                                                cuda::GemmEpilogue::kNone, out_gpu.data(), nullptr));
           return cuda::launch_bias_gelu_erf(precision, out_gpu.data(), bias_gpu.data(), rows, out, nullptr);
         };
         const Status status =
-            cuda::launch_sm90_bias_gelu_gemm(args, unfused, workspace_.data(), kWorkspaceBytes, nullptr);
+            cuda::launch_sm90_bias_gemm(args, alternative, workspace_.data(), kWorkspaceBytes, nullptr);
         ASSERT_TRUE(status.ok()) << status.to_string();
         ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         const std::vector<float> actual = precision == Precision::kFp16 ? download_half(out_gpu, rows * out)
@@ -487,8 +520,8 @@ TEST_F(Sm90GemmTest, BiasGeluMatchesLoop) {
         const float relative = precision == Precision::kFp16 ? 1e-3f : 8e-3f;
         for (size_t idx = 0; idx < expected.size(); ++idx)
           ASSERT_NEAR(actual[idx], expected[idx], 2e-3f * largest + relative * std::abs(expected[idx]))
-              << cuda::precision_name(precision) << " " << rows << " rows, schedule "
-              << static_cast<int>(schedule) << ", element " << idx;
+              << cuda::precision_name(precision) << (gelu ? " GELU " : " ") << rows
+              << " rows, schedule " << static_cast<int>(schedule) << ", element " << idx;
         EXPECT_GT(cosine(actual, expected), 0.9999);
       }
     }
@@ -569,19 +602,27 @@ TEST(AttentionCodes, MatchFp16Attention) {
             StatusCode::kUnsupported);
 }
 
-// A tuned bias + GELU call needs its unfused alternative; a missing bias is refused.
-TEST_F(Sm90GemmTest, BiasGeluRefusesMissingOperands) {
+// A tuned bias GEMM needs its alternative; a missing bias, a schedule that was not instantiated for
+// the kernel and columns that are not a multiple of 16 are refused.
+TEST_F(Sm90GemmTest, BiasGemmRefusesMissingOperands) {
   int dummy = 0;
-  cuda::Sm90BiasGeluGemmArgs args;
+  cuda::Sm90BiasGemmArgs args;
+  args.gelu_erf = true;
   args.rows = 4, args.cols = 64, args.depth = 64;
   args.input = &dummy, args.weight = &dummy, args.out = &dummy;
-  EXPECT_EQ(cuda::launch_sm90_bias_gelu_gemm(args, {}, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cuda::launch_sm90_bias_gemm(args, {}, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
   args.bias = &dummy;
-  const Status no_alternative = cuda::launch_sm90_bias_gelu_gemm(args, {}, nullptr, 0, nullptr);
+  const Status no_alternative = cuda::launch_sm90_bias_gemm(args, {}, nullptr, 0, nullptr);
   EXPECT_EQ(no_alternative.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(no_alternative.message().find("unfused"), std::string::npos) << no_alternative.message();
+  EXPECT_NE(no_alternative.message().find("alternative"), std::string::npos) << no_alternative.message();
+  args.gelu_erf = false;
+  args.schedule = cuda::Sm90Schedule::kCooperative;  // instantiated with GELU only
+  const Status missing = cuda::launch_sm90_bias_gemm(args, {}, nullptr, 0, nullptr);
+  EXPECT_EQ(missing.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing.message().find("cooperative"), std::string::npos) << missing.message();
+  args.schedule = cuda::Sm90Schedule::kTuned;
   args.cols = 72;  // not a multiple of 16
-  EXPECT_EQ(cuda::launch_sm90_bias_gelu_gemm(args, {}, nullptr, 0, nullptr).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(cuda::launch_sm90_bias_gemm(args, {}, nullptr, 0, nullptr).code(), StatusCode::kUnsupported);
 }
 
 // Captured into a CUDA graph (as the encoder runs them), the GEMMs give the eager result bit for bit.
@@ -625,6 +666,9 @@ TEST_F(Sm90GemmTest, RefusesWhatItCannotRun) {
   args.col_scales = nullptr;
   EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
   args.col_scales = args.row_scales;
+  args.schedule = cuda::Sm90Schedule::kSmall;  // not instantiated for the code GEMMs
+  EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
+  args.schedule = cuda::Sm90Schedule::kTuned;
   args.out = nullptr;
   EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
 }

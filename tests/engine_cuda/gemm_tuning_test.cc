@@ -44,21 +44,31 @@ TEST(GemmTuningText, AnotherLibraryVersionOrAMalformedLineIsRefusedWhole) {
   EXPECT_EQ(parse_gemm_tuning(text, "130200").status().code(), StatusCode::kInvalidArgument);
   const auto truncated = parse_gemm_tuning(text.substr(0, text.size() - 20), "130100");
   EXPECT_EQ(truncated.status().code(), StatusCode::kInvalidArgument);
-  const auto bad_schedule = parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 0 2\n", "7");
+  const auto bad_schedule = parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 0 3\n", "7");
   ASSERT_FALSE(bad_schedule.ok());
   EXPECT_NE(bad_schedule.status().message().find("line 2"), std::string::npos) << bad_schedule.status().message();
-  EXPECT_EQ(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 0 1 extra\n", "7").status().code(),
+  EXPECT_EQ(parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 0 1 extra\n", "7").status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\n", "7").ok());  // empty is fine
-  // The bias + GELU GEMMs (kinds 2, 3) have a third candidate, the unfused path; the FP8 and INT8
-  // GELU-codes GEMMs (kinds 4, 5) two schedules; kind 6 is unknown.
-  EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 2 2\n", "7").ok());
-  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 3 3\n", "7").ok());
-  EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 4 1\n", "7").ok());
-  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 4 2\n", "7").ok());
-  EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 5 1\n", "7").ok());
-  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 5 2\n", "7").ok());
-  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\nsm90 1 16 16 6 0\n", "7").ok());
+  EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\n", "7").ok());  // empty is fine
+  // Candidates: the code GEMMs (kinds 0, 1, 4, 5) three schedules; the bias + GELU GEMMs (2, 3) four
+  // schedules and the unfused path; the bias GEMMs (6, 7) cuBLASLt and two schedules; kind 8 is unknown.
+  const auto parses = [](int kind, int schedule) {
+    return parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 " + std::to_string(kind) +
+                                 " " + std::to_string(schedule) + "\n",
+                             "7")
+        .ok();
+  };
+  for (const int kind : {0, 1, 4, 5, 6, 7}) {
+    EXPECT_TRUE(parses(kind, 2)) << kind;
+    EXPECT_FALSE(parses(kind, 3)) << kind;
+  }
+  for (const int kind : {2, 3}) {
+    EXPECT_TRUE(parses(kind, 4)) << kind;
+    EXPECT_FALSE(parses(kind, 5)) << kind;
+  }
+  EXPECT_FALSE(parses(8, 0));
+  // A version-1 file chose among fewer candidates: not reused.
+  EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\n", "7").ok());
 }
 
 TEST(GemmTuningFile, WritesAtomicallyAndReportsAMissingFile) {

@@ -182,6 +182,8 @@ class CudaEncoder final : public Encoder {
 
   // The FFN-in layer may run as the sm90 bias + erf-GELU GEMM: fp16 / bf16 weights on Hopper.
   bool fused_gelu_gemm_ = false;
+  // The bias GEMMs may run as sm90 GEMMs (CudaEncoderOptions::sm90_bias_gemm).
+  bool sm90_bias_gemm_ = false;
   // kFp8 / kInt8 with calibrated scales and no SmoothQuant divisors (erf-GELU models, tensor-core
   // head dims): the attention kernel writes the output projection's codes into codes_, the FFN-in
   // GEMM the FFN-out GEMM's codes (with GELU) into ffn_; static_row_scales_ holds their per-row
@@ -234,6 +236,8 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
                      config_.activation == Activation::kGeluErf && !options_.gelu_erf_as_tanh &&
                      cuda::sm90_gemm_device_supported() &&
                      cuda::sm90_gemm_shape_supported(config_.intermediate_size, config_.hidden_size);
+  sm90_bias_gemm_ = options_.sm90_bias_gemm && options_.linear_format == cuda::LinearFormat::kNative &&
+                    options_.precision != Precision::kFp32 && cuda::sm90_gemm_device_supported();
   load_gemm_tuning();
   return ok_status();
 }
@@ -256,7 +260,7 @@ void CudaEncoder::save_gemm_tuning() {
   if (options_.gemm_tuning_path.empty() || !gemm_) return;
   cuda::GemmTuning tuning;
   tuning.cublaslt = gemm_->tuned_algorithms();
-  if (is_w8a8(options_.linear_format) || fused_gelu_gemm_)
+  if (is_w8a8(options_.linear_format) || fused_gelu_gemm_ || sm90_bias_gemm_)
     tuning.sm90 = cuda::sm90_tuned_schedules(options_.device);
   if (tuning.size() <= reused_gemm_choices_) return;  // nothing new
   const Status written =
@@ -555,15 +559,16 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
           JN_RETURN_IF_ERROR(unfused());
           break;
         }
-        cuda::Sm90BiasGeluGemmArgs gemm;
+        cuda::Sm90BiasGemmArgs gemm;
         gemm.element = precision == Precision::kFp16 ? cuda::Sm90Element::kFp16
                                                      : cuda::Sm90Element::kBf16;
+        gemm.gelu_erf = true;
         gemm.rows = tokens, gemm.cols = intermediate, gemm.depth = hidden;
         gemm.input = hidden_, gemm.weight = layer.ffn_in_weight, gemm.bias = layer.ffn_in_bias;
         gemm.out = ffn_;
-        JN_RETURN_IF_ERROR(cuda::launch_sm90_bias_gelu_gemm(gemm, unfused, gemm_workspace_,
-                                                            options_.workspace_bytes, stream_,
-                                                            options_.autotune_gemms));
+        JN_RETURN_IF_ERROR(cuda::launch_sm90_bias_gemm(gemm, unfused, gemm_workspace_,
+                                                       options_.workspace_bytes, stream_,
+                                                       options_.autotune_gemms));
         break;
       }
       case Activation::kGeluTanh:
@@ -591,9 +596,22 @@ Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_fea
                                  const void* weight, const cuda::DeviceInt4Weight& int4,
                                  const void* bias, int64_t out_features, GemmEpilogue epilogue,
                                  void* out) {
-  if (!is_int4(options_.linear_format))
-    return gemm_->linear(input, rows, in_features, weight, bias, out_features, epilogue, out,
-                         stream_);
+  if (!is_int4(options_.linear_format)) {
+    const auto cublaslt = [&]() -> Status {
+      return gemm_->linear(input, rows, in_features, weight, bias, out_features, epilogue, out,
+                           stream_);
+    };
+    if (!sm90_bias_gemm_ || epilogue != GemmEpilogue::kBias || !bias ||
+        !cuda::sm90_gemm_shape_supported(out_features, in_features))
+      return cublaslt();
+    cuda::Sm90BiasGemmArgs gemm;
+    gemm.element = options_.precision == Precision::kFp16 ? cuda::Sm90Element::kFp16
+                                                          : cuda::Sm90Element::kBf16;
+    gemm.rows = rows, gemm.cols = out_features, gemm.depth = in_features;
+    gemm.input = input, gemm.weight = weight, gemm.bias = bias, gemm.out = out;
+    return cuda::launch_sm90_bias_gemm(gemm, cublaslt, gemm_workspace_, options_.workspace_bytes,
+                                       stream_, options_.autotune_gemms);
+  }
   if (rows <= cuda::int4_small_batch_limit()) {
     cuda::Int4Epilogue fused = cuda::Int4Epilogue::kNone;
     switch (epilogue) {

@@ -72,6 +72,10 @@ struct CudaEncoderOptions {
   // Lets erf-GELU models (fp16 / bf16, on Hopper) run their FFN-in layer as our sm90 GEMM with bias
   // + erf-GELU in the epilogue, where autotuning finds it faster than cuBLASLt plus a separate pass.
   bool fused_gelu_gemm = true;
+  // Lets fp16 / bf16 encoders on Hopper run their bias GEMMs (QKV, attention output, FFN-out) as our
+  // sm90 GEMMs, where autotuning finds one faster than cuBLASLt's for the shape: unlike cuBLASLt's
+  // kernels they are dependent launches (PDL), and their 64 x 64 tiles spread small batches wider.
+  bool sm90_bias_gemm = true;
   // Forward passes of up to this many tokens launch their kernels as dependent launches (PDL,
   // dependent_launch.h): on the H200 that took 4-9% off 1x128 and up to 4.5% off 32x128 and 0.4-4%
   // off the news mix, but cost 0.4-1.6% at 16,384 tokens (128x128, 32x512) in every precision

@@ -14,7 +14,9 @@ namespace justnews::cuda {
 
 namespace {
 
-constexpr const char* kHeader = "justnews-gemm-tuning 1";
+// Version 2: the sm90 kinds gained candidates (wide, small) and kinds 6-7; a version-1 file chose
+// among fewer, so it is retuned rather than reused.
+constexpr const char* kHeader = "justnews-gemm-tuning 2";
 
 std::string header_line(const std::string& library_version) {
   return std::string(kHeader) + " cublasLt " + library_version;

@@ -20,8 +20,9 @@ struct TunedCublasLt {
   uint64_t algo[8] = {};  // cublasLtMatmulAlgo_t's opaque words
 };
 
-// The sm90 GEMM kinds (sm90/gemm_sm90.cc) and how many candidates autotuning chooses among: two
-// schedules, and for the bias + GELU GEMMs the caller's unfused path third; 0 for an unknown kind.
+// The sm90 GEMM kinds (sm90/gemm_sm90.cc) and how many candidates autotuning chooses among (the
+// lists are in gemm_sm90.h; new candidates are appended, so a cached index keeps its meaning); 0 for
+// an unknown kind.
 enum Sm90Kind : int {
   kSm90Fp8Scaled = 0,
   kSm90Int8Scaled = 1,
@@ -29,6 +30,8 @@ enum Sm90Kind : int {
   kSm90Bf16BiasGelu = 3,
   kSm90Fp8GeluCodes = 4,
   kSm90Int8GeluCodes = 5,
+  kSm90Fp16Bias = 6,
+  kSm90Bf16Bias = 7,
 };
 inline int sm90_candidate_count(int kind) {
   switch (kind) {
@@ -36,9 +39,12 @@ inline int sm90_candidate_count(int kind) {
     case kSm90Int8Scaled:
     case kSm90Fp8GeluCodes:
     case kSm90Int8GeluCodes:
-      return 2;
+      return 3;
     case kSm90Fp16BiasGelu:
     case kSm90Bf16BiasGelu:
+      return 5;
+    case kSm90Fp16Bias:
+    case kSm90Bf16Bias:
       return 3;
     default:
       return 0;

@@ -1,9 +1,10 @@
-// Argument checks, and the choice among each sm90 GEMM's candidates (its two schedules; for the
-// bias + GELU GEMM also the caller's unfused path): timed on the call's own operands the first time
+// Argument checks, and the choice among each sm90 GEMM's candidates (its schedules, and for the
+// fp16 / bf16 GEMMs the caller's cuBLASLt path): timed on the call's own operands the first time
 // a shape (rows bucketed by powers of two) is seen outside a graph capture, as GemmRunner does for
 // cuBLASLt's algorithms, but replayed as a CUDA graph (see time_candidate).
 #include "engine/cuda/sm90/gemm_sm90.h"
 
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -134,6 +135,69 @@ Status run_chosen(const TuneKey& key, int count, RunCandidate run, int fallback,
   return run(best);
 }
 
+// Each kind's candidates in timing-cache index order (gemm_tuning.h): new ones are appended, so an
+// index read from an older cache keeps its meaning.
+constexpr Sm90Schedule kScaledCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
+                                              Sm90Schedule::kWide};
+constexpr Sm90Schedule kBiasGeluCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
+                                                Sm90Schedule::kAlternative, Sm90Schedule::kWide,
+                                                Sm90Schedule::kSmall};
+constexpr Sm90Schedule kBiasCandidates[] = {Sm90Schedule::kAlternative, Sm90Schedule::kSmall,
+                                            Sm90Schedule::kPingpong};
+constexpr int kBiasGeluAlternativeIndex = 2;
+constexpr int kBiasAlternativeIndex = 0;
+static_assert(std::size(kScaledCandidates) == 3 && std::size(kBiasGeluCandidates) == 5 &&
+              std::size(kBiasCandidates) == 3,
+              "sm90_candidate_count (gemm_tuning.h) must match the candidate lists");
+
+std::string schedule_name(Sm90Schedule schedule) {
+  switch (schedule) {
+    case Sm90Schedule::kTuned: return "tuned";
+    case Sm90Schedule::kCooperative: return "cooperative";
+    case Sm90Schedule::kPingpong: return "ping-pong";
+    case Sm90Schedule::kWide: return "wide";
+    case Sm90Schedule::kSmall: return "small";
+    case Sm90Schedule::kAlternative: return "alternative";
+  }
+  return "unknown";
+}
+
+// The kernel of a schedule, or null where that schedule was not instantiated.
+sm90::ScaledRunner scaled_runner(bool fp8, bool gelu_codes, Sm90Schedule schedule) {
+  using namespace sm90;
+  switch (schedule) {
+    case Sm90Schedule::kCooperative:
+      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_cooperative : run_int8_gelu_codes_cooperative)
+                        : (fp8 ? run_fp8_cooperative : run_int8_cooperative);
+    case Sm90Schedule::kPingpong:
+      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_pingpong : run_int8_gelu_codes_pingpong)
+                        : (fp8 ? run_fp8_pingpong : run_int8_pingpong);
+    case Sm90Schedule::kWide:
+      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_wide : run_int8_gelu_codes_wide)
+                        : (fp8 ? run_fp8_wide : run_int8_wide);
+    default:
+      return nullptr;
+  }
+}
+
+sm90::BiasRunner bias_runner(bool fp16, bool gelu, Sm90Schedule schedule) {
+  using namespace sm90;
+  switch (schedule) {
+    case Sm90Schedule::kCooperative:
+      return gelu ? (fp16 ? run_bias_gelu_fp16_cooperative : run_bias_gelu_bf16_cooperative) : nullptr;
+    case Sm90Schedule::kPingpong:
+      return gelu ? (fp16 ? run_bias_gelu_fp16_pingpong : run_bias_gelu_bf16_pingpong)
+                  : (fp16 ? run_bias_fp16_pingpong : run_bias_bf16_pingpong);
+    case Sm90Schedule::kWide:
+      return gelu ? (fp16 ? run_bias_gelu_fp16_wide : run_bias_gelu_bf16_wide) : nullptr;
+    case Sm90Schedule::kSmall:
+      return gelu ? (fp16 ? run_bias_gelu_fp16_small : run_bias_gelu_bf16_small)
+                  : (fp16 ? run_bias_fp16_small : run_bias_bf16_small);
+    default:
+      return nullptr;
+  }
+}
+
 TuneKey tune_key(int64_t rows, int64_t cols, int64_t depth, int kind) {
   int device = 0;
   cudaGetDevice(&device);
@@ -181,62 +245,58 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
   if (!args.row_scales || !args.col_scales)
     return invalid_argument("sm90 scaled GEMM: row and column scales are required");
   if (args.rows == 0) return ok_status();
+  const bool fp8 = args.codes == Sm90Codes::kFp8E4M3;
+  const bool gelu_codes = args.gelu_codes_scale != nullptr;
+  const auto run_schedule = [&](Sm90Schedule schedule) -> Status {
+    const sm90::ScaledRunner runner = scaled_runner(fp8, gelu_codes, schedule);
+    if (!runner)
+      return invalid_argument("sm90 scaled GEMM: schedule " + schedule_name(schedule) +
+                              " does not exist for this kernel");
+    return runner(args, workspace, workspace_bytes, stream);
+  };
+  if (args.schedule != Sm90Schedule::kTuned) return run_schedule(args.schedule);
+  const int kind = gelu_codes ? (fp8 ? kSm90Fp8GeluCodes : kSm90Int8GeluCodes)
+                              : (fp8 ? kSm90Fp8Scaled : kSm90Int8Scaled);
   // Without a measurement the ping-pong schedule runs (faster or equal on every BERT-base shape of
   // the first H200 run).
-  constexpr int kPingpong = 1;
-  using Runner = Status (*)(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
-  static constexpr Runner kFp8GeluCodes[] = {sm90::run_fp8_gelu_codes_cooperative,
-                                             sm90::run_fp8_gelu_codes_pingpong};
-  static constexpr Runner kInt8GeluCodes[] = {sm90::run_int8_gelu_codes_cooperative,
-                                              sm90::run_int8_gelu_codes_pingpong};
-  static constexpr Runner kFp8[] = {sm90::run_fp8_cooperative, sm90::run_fp8_pingpong};
-  static constexpr Runner kInt8[] = {sm90::run_int8_cooperative, sm90::run_int8_pingpong};
-  const bool fp8 = args.codes == Sm90Codes::kFp8E4M3;
-  const Runner* runners = fp8 ? kFp8 : kInt8;
-  int kind = fp8 ? kSm90Fp8Scaled : kSm90Int8Scaled;
-  if (args.gelu_codes_scale) {
-    runners = fp8 ? kFp8GeluCodes : kInt8GeluCodes;
-    kind = fp8 ? kSm90Fp8GeluCodes : kSm90Int8GeluCodes;
-  }
+  constexpr int kPingpongIndex = 1;
   return run_chosen(
       tune_key(args.rows, args.cols, args.depth, kind), sm90_candidate_count(kind),
-      [&](int index) { return runners[index](args, workspace, workspace_bytes, stream); },
-      kPingpong, autotune, stream);
+      [&](int index) { return run_schedule(kScaledCandidates[index]); }, kPingpongIndex, autotune,
+      stream);
 }
 
-Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args, FunctionRef<Status()> unfused,
-                                  void* workspace, size_t workspace_bytes, cudaStream_t stream,
-                                  bool autotune) {
+Status launch_sm90_bias_gemm(const Sm90BiasGemmArgs& args, FunctionRef<Status()> alternative,
+                             void* workspace, size_t workspace_bytes, cudaStream_t stream,
+                             bool autotune) {
   JN_RETURN_IF_ERROR(check_common(args.rows, args.cols, args.depth, args.input, args.weight,
-                                  args.out, "sm90 bias + GELU GEMM"));
-  if (!args.bias) return invalid_argument("sm90 bias + GELU GEMM: the bias is required");
+                                  args.out, "sm90 bias GEMM"));
+  if (!args.bias) return invalid_argument("sm90 bias GEMM: the bias is required");
   if (args.rows == 0) return ok_status();
   const bool fp16 = args.element == Sm90Element::kFp16;
-  using Runner = Status (*)(const Sm90BiasGeluGemmArgs&, void*, size_t, cudaStream_t);
-  const Runner cooperative =
-      fp16 ? sm90::run_bias_gelu_fp16_cooperative : sm90::run_bias_gelu_bf16_cooperative;
-  const Runner pingpong =
-      fp16 ? sm90::run_bias_gelu_fp16_pingpong : sm90::run_bias_gelu_bf16_pingpong;
-  switch (args.schedule) {
-    case Sm90Schedule::kCooperative:
-      return cooperative(args, workspace, workspace_bytes, stream);
-    case Sm90Schedule::kPingpong:
-      return pingpong(args, workspace, workspace_bytes, stream);
-    case Sm90Schedule::kTuned:
-      break;
-  }
-  if (!unfused)
-    return invalid_argument("sm90 bias + GELU GEMM: a tuned call needs the unfused alternative");
-  // Candidates 0 and 1 are the schedules, 2 the caller's unfused path (the fallback until timed).
-  constexpr int kUnfused = 2;
-  const int kind = fp16 ? kSm90Fp16BiasGelu : kSm90Bf16BiasGelu;
+  const auto run_schedule = [&](Sm90Schedule schedule) -> Status {
+    if (schedule == Sm90Schedule::kAlternative) {
+      if (!alternative)
+        return invalid_argument("sm90 bias GEMM: the alternative path was asked for but not given");
+      return alternative();
+    }
+    const sm90::BiasRunner runner = bias_runner(fp16, args.gelu_erf, schedule);
+    if (!runner)
+      return invalid_argument("sm90 bias GEMM: schedule " + schedule_name(schedule) +
+                              " does not exist " + (args.gelu_erf ? "with" : "without") + " GELU");
+    return runner(args, workspace, workspace_bytes, stream);
+  };
+  if (args.schedule != Sm90Schedule::kTuned) return run_schedule(args.schedule);
+  if (!alternative)
+    return invalid_argument("sm90 bias GEMM: a tuned call needs the caller's alternative path");
+  const int kind = args.gelu_erf ? (fp16 ? kSm90Fp16BiasGelu : kSm90Bf16BiasGelu)
+                                 : (fp16 ? kSm90Fp16Bias : kSm90Bf16Bias);
+  const Sm90Schedule* candidates = args.gelu_erf ? kBiasGeluCandidates : kBiasCandidates;
+  // Untimed, the alternative runs: it is the one path that is never slow at any shape.
+  const int fallback = args.gelu_erf ? kBiasGeluAlternativeIndex : kBiasAlternativeIndex;
   return run_chosen(
       tune_key(args.rows, args.cols, args.depth, kind), sm90_candidate_count(kind),
-      [&](int index) {
-        if (index == kUnfused) return unfused();
-        return (index == 0 ? cooperative : pingpong)(args, workspace, workspace_bytes, stream);
-      },
-      kUnfused, autotune, stream);
+      [&](int index) { return run_schedule(candidates[index]); }, fallback, autotune, stream);
 }
 
 }  // namespace justnews::cuda

@@ -18,6 +18,13 @@
 namespace justnews::cuda {
 
 enum class Sm90Codes { kFp8E4M3, kInt8 };
+// Which kernel runs: kTuned lets autotuning choose among the kind's candidates (below); the others
+// force one, for tests and benches. Cooperative: a 256 x 128 tile shared by two warpgroups. Pingpong:
+// a 128 x 128 tile per warpgroup, one's epilogue overlapping the other's MMAs. Wide: cooperative with
+// a 128 x 256 tile (m64n256 MMAs read less shared memory per product; for many rows). Small:
+// ping-pong with 64 x 64 tiles, so that a few hundred rows still make tiles for most SMs (128 rows
+// x 768 columns: 24 tiles, against 6 of 128 x 128). Alternative: the caller's own path (cuBLASLt).
+enum class Sm90Schedule { kTuned, kCooperative, kPingpong, kWide, kSmall, kAlternative };
 // out[r, c] = acc[r, c] * row_scales[r] * col_scales[c] + bias[c] in fp16, where acc sums the
 // products of the codes in fp32 (FP8, fast accumulation) or int32 (INT8).
 struct Sm90ScaledGemmArgs {
@@ -33,22 +40,25 @@ struct Sm90ScaledGemmArgs {
   // gelu_erf(value) / *gelu_codes_scale instead of fp16 values, in the input's format: E4M3
   // (saturating), or INT8 (rounded half away from zero, clamped to +-127).
   const float* gelu_codes_scale = nullptr;
+  Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative, kPingpong or kWide when forced
 };
 
 enum class Sm90Element { kFp16, kBf16 };
-enum class Sm90Schedule { kTuned, kCooperative, kPingpong };
-// out[r, c] = gelu_erf(sum_k input[r, k] * weight[c, k] + bias[c]) in the element type: the FFN-in
-// layer of erf-GELU models (BERT, MiniLM) with bias and GELU in the epilogue, so the 4x-wide
-// activations are written once (cuBLASLt only offers tanh-GELU; otherwise a separate pass reads
-// and writes them again). The sums are fp32, and bias + GELU apply before the one rounding.
-struct Sm90BiasGeluGemmArgs {
+// out[r, c] = sum_k input[r, k] * weight[c, k] + bias[c] in the element type, with gelu_erf applied
+// when `gelu_erf` is set: the linear layers of fp16 / bf16 encoders. With GELU it is the FFN-in layer
+// of erf-GELU models (BERT, MiniLM), whose 4x-wide activations are then written once (cuBLASLt only
+// offers tanh-GELU; otherwise a separate pass reads and writes them again). The sums are fp32; bias
+// (and GELU) apply before the one rounding.
+struct Sm90BiasGemmArgs {
   Sm90Element element = Sm90Element::kFp16;
+  bool gelu_erf = false;
   int64_t rows = 0, cols = 0, depth = 0;
   const void* input = nullptr;   // [rows, depth]
   const void* weight = nullptr;  // [cols, depth]
   const void* bias = nullptr;    // [cols]
   void* out = nullptr;           // [rows, cols]
-  Sm90Schedule schedule = Sm90Schedule::kTuned;  // a fixed schedule: for tests and benches
+  // Forced: kCooperative, kPingpong, kWide (GELU only) or kSmall; kAlternative runs the caller's path.
+  Sm90Schedule schedule = Sm90Schedule::kTuned;
 };
 
 // Whether these kernels can run on the current device (compute capability 9.0 exactly: sm_90a
@@ -58,19 +68,20 @@ bool sm90_gemm_device_supported();
 bool sm90_gemm_shape_supported(int64_t cols, int64_t depth);
 
 // `workspace` (may be null when workspace_bytes is 0) is scratch the kernel may need; a Status
-// names the shape when the kernel cannot take it. Every kernel exists in two schedules
-// (cooperative, ping-pong); with `autotune`, the first call of a shape class outside a graph
-// capture times both on its operands and keeps the faster for the process; otherwise (and until
-// then) ping-pong runs.
+// names the shape when the kernel cannot take it. Candidates: cooperative, ping-pong, wide. With
+// `autotune`, the first call of a shape class outside a graph capture times them on its operands
+// and keeps the fastest for the process; otherwise (and until then) ping-pong runs.
 Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
                                size_t workspace_bytes, cudaStream_t stream, bool autotune = true);
 
-// `unfused` computes the same output another way (the encoder: cuBLASLt's GEMM, then the bias +
-// GELU pass). With kTuned and `autotune`, the first call of a shape class outside a graph capture
-// times it beside both schedules and keeps the fastest of the three; untimed, `unfused` runs.
-Status launch_sm90_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args, FunctionRef<Status()> unfused,
-                                  void* workspace, size_t workspace_bytes, cudaStream_t stream,
-                                  bool autotune = true);
+// `alternative` computes the same output another way (the encoder: cuBLASLt's GEMM with its bias
+// epilogue; with GELU, cuBLASLt's GEMM then the bias + GELU pass). Candidates with GELU:
+// cooperative, ping-pong, the alternative, wide, small; without: the alternative, small, ping-pong.
+// With kTuned and `autotune`, the first call of a shape class outside a graph capture times them and
+// keeps the fastest; untimed, the alternative runs.
+Status launch_sm90_bias_gemm(const Sm90BiasGemmArgs& args, FunctionRef<Status()> alternative,
+                             void* workspace, size_t workspace_bytes, cudaStream_t stream,
+                             bool autotune = true);
 
 // The schedules chosen so far on `device`, for a timing cache (gemm_tuning.h), and their reuse:
 // an imported shape class is not timed again.

@@ -4,9 +4,10 @@
 
 namespace justnews::cuda::sm90 {
 
-Status run_bias_gelu_bf16_cooperative(const Sm90BiasGeluGemmArgs& args, void* workspace,
+Status run_bias_gelu_bf16_cooperative(const Sm90BiasGemmArgs& args, void* workspace,
                                       size_t workspace_bytes, cudaStream_t stream) {
-  return run_bias_gelu_gemm<cutlass::bfloat16_t, Cooperative>(args, workspace, workspace_bytes, stream);
+  return run_bias_gemm<cutlass::bfloat16_t, Cooperative, /*kGelu=*/true>(args, workspace, workspace_bytes,
+                                                                      stream);
 }
 
 }  // namespace justnews::cuda::sm90

@@ -1,16 +1,12 @@
 // The one CUTLASS 3 kernel template behind gemm_sm90.h: a TMA warp-specialised GEMM (A [M, K]
 // row-major, B given as [N, K], both K-major as wgmma wants) whose epilogue is an epilogue visitor
 // tree written once: for the FP8 / INT8 code GEMMs acc * col_scale[n] * row_scale[m] + bias[n] in
-// fp16 (or, for an FP8 FFN-in GEMM whose successor has a calibrated input scale, that value's
-// GELU as the successor's E4M3 codes); for the fp16 / bf16 FFN-in GEMMs of erf-GELU models
-// gelu_erf(acc + bias[n]). Two schedules:
-// cooperative (two warpgroups share a 256-row tile) and ping-pong (each warpgroup owns a 128-row
-// tile; one's epilogue overlaps the other's MMAs). Each instantiation lives in its own .cu file
-// (CUTLASS kernels compile slowly; separate files build in parallel). The FP8 / INT8 GEMMs leave
-// GELU to the quantising row pass (fused here with erff in session 3 it cost 60-190 us per BERT-base
-// FFN GEMM on the H200: the epilogue runs on only two warpgroups per SM); the fp16 / bf16 one uses
-// the cheaper erf of element_types.cuh and is timed, per shape class, against cuBLASLt followed by
-// the separate bias + GELU pass (gemm_sm90.cc).
+// fp16 (or, when the successor has a calibrated input scale, that value's GELU as the successor's
+// codes); for fp16 / bf16 GEMMs acc + bias[n], or gelu_erf(acc + bias[n]) for the FFN-in layers of
+// erf-GELU models. Four schedules (gemm_sm90.h says when each pays): cooperative, ping-pong, wide,
+// small. Each instantiation lives in its own .cu file (CUTLASS kernels compile slowly; separate
+// files build in parallel). The fp16 / bf16 GEMMs are timed, per shape class, against the caller's
+// cuBLASLt path (gemm_sm90.cc); their GELU is the cheaper erf of element_types.cuh.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -53,6 +49,29 @@ struct Pingpong {
   using Mainloop =
       std::conditional_t<kFp8, cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum,
                          cutlass::gemm::KernelTmaWarpSpecializedPingpong>;
+  using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
+};
+
+// Cooperative with a 128 x 256 tile: each warpgroup issues m64n256 MMAs, which read 10 KB of shared
+// memory per 1 MFLOP against 12 KB for two m64n128 (the FP8 GEMMs at depth 768 ran at ~1,090
+// TFLOP/s with 128 x 128 ping-pong tiles). The cluster shares each weight tile between two row tiles.
+struct Wide {
+  template <class ElementAB>
+  using Tile = cute::Shape<_128, _256, Int<128 / sizeof(ElementAB)>>;
+  using Cluster = cute::Shape<_2, _1, _1>;
+  template <bool kFp8>
+  using Mainloop = typename Cooperative::template Mainloop<kFp8>;
+  using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
+};
+
+// Ping-pong with 64 x 64 tiles, for a few hundred rows: at 128 rows the 768-wide layers make 24 tiles
+// (6 of 128 x 128), so more SMs stream the weights; the pair of row tiles shares each weight tile.
+struct Small {
+  template <class ElementAB>
+  using Tile = cute::Shape<_64, _64, Int<128 / sizeof(ElementAB)>>;
+  using Cluster = cute::Shape<_2, _1, _1>;
+  template <bool kFp8>
+  using Mainloop = typename Pingpong::template Mainloop<kFp8>;
   using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
 };
 
@@ -221,6 +240,14 @@ struct BiasGeluTree {
                       ColumnVector<TileShape, Element>>;
 };
 
+// acc + bias[n] in the activations' element type.
+template <class Element>
+struct BiasTree {
+  template <class TileShape>
+  using For = Sm90EVT<Sm90Compute<cutlass::plus, Element, float, kRound>, Sm90AccFetch,
+                      ColumnVector<TileShape, Element>>;
+};
+
 }  // namespace justnews::cuda::sm90
 
 namespace justnews::cuda::sm90 {
@@ -256,10 +283,12 @@ Status run_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size
                    tree, workspace, workspace_bytes, stream);
 }
 
-template <class Element, class Schedule>
-Status run_bias_gelu_gemm(const Sm90BiasGeluGemmArgs& args, void* workspace,
-                          size_t workspace_bytes, cudaStream_t stream) {
-  using Gemm = TmaGemm<Element, float, Element, Schedule, BiasGeluTree<Element>::template For>;
+// gelu_erf(acc + bias) with kGelu, acc + bias without.
+template <class Element, class Schedule, bool kGelu>
+Status run_bias_gemm(const Sm90BiasGemmArgs& args, void* workspace, size_t workspace_bytes,
+                     cudaStream_t stream) {
+  using Tree = std::conditional_t<kGelu, BiasGeluTree<Element>, BiasTree<Element>>;
+  using Gemm = TmaGemm<Element, float, Element, Schedule, Tree::template For>;
   typename Gemm::Tree::Arguments tree{{}, {static_cast<const Element*>(args.bias)}, {}};
   return Gemm::run(args.rows, args.cols, args.depth, args.input, args.weight, args.out, tree,
                    workspace, workspace_bytes, stream);

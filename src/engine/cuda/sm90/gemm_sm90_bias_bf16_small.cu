@@ -1,0 +1,12 @@
+// bf16 GEMMs with bias fused, small schedule.
+#include "engine/cuda/sm90/gemm_sm90_kernel.cuh"
+#include "engine/cuda/sm90/gemm_sm90_kernels.h"
+
+namespace justnews::cuda::sm90 {
+
+Status run_bias_bf16_small(const Sm90BiasGemmArgs& args, void* workspace, size_t workspace_bytes,
+                           cudaStream_t stream) {
+  return run_bias_gemm<cutlass::bfloat16_t, Small, /*kGelu=*/false>(args, workspace, workspace_bytes, stream);
+}
+
+}  // namespace justnews::cuda::sm90
