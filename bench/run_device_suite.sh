@@ -4,8 +4,8 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests ops engine peer launch_ab bias_ab quantized before_after profile
-# attention_profile tokenizer pipeline pipeline_fp8.
+# Logs go to $OUT. Steps: tests ops engine peer side_by_side launch_ab bias_ab quantized before_after
+# profile attention_profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -91,14 +91,29 @@ for step in "$@"; do
       ;;
     bias_ab)
       # fp16 / bf16 bias GEMMs through the sm90 candidates (tuned against cuBLASLt) or always
-      # cuBLASLt (--no-sm90-bias), interleaved; the tuning log lines name each candidate's time.
-      for args in "fp16" "bf16"; do
-        for bias in "" "--no-sm90-bias"; do
-          echo "## --precision $args $bias"
-          .carry/bin/cuda_encoder_bench --precision $args $bias --iterations 100 --models bert-base,minilm \
-            --news-mix .carry/news_mix.ids
+      # cuBLASLt (--no-sm90-bias), interleaved AB_REPEATS times (default 1); the tuning log lines name
+      # each candidate's time. AB_PRECISIONS (default "fp16 bf16"), AB_ARGS (default: both models,
+      # the default shapes and the news mix).
+      for repeat in $(seq ${AB_REPEATS:-1}); do
+        for args in ${AB_PRECISIONS:-fp16 bf16}; do
+          for bias in "" "--no-sm90-bias"; do
+            echo "## repeat $repeat --precision $args $bias"
+            .carry/bin/cuda_encoder_bench --precision $args $bias --iterations 100 \
+              ${AB_ARGS:---models bert-base,minilm --news-mix .carry/news_mix.ids}
+          done
         done
       done 2>&1 | tee "$OUT/bias_ab.log"
+      ;;
+    side_by_side)
+      # Our fp16 BERT-base, the torch peers, ours again, in one call: the session's ratios.
+      news_mix=.carry/news_mix.ids
+      .carry/bin/cuda_encoder_bench --precision fp16 --iterations 100 --models bert-base \
+        --news-mix $news_mix 2>&1 | tee "$OUT/ours_before_peer.log"
+      PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
+        --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix $news_mix \
+        --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
+      .carry/bin/cuda_encoder_bench --precision fp16 --iterations 100 --models bert-base \
+        --news-mix $news_mix 2>&1 | tee "$OUT/ours_after_peer.log"
       ;;
     quantized)
       # The 8-bit precisions against our fp16 in one call (fp16 first and last: the drift between).

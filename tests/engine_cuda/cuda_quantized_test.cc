@@ -347,7 +347,6 @@ struct ScheduleCase {
 };
 const std::vector<ScheduleCase> kScaledSchedules = {{cuda::Sm90Schedule::kCooperative, false},
                                                     {cuda::Sm90Schedule::kPingpong, false},
-                                                    {cuda::Sm90Schedule::kWide, false},
                                                     {cuda::Sm90Schedule::kTuned, false},
                                                     {cuda::Sm90Schedule::kTuned, true}};
 
@@ -489,8 +488,8 @@ TEST_F(Sm90GemmTest, BiasGemmMatchesLoop) {
       for (float value : expected) largest = std::max(largest, std::abs(value));
       const std::vector<Sm90Schedule> schedules =
           gelu ? std::vector<Sm90Schedule>{Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
-                                           Sm90Schedule::kWide, Sm90Schedule::kSmall,
-                                           Sm90Schedule::kAlternative, Sm90Schedule::kTuned}
+                                           Sm90Schedule::kSmall, Sm90Schedule::kAlternative,
+                                           Sm90Schedule::kTuned}
                : std::vector<Sm90Schedule>{Sm90Schedule::kSmall, Sm90Schedule::kPingpong,
                                            Sm90Schedule::kAlternative, Sm90Schedule::kTuned};
       for (const Sm90Schedule schedule : schedules) {

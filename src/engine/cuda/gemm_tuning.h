@@ -39,10 +39,10 @@ inline int sm90_candidate_count(int kind) {
     case kSm90Int8Scaled:
     case kSm90Fp8GeluCodes:
     case kSm90Int8GeluCodes:
-      return 3;
+      return 2;
     case kSm90Fp16BiasGelu:
     case kSm90Bf16BiasGelu:
-      return 5;
+      return 4;
     case kSm90Fp16Bias:
     case kSm90Bf16Bias:
       return 3;

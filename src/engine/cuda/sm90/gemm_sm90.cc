@@ -137,16 +137,14 @@ Status run_chosen(const TuneKey& key, int count, RunCandidate run, int fallback,
 
 // Each kind's candidates in timing-cache index order (gemm_tuning.h): new ones are appended, so an
 // index read from an older cache keeps its meaning.
-constexpr Sm90Schedule kScaledCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
-                                              Sm90Schedule::kWide};
+constexpr Sm90Schedule kScaledCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong};
 constexpr Sm90Schedule kBiasGeluCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
-                                                Sm90Schedule::kAlternative, Sm90Schedule::kWide,
-                                                Sm90Schedule::kSmall};
+                                                Sm90Schedule::kAlternative, Sm90Schedule::kSmall};
 constexpr Sm90Schedule kBiasCandidates[] = {Sm90Schedule::kAlternative, Sm90Schedule::kSmall,
                                             Sm90Schedule::kPingpong};
 constexpr int kBiasGeluAlternativeIndex = 2;
 constexpr int kBiasAlternativeIndex = 0;
-static_assert(std::size(kScaledCandidates) == 3 && std::size(kBiasGeluCandidates) == 5 &&
+static_assert(std::size(kScaledCandidates) == 2 && std::size(kBiasGeluCandidates) == 4 &&
               std::size(kBiasCandidates) == 3,
               "sm90_candidate_count (gemm_tuning.h) must match the candidate lists");
 
@@ -155,7 +153,6 @@ std::string schedule_name(Sm90Schedule schedule) {
     case Sm90Schedule::kTuned: return "tuned";
     case Sm90Schedule::kCooperative: return "cooperative";
     case Sm90Schedule::kPingpong: return "ping-pong";
-    case Sm90Schedule::kWide: return "wide";
     case Sm90Schedule::kSmall: return "small";
     case Sm90Schedule::kAlternative: return "alternative";
   }
@@ -172,9 +169,6 @@ sm90::ScaledRunner scaled_runner(bool fp8, bool gelu_codes, Sm90Schedule schedul
     case Sm90Schedule::kPingpong:
       return gelu_codes ? (fp8 ? run_fp8_gelu_codes_pingpong : run_int8_gelu_codes_pingpong)
                         : (fp8 ? run_fp8_pingpong : run_int8_pingpong);
-    case Sm90Schedule::kWide:
-      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_wide : run_int8_gelu_codes_wide)
-                        : (fp8 ? run_fp8_wide : run_int8_wide);
     default:
       return nullptr;
   }
@@ -188,8 +182,6 @@ sm90::BiasRunner bias_runner(bool fp16, bool gelu, Sm90Schedule schedule) {
     case Sm90Schedule::kPingpong:
       return gelu ? (fp16 ? run_bias_gelu_fp16_pingpong : run_bias_gelu_bf16_pingpong)
                   : (fp16 ? run_bias_fp16_pingpong : run_bias_bf16_pingpong);
-    case Sm90Schedule::kWide:
-      return gelu ? (fp16 ? run_bias_gelu_fp16_wide : run_bias_gelu_bf16_wide) : nullptr;
     case Sm90Schedule::kSmall:
       return gelu ? (fp16 ? run_bias_gelu_fp16_small : run_bias_gelu_bf16_small)
                   : (fp16 ? run_bias_fp16_small : run_bias_bf16_small);

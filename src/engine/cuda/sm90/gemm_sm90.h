@@ -20,11 +20,11 @@ namespace justnews::cuda {
 enum class Sm90Codes { kFp8E4M3, kInt8 };
 // Which kernel runs: kTuned lets autotuning choose among the kind's candidates (below); the others
 // force one, for tests and benches. Cooperative: a 256 x 128 tile shared by two warpgroups. Pingpong:
-// a 128 x 128 tile per warpgroup, one's epilogue overlapping the other's MMAs. Wide: cooperative with
-// a 128 x 256 tile (m64n256 MMAs read less shared memory per product; for many rows). Small:
-// ping-pong with 64 x 64 tiles, so that a few hundred rows still make tiles for most SMs (128 rows
-// x 768 columns: 24 tiles, against 6 of 128 x 128). Alternative: the caller's own path (cuBLASLt).
-enum class Sm90Schedule { kTuned, kCooperative, kPingpong, kWide, kSmall, kAlternative };
+// a 128 x 128 tile per warpgroup, one's epilogue overlapping the other's MMAs. Small: ping-pong with
+// 64 x 64 tiles, so that a few hundred rows still make tiles for most SMs (128 rows x 768 columns:
+// 24 tiles, against 6 of 128 x 128). Alternative: the caller's own path (cuBLASLt).
+// (A cooperative 128 x 256 tile was measured too and never won: within 1% of the 256 x 128 one.)
+enum class Sm90Schedule { kTuned, kCooperative, kPingpong, kSmall, kAlternative };
 // out[r, c] = acc[r, c] * row_scales[r] * col_scales[c] + bias[c] in fp16, where acc sums the
 // products of the codes in fp32 (FP8, fast accumulation) or int32 (INT8).
 struct Sm90ScaledGemmArgs {
@@ -40,7 +40,7 @@ struct Sm90ScaledGemmArgs {
   // gelu_erf(value) / *gelu_codes_scale instead of fp16 values, in the input's format: E4M3
   // (saturating), or INT8 (rounded half away from zero, clamped to +-127).
   const float* gelu_codes_scale = nullptr;
-  Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative, kPingpong or kWide when forced
+  Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative or kPingpong when forced
 };
 
 enum class Sm90Element { kFp16, kBf16 };
@@ -57,7 +57,7 @@ struct Sm90BiasGemmArgs {
   const void* weight = nullptr;  // [cols, depth]
   const void* bias = nullptr;    // [cols]
   void* out = nullptr;           // [rows, cols]
-  // Forced: kCooperative, kPingpong, kWide (GELU only) or kSmall; kAlternative runs the caller's path.
+  // Forced: kCooperative (GELU only), kPingpong or kSmall; kAlternative runs the caller's path.
   Sm90Schedule schedule = Sm90Schedule::kTuned;
 };
 
@@ -68,7 +68,7 @@ bool sm90_gemm_device_supported();
 bool sm90_gemm_shape_supported(int64_t cols, int64_t depth);
 
 // `workspace` (may be null when workspace_bytes is 0) is scratch the kernel may need; a Status
-// names the shape when the kernel cannot take it. Candidates: cooperative, ping-pong, wide. With
+// names the shape when the kernel cannot take it. Candidates: cooperative, ping-pong. With
 // `autotune`, the first call of a shape class outside a graph capture times them on its operands
 // and keeps the fastest for the process; otherwise (and until then) ping-pong runs.
 Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
@@ -76,7 +76,7 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
 
 // `alternative` computes the same output another way (the encoder: cuBLASLt's GEMM with its bias
 // epilogue; with GELU, cuBLASLt's GEMM then the bias + GELU pass). Candidates with GELU:
-// cooperative, ping-pong, the alternative, wide, small; without: the alternative, small, ping-pong.
+// cooperative, ping-pong, the alternative, small; without: the alternative, small, ping-pong.
 // With kTuned and `autotune`, the first call of a shape class outside a graph capture times them and
 // keeps the fastest; untimed, the alternative runs.
 Status launch_sm90_bias_gemm(const Sm90BiasGemmArgs& args, FunctionRef<Status()> alternative,

@@ -3,7 +3,7 @@
 // tree written once: for the FP8 / INT8 code GEMMs acc * col_scale[n] * row_scale[m] + bias[n] in
 // fp16 (or, when the successor has a calibrated input scale, that value's GELU as the successor's
 // codes); for fp16 / bf16 GEMMs acc + bias[n], or gelu_erf(acc + bias[n]) for the FFN-in layers of
-// erf-GELU models. Four schedules (gemm_sm90.h says when each pays): cooperative, ping-pong, wide,
+// erf-GELU models. Three schedules (gemm_sm90.h says when each pays): cooperative, ping-pong,
 // small. Each instantiation lives in its own .cu file (CUTLASS kernels compile slowly; separate
 // files build in parallel). The fp16 / bf16 GEMMs are timed, per shape class, against the caller's
 // cuBLASLt path (gemm_sm90.cc); their GELU is the cheaper erf of element_types.cuh.
@@ -50,18 +50,6 @@ struct Pingpong {
       std::conditional_t<kFp8, cutlass::gemm::KernelTmaWarpSpecializedPingpongFP8FastAccum,
                          cutlass::gemm::KernelTmaWarpSpecializedPingpong>;
   using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
-};
-
-// Cooperative with a 128 x 256 tile: each warpgroup issues m64n256 MMAs, which read 10 KB of shared
-// memory per 1 MFLOP against 12 KB for two m64n128 (the FP8 GEMMs at depth 768 ran at ~1,090
-// TFLOP/s with 128 x 128 ping-pong tiles). The cluster shares each weight tile between two row tiles.
-struct Wide {
-  template <class ElementAB>
-  using Tile = cute::Shape<_128, _256, Int<128 / sizeof(ElementAB)>>;
-  using Cluster = cute::Shape<_2, _1, _1>;
-  template <bool kFp8>
-  using Mainloop = typename Cooperative::template Mainloop<kFp8>;
-  using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
 };
 
 // Ping-pong with 64 x 64 tiles, for a few hundred rows: at 128 rows the 768-wide layers make 24 tiles
