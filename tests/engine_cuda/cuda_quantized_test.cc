@@ -347,6 +347,7 @@ struct ScheduleCase {
 };
 const std::vector<ScheduleCase> kScaledSchedules = {{cuda::Sm90Schedule::kCooperative, false},
                                                     {cuda::Sm90Schedule::kPingpong, false},
+                                                    {cuda::Sm90Schedule::kSmall, false},
                                                     {cuda::Sm90Schedule::kTuned, false},
                                                     {cuda::Sm90Schedule::kTuned, true}};
 
@@ -665,7 +666,7 @@ TEST_F(Sm90GemmTest, RefusesWhatItCannotRun) {
   args.col_scales = nullptr;
   EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
   args.col_scales = args.row_scales;
-  args.schedule = cuda::Sm90Schedule::kSmall;  // not instantiated for the code GEMMs
+  args.schedule = cuda::Sm90Schedule::kAlternative;  // the code GEMMs have no alternative path
   EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, nullptr, 0, nullptr).code(), StatusCode::kInvalidArgument);
   args.schedule = cuda::Sm90Schedule::kTuned;
   args.out = nullptr;

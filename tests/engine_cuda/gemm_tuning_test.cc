@@ -46,13 +46,13 @@ TEST(GemmTuningText, AnotherLibraryVersionOrAMalformedLineIsRefusedWhole) {
   EXPECT_EQ(parse_gemm_tuning(text, "130200").status().code(), StatusCode::kInvalidArgument);
   const auto truncated = parse_gemm_tuning(text.substr(0, text.size() - 20), "130100");
   EXPECT_EQ(truncated.status().code(), StatusCode::kInvalidArgument);
-  const auto bad_schedule = parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 0 2\n", "7");
+  const auto bad_schedule = parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 0 3\n", "7");
   ASSERT_FALSE(bad_schedule.ok());
   EXPECT_NE(bad_schedule.status().message().find("line 2"), std::string::npos) << bad_schedule.status().message();
   EXPECT_EQ(parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 0 1 extra\n", "7").status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\n", "7").ok());  // empty is fine
-  // Candidates: the code GEMMs (kinds 0, 1, 4, 5) two schedules; the bias + GELU GEMMs (2, 3) three
+  // Candidates: the code GEMMs (kinds 0, 1, 4, 5) three schedules; the bias + GELU GEMMs (2, 3) three
   // schedules and the unfused path; the bias GEMMs (6, 7) cuBLASLt and two schedules; kind 8 is unknown.
   const auto parses = [](int kind, int schedule) {
     return parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 " + std::to_string(kind) +
@@ -61,7 +61,7 @@ TEST(GemmTuningText, AnotherLibraryVersionOrAMalformedLineIsRefusedWhole) {
         .ok();
   };
   for (const auto& [kind, count] : std::vector<std::pair<int, int>>{
-           {0, 2}, {1, 2}, {4, 2}, {5, 2}, {2, 4}, {3, 4}, {6, 3}, {7, 3}}) {
+           {0, 3}, {1, 3}, {4, 3}, {5, 3}, {2, 4}, {3, 4}, {6, 3}, {7, 3}}) {
     EXPECT_TRUE(parses(kind, count - 1)) << kind;
     EXPECT_FALSE(parses(kind, count)) << kind;
   }

@@ -14,8 +14,8 @@ namespace justnews::cuda {
 
 namespace {
 
-// Version 2: the bias + GELU kinds gained a candidate (small) and kinds 6-7 exist; a version-1 file
-// chose among fewer, so it is retuned rather than reused.
+// Version 2: the kinds gained a candidate (small) and kinds 6-7 exist; a version-1 file chose among
+// fewer, so it is retuned rather than reused.
 constexpr const char* kHeader = "justnews-gemm-tuning 2";
 
 std::string header_line(const std::string& library_version) {

@@ -39,7 +39,7 @@ inline int sm90_candidate_count(int kind) {
     case kSm90Int8Scaled:
     case kSm90Fp8GeluCodes:
     case kSm90Int8GeluCodes:
-      return 2;
+      return 3;
     case kSm90Fp16BiasGelu:
     case kSm90Bf16BiasGelu:
       return 4;

@@ -137,14 +137,15 @@ Status run_chosen(const TuneKey& key, int count, RunCandidate run, int fallback,
 
 // Each kind's candidates in timing-cache index order (gemm_tuning.h): new ones are appended, so an
 // index read from an older cache keeps its meaning.
-constexpr Sm90Schedule kScaledCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong};
+constexpr Sm90Schedule kScaledCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
+                                              Sm90Schedule::kSmall};
 constexpr Sm90Schedule kBiasGeluCandidates[] = {Sm90Schedule::kCooperative, Sm90Schedule::kPingpong,
                                                 Sm90Schedule::kAlternative, Sm90Schedule::kSmall};
 constexpr Sm90Schedule kBiasCandidates[] = {Sm90Schedule::kAlternative, Sm90Schedule::kSmall,
                                             Sm90Schedule::kPingpong};
 constexpr int kBiasGeluAlternativeIndex = 2;
 constexpr int kBiasAlternativeIndex = 0;
-static_assert(std::size(kScaledCandidates) == 2 && std::size(kBiasGeluCandidates) == 4 &&
+static_assert(std::size(kScaledCandidates) == 3 && std::size(kBiasGeluCandidates) == 4 &&
               std::size(kBiasCandidates) == 3,
               "sm90_candidate_count (gemm_tuning.h) must match the candidate lists");
 
@@ -169,6 +170,9 @@ sm90::ScaledRunner scaled_runner(bool fp8, bool gelu_codes, Sm90Schedule schedul
     case Sm90Schedule::kPingpong:
       return gelu_codes ? (fp8 ? run_fp8_gelu_codes_pingpong : run_int8_gelu_codes_pingpong)
                         : (fp8 ? run_fp8_pingpong : run_int8_pingpong);
+    case Sm90Schedule::kSmall:
+      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_small : run_int8_gelu_codes_small)
+                        : (fp8 ? run_fp8_small : run_int8_small);
     default:
       return nullptr;
   }

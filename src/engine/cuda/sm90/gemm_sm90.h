@@ -40,7 +40,7 @@ struct Sm90ScaledGemmArgs {
   // gelu_erf(value) / *gelu_codes_scale instead of fp16 values, in the input's format: E4M3
   // (saturating), or INT8 (rounded half away from zero, clamped to +-127).
   const float* gelu_codes_scale = nullptr;
-  Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative or kPingpong when forced
+  Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative, kPingpong or kSmall when forced
 };
 
 enum class Sm90Element { kFp16, kBf16 };
@@ -68,7 +68,7 @@ bool sm90_gemm_device_supported();
 bool sm90_gemm_shape_supported(int64_t cols, int64_t depth);
 
 // `workspace` (may be null when workspace_bytes is 0) is scratch the kernel may need; a Status
-// names the shape when the kernel cannot take it. Candidates: cooperative, ping-pong. With
+// names the shape when the kernel cannot take it. Candidates: cooperative, ping-pong, small. With
 // `autotune`, the first call of a shape class outside a graph capture times them on its operands
 // and keeps the fastest for the process; otherwise (and until then) ping-pong runs.
 Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,

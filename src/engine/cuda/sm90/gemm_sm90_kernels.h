@@ -12,14 +12,18 @@ using BiasRunner = Status (*)(const Sm90BiasGemmArgs&, void*, size_t, cudaStream
 // acc * row_scale * col_scale + bias -> fp16.
 Status run_fp8_cooperative(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_fp8_pingpong(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_fp8_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_int8_cooperative(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_int8_pingpong(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_int8_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 
 // The same, GELU, then the next GEMM's codes.
 Status run_fp8_gelu_codes_cooperative(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_fp8_gelu_codes_pingpong(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_fp8_gelu_codes_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_int8_gelu_codes_cooperative(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_int8_gelu_codes_pingpong(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_int8_gelu_codes_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 
 // gelu_erf(acc + bias) in the element type.
 Status run_bias_gelu_fp16_cooperative(const Sm90BiasGemmArgs&, void*, size_t, cudaStream_t);
