@@ -11,7 +11,7 @@
 //     [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128] [--no-fused-gelu]
 //     [--no-sm90-bias]  (the fp16 / bf16 bias GEMMs always through cuBLASLt)
 //     [--no-dependent-launch]  (every kernel in plain stream order, no PDL)
-//     [--dependent-launch-max-tokens N]  (PDL for forwards of up to N tokens)
+//     [--dependent-launch-max-values N]  (PDL for forwards of up to N tokens x hidden values)
 //     [--gemm-tuning FILE]  (a timing cache: read at start, written at exit; one model per file,
 //                            as beside an engine plan)
 //     [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
@@ -141,8 +141,8 @@ int main(int argc, char** argv) {
       options.sm90_bias_gemm = false;
     } else if (flag == "--no-dependent-launch") {
       justnews::cuda::set_dependent_launch(false);
-    } else if (flag == "--dependent-launch-max-tokens" && has_value) {
-      options.dependent_launch_max_tokens = std::atoll(argv[++arg]);
+    } else if (flag == "--dependent-launch-max-values" && has_value) {
+      options.dependent_launch_max_values = std::atoll(argv[++arg]);
     } else if (flag == "--gelu-tanh") {
       options.gelu_erf_as_tanh = true;
     } else if (flag == "--news-mix" && has_value) {

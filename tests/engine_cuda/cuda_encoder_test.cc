@@ -226,7 +226,7 @@ TEST(CudaEncoderDependentLaunch, MatchesPlainStreamOrderBitForBit) {
       options.static_activation_scales = true;
     }
     options.max_batch_tokens = 4096;
-    options.dependent_launch_max_tokens = options.max_batch_tokens;
+    options.dependent_launch_max_values = options.max_batch_tokens * model.config.hidden_size;
     options.autotune_gemms = false;  // both orders must run the same GEMM algorithms
     options.use_cuda_graphs = false;
     auto eager = make_cuda_encoder(model.config, model.weights, options);

@@ -763,7 +763,8 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
 Status CudaEncoder::run_layers_maybe_graph(int64_t tokens, int64_t sequences,
                                            int64_t length_bucket) {
   // Eager launches and graph captures alike: a captured graph keeps the launches' dependencies.
-  const cuda::DependentLaunchOff plain_order(tokens > options_.dependent_launch_max_tokens);
+  const cuda::DependentLaunchOff plain_order(tokens * config_.hidden_size >
+                                             options_.dependent_launch_max_values);
   if (!options_.use_cuda_graphs) return run_layers(tokens, sequences, length_bucket);
   const ShapeKey key{tokens, sequences, length_bucket};
   if (auto found = graphs_.find(key); found != graphs_.end()) {

@@ -76,11 +76,13 @@ struct CudaEncoderOptions {
   // sm90 GEMMs, where autotuning finds one faster than cuBLASLt's for the shape: unlike cuBLASLt's
   // kernels they are dependent launches (PDL), and their 64 x 64 tiles spread small batches wider.
   bool sm90_bias_gemm = true;
-  // Forward passes of up to this many tokens launch their kernels as dependent launches (PDL,
-  // dependent_launch.h): on the H200 that took 4-9% off 1x128 and up to 4.5% off 32x128 and 0.4-4%
-  // off the news mix, but cost 0.4-1.6% at 16,384 tokens (128x128, 32x512) in every precision
-  // (docs/benchmarks.md, session 6). 0: never.
-  int64_t dependent_launch_max_tokens = 8192;
+  // Forward passes of up to this many activation values (tokens x hidden size) launch their kernels
+  // as dependent launches (PDL, dependent_launch.h): the overlap pays while kernels are short. On the
+  // H200 it took 4-9% off BERT-base 1x128, up to 4.5% off 32x128 and 0.4-4% off the news mix, but
+  // cost 0.4-1.6% at 16,384 tokens (session 6); MiniLM (hidden 384) still gains 1-4% at 16,384
+  // tokens, where BERT-base fp8 loses 1.4% (session 8, docs/benchmarks.md). Default: 8,192 BERT-base
+  // tokens; 0: never.
+  int64_t dependent_launch_max_values = 8192 * 768;
 };
 
 struct CudaDeviceIdentity {

@@ -13,7 +13,7 @@ void set_dependent_launch(bool enabled);
 bool dependent_launch_enabled();
 
 // Turns dependent launches off on this thread while it lives (a forward pass that does not gain
-// from them, see CudaEncoderOptions::dependent_launch_max_tokens), when `off` is true.
+// from them, see CudaEncoderOptions::dependent_launch_max_values), when `off` is true.
 class DependentLaunchOff {
  public:
   explicit DependentLaunchOff(bool off);
