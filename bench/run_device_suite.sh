@@ -15,6 +15,12 @@ export LD_LIBRARY_PATH="$PWD/.carry/lib:$cublas_dir:/usr/local/cuda/lib64:${LD_L
 mkdir -p ../shared/data/news && cp .carry/news/*.jsonl ../shared/data/news/
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv | tee "$OUT/device.txt"
 nproc | tee -a "$OUT/device.txt"
+# The torch peers on BERT-base (bench/peers/torch_peer.py), into $OUT/peer.log.
+run_peers() {
+  PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
+    --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix .carry/news_mix.ids \
+    --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
+}
 for step in "$@"; do
   case "$step" in
     tests)
@@ -68,15 +74,11 @@ for step in "$@"; do
         .carry/bin/cuda_encoder_bench --precision fp16 --iterations 100 --models bert-base --gelu-tanh
       } 2>&1 | tee "$OUT/engine.log"
       [ -x .carry/bin/int4_linear_bench ] && .carry/bin/int4_linear_bench 2>&1 | tee "$OUT/int4_linear.log" | tail -30
-      PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
-        --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix $news_mix \
-        --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
+      run_peers
       ;;
     peer)
       # The torch peers alone (after `quantized` they make the session's side-by-side table).
-      PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
-        --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix .carry/news_mix.ids \
-        --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
+      run_peers
       ;;
     launch_ab)
       # Dependent launches (PDL) on and off, interleaved, BERT-base in the precisions that matter.
@@ -109,9 +111,7 @@ for step in "$@"; do
       news_mix=.carry/news_mix.ids
       .carry/bin/cuda_encoder_bench --precision fp16 --iterations 100 --models bert-base \
         --news-mix $news_mix 2>&1 | tee "$OUT/ours_before_peer.log"
-      PYTHONUNBUFFERED=1 timeout ${PEER_TIMEOUT_S:-240} python3 bench/peers/torch_peer.py --iterations 50 \
-        --models bert-base --variants gemm_floor,sdpa,compile_reduce_overhead --news-mix $news_mix \
-        --budget-s ${PEER_BUDGET_S:-200} 2>&1 | grep -v Warning | tee "$OUT/peer.log"
+      run_peers
       .carry/bin/cuda_encoder_bench --precision fp16 --iterations 100 --models bert-base \
         --news-mix $news_mix 2>&1 | tee "$OUT/ours_after_peer.log"
       ;;
