@@ -4,8 +4,8 @@
 # 3-agent CUDA pipeline on Reuters (fp16, and fp8 classifiers). Expects, carried:
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
-# Logs go to $OUT. Steps: tests ops engine peer side_by_side launch_ab bias_ab quantized before_after
-# profile attention_profile tokenizer pipeline pipeline_fp8.
+# Logs go to $OUT. Steps: tests ops engine peer side_by_side launch_ab bias_ab attention_ab quantized
+# before_after profile attention attention_profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -105,6 +105,24 @@ for step in "$@"; do
           done
         done
       done 2>&1 | tee "$OUT/bias_ab.log"
+      ;;
+    attention_ab)
+      # Attention kernels through the whole encoder, interleaved AB_REPEATS times (default 1):
+      # ATTENTION_KERNELS (default "v3 v4") x AB_PRECISIONS (default "fp16" and fp8 with
+      # calibrated scales, whose attention writes codes), both models, default shapes + news mix.
+      for repeat in $(seq ${AB_REPEATS:-1}); do
+        for args in ${AB_PRECISIONS:-fp16 fp8_static}; do
+          for attention in ${ATTENTION_KERNELS:-v3 v4}; do
+            echo "## repeat $repeat --precision $args --attention $attention"
+            .carry/bin/cuda_encoder_bench --precision ${args/_static/ --static-scales} --attention $attention \
+              --iterations 100 ${AB_ARGS:---models bert-base,minilm --news-mix .carry/news_mix.ids}
+          done
+        done
+      done 2>&1 | tee "$OUT/attention_ab.log"
+      ;;
+    attention)
+      # The attention kernels alone (dev/cuda/attention_forward.cu, built by hand into .carry/bin).
+      .carry/bin/attention_forward 50 2>&1 | tee "$OUT/attention.log"
       ;;
     side_by_side)
       # Our fp16 BERT-base, the torch peers, ours again, in one call: the session's ratios.

@@ -39,7 +39,8 @@ gpu_tests=$(find "$build/tests" -maxdepth 2 -type f -executable \( -name 'engine
 pack .carry/pack/carry.tar.xz $gpu_tests "$build/apps/justnews/justnews" \
   "$build/bench/engine_cuda/cuda_encoder_bench" "$build/bench/engine_cuda/cuda_ops_bench" \
   $(ls "$build"/bench/engine_cuda/int4_linear_bench 2>/dev/null) \
-  "$build/bench/micro/bench_tokenizer" $(ls "$build"/bench/pipeline/bench_postprocess 2>/dev/null)
+  "$build/bench/micro/bench_tokenizer" $(ls "$build"/bench/pipeline/bench_postprocess 2>/dev/null) \
+  $(ls .carry/bin/attention_forward 2>/dev/null)
 XZ_LEVEL=-9e pack .carry/minipack.tar.xz "$build/apps/justnews/justnews"
 XZ_LEVEL=-9e pack .carry/paritypack.tar.xz "$build/tests/engine_cuda/engine_cuda_minilm_parity_test"
 pack .carry/cpupack.tar.xz "$build/bench/engine/bench_quant_cpu"

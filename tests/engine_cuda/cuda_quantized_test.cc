@@ -529,11 +529,14 @@ TEST_F(Sm90GemmTest, BiasGemmMatchesLoop) {
 }
 
 // Attention writing the next GEMM's codes against the fp16 attention quantised on the host, for
-// both formats and the three tensor-core head dims, with a scale that makes the largest saturate;
-// batches whose longest sequence is 128 and 200 tokens (at head_dim 64 kAuto picks v3, then v4).
+// both formats, the three tensor-core head dims and every mma.sync kernel (each against its own
+// fp16 output), with a scale that makes the largest saturate; batches whose longest sequence is 128
+// and 200 tokens (kAuto's choice depends on the length).
 TEST(AttentionCodes, MatchFp16Attention) {
   JN_SKIP_WITHOUT_GPU();
   const int64_t heads = 4;
+  for (const cuda::AttentionKernel kernel :
+       {cuda::AttentionKernel::kAuto, cuda::AttentionKernel::kMma, cuda::AttentionKernel::kMmaWide})
   for (const std::vector<int32_t>& offsets :
        {std::vector<int32_t>{0, 37, 100, 228}, std::vector<int32_t>{0, 37, 100, 300}})
   for (const cuda::CodeFormat format : {cuda::CodeFormat::kFp8E4M3, cuda::CodeFormat::kInt8}) {
@@ -549,7 +552,8 @@ TEST(AttentionCodes, MatchFp16Attention) {
       auto reference_gpu = poisoned(tokens * hidden, 2);
       ASSERT_TRUE(cuda::launch_attention(Precision::kFp16, qkv_gpu.data(),
                                          static_cast<const int32_t*>(offsets_gpu.data()), 3,
-                                         longest, heads, head_dim, reference_gpu.data(), nullptr)
+                                         longest, heads, head_dim, reference_gpu.data(), nullptr,
+                                         kernel)
                       .ok());
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const std::vector<float> reference = download_half(reference_gpu, tokens * hidden);
@@ -561,7 +565,7 @@ TEST(AttentionCodes, MatchFp16Attention) {
       const Status status = cuda::launch_attention_codes(
           qkv_gpu.data(), static_cast<const int32_t*>(offsets_gpu.data()), 3, longest, heads,
           head_dim, format, static_cast<uint8_t*>(codes_gpu.data()),
-          static_cast<const float*>(scale_gpu.data()), nullptr);
+          static_cast<const float*>(scale_gpu.data()), nullptr, kernel);
       ASSERT_TRUE(status.ok()) << status.to_string();
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const std::vector<uint8_t> codes = download<uint8_t>(codes_gpu, tokens * hidden);
@@ -571,19 +575,22 @@ TEST(AttentionCodes, MatchFp16Attention) {
         if (fp8) {
           // Half an E4M3 step, plus the fp16 rounding of the reference and the subnormal floor.
           ASSERT_NEAR(fp8_e4m3_to_float(codes[idx]), target, 0.07f * std::abs(target) + 0.02f)
-              << "fp8, head_dim " << head_dim << ", longest " << longest << ", element " << idx;
+              << "fp8, head_dim " << head_dim << ", longest " << longest << ", element " << idx
+              << ", kernel " << static_cast<int>(kernel);
           exact += codes[idx] == float_to_fp8_e4m3(target);
         } else {
           // Half a step, plus the fp16 rounding of the reference (0.05% of 127).
           const int8_t code = static_cast<int8_t>(codes[idx]);
           ASSERT_NEAR(code, target, 0.57f)
-              << "int8, head_dim " << head_dim << ", longest " << longest << ", element " << idx;
+              << "int8, head_dim " << head_dim << ", longest " << longest << ", element " << idx
+              << ", kernel " << static_cast<int>(kernel);
           exact += code == quantize_int8_value(reference[idx], 1.f / scale);
         }
       }
       // The fp16 path rounds before quantising; codes differ only next to rounding boundaries.
       EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97)
-          << (fp8 ? "fp8" : "int8") << ", head_dim " << head_dim << ", longest " << longest;
+          << (fp8 ? "fp8" : "int8") << ", head_dim " << head_dim << ", longest " << longest
+          << ", kernel " << static_cast<int>(kernel);
     }
   }
   const std::vector<int32_t> offsets = {0, 37, 100, 228};
@@ -598,6 +605,13 @@ TEST(AttentionCodes, MatchFp16Attention) {
                                          128, heads, 16, cuda::CodeFormat::kFp8E4M3,
                                          reinterpret_cast<uint8_t*>(&dummy),
                                          reinterpret_cast<const float*>(&dummy), nullptr)
+                .code(),
+            StatusCode::kUnsupported);
+  EXPECT_EQ(cuda::launch_attention_codes(&dummy, static_cast<const int32_t*>(offsets_gpu.data()), 3,
+                                         128, heads, 64, cuda::CodeFormat::kFp8E4M3,
+                                         reinterpret_cast<uint8_t*>(&dummy),
+                                         reinterpret_cast<const float*>(&dummy), nullptr,
+                                         cuda::AttentionKernel::kScalar)
                 .code(),
             StatusCode::kUnsupported);
 }

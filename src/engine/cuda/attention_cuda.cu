@@ -579,11 +579,24 @@ Status launch_tensor_core(const T* qkv, const int32_t* seq_offsets, int64_t num_
                        static_cast<int>(num_heads), scale_log2, out);
 }
 
+// The arguments every mma.sync launch takes; `codes` (with `code_scale`) replaces `out` when set.
+template <typename T>
+struct MmaLaunch {
+  const T* qkv;
+  const int32_t* seq_offsets;
+  int64_t num_sequences;
+  int64_t max_sequence_length;
+  int64_t num_heads;
+  float scale_log2;
+  T* out;
+  cudaStream_t stream;
+  uint8_t* codes = nullptr;
+  const float* code_scale = nullptr;
+  bool int8_codes = false;
+};
+
 template <typename T, int kHeadDim, int kWarps>
-Status launch_mma(const T* qkv, const int32_t* seq_offsets, int64_t num_sequences,
-                  int64_t max_sequence_length, int64_t num_heads, float scale_log2, T* out,
-                  cudaStream_t stream, uint8_t* codes = nullptr, const float* code_scale = nullptr,
-                  bool int8_codes = false) {
+Status launch_mma(const MmaLaunch<T>& args) {
   using Layout = MmaLayout<T, kHeadDim, kWarps>;
   constexpr size_t kSharedBytes = Layout::kTotalBytes;
   static const cudaError_t attribute_error = cudaFuncSetAttribute(
@@ -591,11 +604,38 @@ Status launch_mma(const T* qkv, const int32_t* seq_offsets, int64_t num_sequence
       static_cast<int>(kSharedBytes));
   JN_CUDA_CHECK(attribute_error);
   const dim3 grid(
-      static_cast<unsigned int>((max_sequence_length + Layout::kQueryTile - 1) / Layout::kQueryTile),
-      static_cast<unsigned int>(num_heads), static_cast<unsigned int>(num_sequences));
+      static_cast<unsigned int>((args.max_sequence_length + Layout::kQueryTile - 1) / Layout::kQueryTile),
+      static_cast<unsigned int>(args.num_heads), static_cast<unsigned int>(args.num_sequences));
   return launch_kernel("attention_mma_kernel", attention_mma_kernel<T, kHeadDim, kWarps>, grid,
-                       Layout::kThreads, kSharedBytes, stream, qkv, seq_offsets,
-                       static_cast<int>(num_heads), scale_log2, out, codes, code_scale, int8_codes);
+                       Layout::kThreads, kSharedBytes, args.stream, args.qkv, args.seq_offsets,
+                       static_cast<int>(args.num_heads), args.scale_log2, args.out, args.codes,
+                       args.code_scale, args.int8_codes);
+}
+
+// Calls launch(std::integral_constant<int, D>{}) with the tensor-core head_dim D (32, 64, 128).
+template <typename Launch>
+Status with_tensor_core_head_dim(int64_t head_dim, Launch&& launch) {
+  switch (head_dim) {
+    case 32: return launch(std::integral_constant<int, 32>{});
+    case 64: return launch(std::integral_constant<int, 64>{});
+    case 128: return launch(std::integral_constant<int, 128>{});
+    default: break;
+  }
+  return unsupported("attention: head_dim " + std::to_string(head_dim) +
+                     " has no tensor-core kernel (supported: 32, 64, 128)");
+}
+
+template <typename T>
+Status launch_mma_kernel(AttentionKernel kernel, int64_t head_dim, const MmaLaunch<T>& args) {
+  return with_tensor_core_head_dim(head_dim, [&](auto dim) -> Status {
+    constexpr int kHeadDim = decltype(dim)::value;
+    switch (kernel) {
+      case AttentionKernel::kMma: return launch_mma<T, kHeadDim, 4>(args);
+      case AttentionKernel::kMmaWide: return launch_mma<T, kHeadDim, 8>(args);
+      default: break;
+    }
+    return internal_error("attention: not an mma.sync kernel");
+  });
 }
 
 template <typename T, int kHeadDim>
@@ -610,45 +650,32 @@ Status launch_scalar(const T* qkv, const int32_t* seq_offsets, int64_t num_seque
                        scale_log2, out);
 }
 
-// kAuto's choice between v4 (8 warps: each K/V tile serves 128 queries) and v3 (4 warps): v4 at
-// head_dim 64 for sequences longer than 128 tokens (BERT-base 32x512 forward 7.38 vs 7.63 ms); v3 at
-// 128 tokens and below, where v4 was 2.6-8% slower per layer (dev/cuda/attention_forward, H200),
-// and at head_dims 32 (MiniLM: v4 3-5% slower) and 128 (v4 fits one block per SM there).
-bool auto_picks_wide(int64_t head_dim, int64_t max_sequence_length) {
-  return head_dim == 64 && max_sequence_length > 128;
+// kAuto's choice among the mma.sync kernels (fp16 / bf16, head_dim 32 / 64 / 128).
+AttentionKernel auto_mma_kernel(int64_t head_dim, int64_t max_sequence_length) {
+  // v4 at head_dim 64 for sequences longer than 128 tokens (BERT-base 32x512 forward 7.38 vs 7.63
+  // ms); v3 at 128 tokens and below, where v4 was 2.6-8% slower per layer (dev/cuda/attention_forward,
+  // H200), and at head_dims 32 (MiniLM: v4 3-5% slower) and 128 (v4 fits one block per SM there).
+  return head_dim == 64 && max_sequence_length > 128 ? AttentionKernel::kMmaWide : AttentionKernel::kMma;
 }
 
 template <typename T>
-Status dispatch_head_dim(AttentionKernel kernel, const T* qkv, const int32_t* seq_offsets,
-                         int64_t num_sequences, int64_t max_sequence_length, int64_t num_heads,
-                         int64_t head_dim, float scale_log2, T* out, cudaStream_t stream) {
+Status dispatch_kernel(AttentionKernel kernel, const T* qkv, const int32_t* seq_offsets,
+                       int64_t num_sequences, int64_t max_sequence_length, int64_t num_heads,
+                       int64_t head_dim, float scale_log2, T* out, cudaStream_t stream) {
+  const bool tensor_core_dim = head_dim == 32 || head_dim == 64 || head_dim == 128;
   if constexpr (!std::is_same_v<T, float>) {
-    if (kernel == AttentionKernel::kAuto && auto_picks_wide(head_dim, max_sequence_length))
-      kernel = AttentionKernel::kMmaWide;
-    if (kernel == AttentionKernel::kAuto || kernel == AttentionKernel::kMma) {
-      switch (head_dim) {
-        case 32: return launch_mma<T, 32, 4>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        case 64: return launch_mma<T, 64, 4>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        case 128: return launch_mma<T, 128, 4>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        default: break;
-      }
-    }
-    if (kernel == AttentionKernel::kMmaWide) {
-      switch (head_dim) {
-        case 32: return launch_mma<T, 32, 8>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        case 64: return launch_mma<T, 64, 8>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        case 128: return launch_mma<T, 128, 8>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        default: break;
-      }
-    }
-    if (kernel == AttentionKernel::kTensorCore) {
-      switch (head_dim) {
-        case 32: return launch_tensor_core<T, 32>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        case 64: return launch_tensor_core<T, 64>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        case 128: return launch_tensor_core<T, 128>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
-        default: break;
-      }
-    }
+    if (kernel == AttentionKernel::kAuto && tensor_core_dim)
+      kernel = auto_mma_kernel(head_dim, max_sequence_length);
+    if (kernel == AttentionKernel::kTensorCore)
+      return with_tensor_core_head_dim(head_dim, [&](auto dim) {
+        return launch_tensor_core<T, decltype(dim)::value>(qkv, seq_offsets, num_sequences,
+                                                           max_sequence_length, num_heads, scale_log2,
+                                                           out, stream);
+      });
+    if (kernel == AttentionKernel::kMma || kernel == AttentionKernel::kMmaWide)
+      return launch_mma_kernel<T>(kernel, head_dim,
+                                  {qkv, seq_offsets, num_sequences, max_sequence_length, num_heads,
+                                   scale_log2, out, stream});
   }
   switch (head_dim) {
     case 8: return launch_scalar<T, 8>(qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
@@ -666,36 +693,22 @@ Status dispatch_head_dim(AttentionKernel kernel, const T* qkv, const int32_t* se
 Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64_t num_sequences,
                               int64_t max_sequence_length, int64_t num_heads, int64_t head_dim,
                               CodeFormat format, uint8_t* codes, const float* code_scale,
-                              cudaStream_t stream) {
+                              cudaStream_t stream, AttentionKernel kernel) {
   if (!codes || !code_scale)
     return invalid_argument("attention (codes): codes and their scale are required");
   if (num_heads <= 0) return invalid_argument("attention: num_heads must be positive");
+  if (kernel != AttentionKernel::kAuto && kernel != AttentionKernel::kMma &&
+      kernel != AttentionKernel::kMmaWide)
+    return unsupported("attention (codes): only the mma.sync kernels write codes");
   if (num_sequences <= 0 || max_sequence_length <= 0) return ok_status();
   const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));
-  const auto* input = static_cast<const __half*>(qkv);
-  const bool int8 = format == CodeFormat::kInt8;
-  // The kernels kAuto would pick.
-  if (auto_picks_wide(head_dim, max_sequence_length))
-    return launch_mma<__half, 64, 8>(input, seq_offsets, num_sequences, max_sequence_length,
-                                     num_heads, scale_log2, nullptr, stream, codes, code_scale, int8);
-  switch (head_dim) {
-    case 32:
-      return launch_mma<__half, 32, 4>(input, seq_offsets, num_sequences, max_sequence_length,
-                                       num_heads, scale_log2, nullptr, stream, codes, code_scale,
-                                       int8);
-    case 64:
-      return launch_mma<__half, 64, 4>(input, seq_offsets, num_sequences, max_sequence_length,
-                                       num_heads, scale_log2, nullptr, stream, codes, code_scale,
-                                       int8);
-    case 128:
-      return launch_mma<__half, 128, 4>(input, seq_offsets, num_sequences, max_sequence_length,
-                                        num_heads, scale_log2, nullptr, stream, codes, code_scale,
-                                        int8);
-    default:
-      break;
-  }
-  return unsupported("attention (codes): head_dim " + std::to_string(head_dim) +
-                     " is not supported (supported: 32, 64, 128)");
+  if (kernel == AttentionKernel::kAuto) kernel = auto_mma_kernel(head_dim, max_sequence_length);
+  MmaLaunch<__half> args{static_cast<const __half*>(qkv), seq_offsets, num_sequences, max_sequence_length,
+                         num_heads, scale_log2, nullptr, stream};
+  args.codes = codes;
+  args.code_scale = code_scale;
+  args.int8_codes = format == CodeFormat::kInt8;
+  return launch_mma_kernel<__half>(kernel, head_dim, args);
 }
 
 Status launch_attention(Precision precision, const void* qkv, const int32_t* seq_offsets,
@@ -716,7 +729,7 @@ Status launch_attention(Precision precision, const void* qkv, const int32_t* seq
   if (num_sequences <= 0 || max_sequence_length <= 0) return ok_status();
   const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));
   return JN_DISPATCH_PRECISION(precision, [&]() -> Status {
-    return dispatch_head_dim<T>(kernel, static_cast<const T*>(qkv), seq_offsets,
+    return dispatch_kernel<T>(kernel, static_cast<const T*>(qkv), seq_offsets,
                                 num_sequences, max_sequence_length, num_heads, head_dim, scale_log2,
                                 static_cast<T*>(out), stream);
   });

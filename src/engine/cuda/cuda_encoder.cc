@@ -223,7 +223,9 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
       is_w8a8(options_.linear_format) && config_.activation == Activation::kGeluErf &&
       !options_.gelu_erf_as_tanh &&
       (config_.head_dim() == 32 || config_.head_dim() == 64 || config_.head_dim() == 128) &&
-      options_.attention_kernel == cuda::AttentionKernel::kAuto &&
+      (options_.attention_kernel == cuda::AttentionKernel::kAuto ||
+       options_.attention_kernel == cuda::AttentionKernel::kMma ||
+       options_.attention_kernel == cuda::AttentionKernel::kMmaWide) &&
       std::all_of(layers_.begin(), layers_.end(), [&](const DeviceLayer& layer) {
         return static_input(layer.attention_output_quant) && static_input(layer.ffn_out_quant);
       });
@@ -715,7 +717,8 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
           qkv_, seq_offsets, sequences, length_bucket, config_.num_heads, config_.head_dim(),
           options_.linear_format == LinearFormat::kFp8 ? cuda::CodeFormat::kFp8E4M3
                                                        : cuda::CodeFormat::kInt8,
-          static_cast<uint8_t*>(codes_), layer.attention_output_quant.input_scale, stream_));
+          static_cast<uint8_t*>(codes_), layer.attention_output_quant.input_scale, stream_,
+          options_.attention_kernel));
       JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
                                           layer.attention_output_bias, tokens, hidden, hidden,
                                           projected_, codes_,

@@ -10,15 +10,11 @@
 #include <cstdint>
 
 #include "core/status.h"
+#include "engine/cuda/cuda_precision.h"
 #include "model/encoder_config.h"
 #include "model/encoder_weights.h"
 
 namespace justnews::cuda {
-
-enum class Precision { kFp16, kBf16, kFp32 };
-
-size_t precision_size_bytes(Precision precision);
-const char* precision_name(Precision precision);
 
 // hidden[token] = LayerNorm(word[token_ids] + position[position_ids] + token_type[type_ids]).
 // `token_type` may be null (DistilBERT). Needs hidden % 8 == 0 and hidden <= 1024.
@@ -57,14 +53,14 @@ Status launch_attention(Precision precision, const void* qkv, const int32_t* seq
 // The codes a producing kernel can write for the next GEMM's input (a calibrated per-tensor scale).
 enum class CodeFormat { kFp8E4M3, kInt8 };
 
-// The same attention (fp16 qkv, the tensor-core kernel kAuto picks; head_dim 32 / 64 / 128) writing
+// The same attention (fp16 qkv, an mma.sync kernel: kAuto's pick or the one named; head_dim 32 / 64 / 128) writing
 // codes of out / *code_scale into codes [tokens, heads * head_dim] instead of fp16 (E4M3
 // saturating; INT8 rounded half away from zero, clamped to +-127): the context as the next GEMM's
 // input when that input has a calibrated per-tensor scale.
 Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64_t num_sequences,
                               int64_t max_sequence_length, int64_t num_heads, int64_t head_dim,
                               CodeFormat format, uint8_t* codes, const float* code_scale,
-                              cudaStream_t stream);
+                              cudaStream_t stream, AttentionKernel kernel = AttentionKernel::kAuto);
 
 // Pools each sequence's rows (CLS = first token, mean, max) into float32 out[num_sequences, hidden],
 // then divides by the L2 norm when `normalize`.

@@ -5,7 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/cuda_precision.h"
 
 namespace justnews::cuda {
 
