@@ -237,10 +237,10 @@ TEST(AttentionCpu, MatchesNaivePerSequenceAttention) {
   }
 }
 
-// The real models' head sizes (16-128), at lengths around multiples of 8 and 16 (the blocks a
-// vectorised kernel would take).
+// The real models' head sizes (16-128), at lengths around multiples of 8 and 16 (the blocks of the
+// fused AVX-512 kernel at head sizes 32 and 64: 16-key chunks, 4 or 8 query rows) and of 64.
 TEST(AttentionCpu, ModelHeadSizesMatchNaiveAttention) {
-  const std::vector<int32_t> offsets = {0, 1, 8, 17, 33, 48, 178, 185};
+  const std::vector<int32_t> offsets = {0, 1, 8, 17, 33, 48, 178, 185, 249, 377, 382};
   const int64_t num_sequences = static_cast<int64_t>(offsets.size()) - 1;
   const int64_t tokens = offsets.back();
   ThreadPool pool(2);

@@ -1,4 +1,5 @@
-// Packed multi-head attention: two small sgemms and a row softmax per (sequence, head).
+// Packed multi-head attention per (sequence, head): fused in AVX-512 registers for head sizes 32
+// and 64 (attention_avx512_cpu.h), otherwise two small sgemms and a row softmax.
 #include "engine/cpu/attention_cpu.h"
 
 #include <cblas.h>
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/cpu/attention_avx512_cpu.h"
 #include "engine/cpu/ops_cpu.h"
 
 namespace justnews {
@@ -17,12 +19,17 @@ void attend_one(const float* qkv, int64_t token_begin, int64_t length, int64_t h
                 AttentionShape shape, float* context, std::vector<float>& scores) {
   const int64_t hidden = shape.hidden();
   const int64_t qkv_stride = 3 * hidden;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+  if (attention_avx512_supported(shape.head_dim)) {
+    attend_head_avx512(qkv, qkv_stride, hidden, token_begin, length, head_idx * shape.head_dim,
+                       shape.head_dim, scale, context, scores);
+    return;
+  }
   const float* query = qkv + token_begin * qkv_stride + head_idx * shape.head_dim;
   const float* key = query + hidden;
   const float* value = query + 2 * hidden;
   if (scores.size() < static_cast<size_t>(length * length))
     scores.resize(static_cast<size_t>(length * length));
-  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
   const int n = static_cast<int>(length);
   const int head_dim = static_cast<int>(shape.head_dim);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, head_dim, scale, query,

@@ -176,6 +176,18 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void finish_columns(
   }
 }
 
+// Requests ownership of the output lines of rows [row_begin, row_begin + 32) x kTileColumns columns
+// from col_begin before the AMX products that precede their stores: each line is written once,
+// in full, and its read-for-ownership from L3 otherwise stalled finish_columns (perf: 14% of a
+// MiniLM INT8 forward at 2 threads, against 34% for the products themselves).
+void prefetch_output_block(float* output, int64_t row_begin, int64_t col_begin, int64_t out_features) {
+  constexpr int64_t kFloatsPerLine = 64 / sizeof(float);
+  const int64_t col_end = std::min(out_features, col_begin + kTileColumns);
+  for (int64_t row = row_begin; row < row_begin + 32; ++row)
+    for (int64_t col = col_begin; col < col_end; col += kFloatsPerLine)
+      _mm_prefetch(reinterpret_cast<const char*>(output + row * out_features + col), _MM_HINT_ET0);
+}
+
 // AMX: rows [row_begin, row_begin + 32) × the 32 columns of lane blocks 2·half, 2·half + 1 of
 // `tile`, over all of K, into `partial` ([32][32] int32).
 __attribute__((target("amx-tile,amx-int8"))) void amx_block(const uint8_t* codes, int64_t padded_in,
@@ -219,12 +231,14 @@ void gemm_rows_vnni(const uint8_t* codes, const float* scales, int64_t row_begin
   if (amx && amx_end > row_begin) configure_amx_tiles();
   for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
     const int8_t* panel = weights.packed.data() + tile * quads * 256;
-    for (int64_t row = row_begin; row < amx_end; row += 32)
+    for (int64_t row = row_begin; row < amx_end; row += 32) {
+      prefetch_output_block(output, row, tile * kTileColumns, weights.out_features);
       for (int half = 0; half < 2; ++half) {
         amx_block(codes, weights.padded_in, row, panel, half, partial.data());
         finish_columns(partial.data(), 32, scales, row, row + 32, tile * kTileColumns + half * 32,
                        32, weights, bias, output);
       }
+    }
     if (amx_end == row_end) continue;
     for (int64_t quad_begin = 0; quad_begin < quads; quad_begin += kQuadsPerBlock) {
       const int64_t quad_end = std::min(quads, quad_begin + kQuadsPerBlock);
