@@ -42,13 +42,18 @@ void linear_block(const float* input, int64_t in_features, const float* weight, 
   const int64_t block_columns = col_end - col_begin;
   if (block_rows <= 0 || block_columns <= 0) return;
   float* block = output + row_begin * out_features + col_begin;
+  // The bias goes in first and sgemm adds to it (beta 1): with beta 0 OpenBLAS clears the block
+  // in a pass of its own, and the bias was another pass over a block long out of cache (perf: 6%
+  // of a MiniLM FP32 forward).
+  if (bias)
+    for (int64_t row_idx = 0; row_idx < block_rows; ++row_idx)
+      std::copy(bias + col_begin, bias + col_end, block + row_idx * out_features);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(block_rows),
               static_cast<int>(block_columns), static_cast<int>(in_features), 1.0f,
               input + row_begin * in_features, static_cast<int>(in_features),
-              weight + col_begin * in_features, static_cast<int>(in_features), 0.0f, block,
-              static_cast<int>(out_features));
-  apply_epilogue(block, block_rows, block_columns, out_features, bias ? bias + col_begin : nullptr,
-                 epilogue);
+              weight + col_begin * in_features, static_cast<int>(in_features), bias ? 1.0f : 0.0f,
+              block, static_cast<int>(out_features));
+  apply_epilogue(block, block_rows, block_columns, out_features, nullptr, epilogue);
 }
 
 }  // namespace
