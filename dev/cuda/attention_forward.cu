@@ -1,8 +1,9 @@
 // Attention kernel experiments, llm.c dev/cuda style: every version of the engine's packed
 // variable-length attention (src/engine/cuda/attention_cuda.cu, selected by AttentionKernel) is
 // validated against a double-precision CPU loop on one shape, then timed alone with CUDA events on
-// the benchmark shapes (20 back-to-back launches a sample, so launch gaps are not timed), at head_dim
-// 64 (BERT-base) and 32 (MiniLM), reporting ms and TFLOP/s (4 * L^2 * head_dim per head and sequence). Use it
+// the benchmark shapes (20 back-to-back launches a sample, so launch gaps are not timed), at
+// head_dim 64 (BERT-base) and 32 (MiniLM), reporting ms and TFLOP/s (4 * L^2 * head_dim per head
+// and sequence). Use it
 // to measure attention directly instead of by differences between whole-model runs. First run on
 // the H200 in session 6 (bench/results/2026-11-29-s6/call8_attention.log; call9 with v4).
 //

@@ -52,8 +52,8 @@ JN_AVX512 inline __mmask16 tail_mask(int64_t count) {
   return static_cast<__mmask16>(count >= kLanes ? 0xFFFF : (1u << count) - 1);
 }
 
-// scores[r][key_begin + 16c ...] = scale · q_r · kᵀ for 4 query rows and kChunks x 16 keys: 4·kChunks
-// accumulators, one broadcast of q[r][d] feeding kChunks FMAs.
+// scores[r][key_begin + 16c ...] = scale · q_r · kᵀ for 4 query rows and kChunks x 16 keys:
+// 4·kChunks accumulators, one broadcast of q[r][d] feeding kChunks FMAs.
 template <int kHeadDim, int kChunks>
 JN_AVX512 void score_rows(const float* const (&q_rows)[4], const float* kt, int64_t ld_kt,
                           int64_t key_begin, float scale, float* scores, int64_t ld_scores) {
@@ -62,7 +62,8 @@ JN_AVX512 void score_rows(const float* const (&q_rows)[4], const float* kt, int6
     for (auto& value : row) value = _mm512_setzero_ps();
   for (int d = 0; d < kHeadDim; ++d) {
     __m512 keys[kChunks];
-    for (int c = 0; c < kChunks; ++c) keys[c] = _mm512_loadu_ps(kt + d * ld_kt + key_begin + c * kLanes);
+    for (int c = 0; c < kChunks; ++c)
+      keys[c] = _mm512_loadu_ps(kt + d * ld_kt + key_begin + c * kLanes);
     for (int r = 0; r < 4; ++r) {
       const __m512 q = _mm512_set1_ps(q_rows[r][d]);
       for (int c = 0; c < kChunks; ++c) acc[r][c] = _mm512_fmadd_ps(q, keys[c], acc[r][c]);
@@ -71,7 +72,8 @@ JN_AVX512 void score_rows(const float* const (&q_rows)[4], const float* kt, int6
   const __m512 scale_vec = _mm512_set1_ps(scale);
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < kChunks; ++c)
-      _mm512_storeu_ps(scores + r * ld_scores + key_begin + c * kLanes, _mm512_mul_ps(acc[r][c], scale_vec));
+      _mm512_storeu_ps(scores + r * ld_scores + key_begin + c * kLanes,
+                       _mm512_mul_ps(acc[r][c], scale_vec));
 }
 
 template <int kHeadDim>
@@ -81,10 +83,17 @@ JN_AVX512 void score_all_keys(const float* const (&q_rows)[4], const float* kt, 
   for (; key + 4 * kLanes <= padded; key += 4 * kLanes)
     score_rows<kHeadDim, 4>(q_rows, kt, padded, key, scale, scores, ld_scores);
   switch ((padded - key) / kLanes) {
-    case 3: score_rows<kHeadDim, 3>(q_rows, kt, padded, key, scale, scores, ld_scores); break;
-    case 2: score_rows<kHeadDim, 2>(q_rows, kt, padded, key, scale, scores, ld_scores); break;
-    case 1: score_rows<kHeadDim, 1>(q_rows, kt, padded, key, scale, scores, ld_scores); break;
-    default: break;
+    case 3:
+      score_rows<kHeadDim, 3>(q_rows, kt, padded, key, scale, scores, ld_scores);
+      break;
+    case 2:
+      score_rows<kHeadDim, 2>(q_rows, kt, padded, key, scale, scores, ld_scores);
+      break;
+    case 1:
+      score_rows<kHeadDim, 1>(q_rows, kt, padded, key, scale, scores, ld_scores);
+      break;
+    default:
+      break;
   }
 }
 
@@ -108,16 +117,17 @@ JN_AVX512 float exponentiate_row(float* row, int64_t length) {
 // context rows = (P · V) / sums for kRows query rows (kRows · kHeadDim / 16 = 16 accumulators);
 // rows at or past `valid_rows` are computed but not stored.
 template <int kHeadDim, int kRows>
-JN_AVX512 void weigh_values(const float* probabilities, int64_t ld_probabilities, const float* values,
-                            int64_t value_stride, int64_t length, const float* sums,
-                            int64_t valid_rows, float* out, int64_t out_stride) {
+JN_AVX512 void weigh_values(const float* probabilities, int64_t ld_probabilities,
+                            const float* values, int64_t value_stride, int64_t length,
+                            const float* sums, int64_t valid_rows, float* out, int64_t out_stride) {
   constexpr int kVectors = kHeadDim / kLanes;
   __m512 acc[kRows][kVectors];
   for (auto& row : acc)
     for (auto& value : row) value = _mm512_setzero_ps();
   for (int64_t key = 0; key < length; ++key) {
     __m512 v[kVectors];
-    for (int c = 0; c < kVectors; ++c) v[c] = _mm512_loadu_ps(values + key * value_stride + c * kLanes);
+    for (int c = 0; c < kVectors; ++c)
+      v[c] = _mm512_loadu_ps(values + key * value_stride + c * kLanes);
     for (int r = 0; r < kRows; ++r) {
       const __m512 p = _mm512_set1_ps(probabilities[r * ld_probabilities + key]);
       for (int c = 0; c < kVectors; ++c) acc[r][c] = _mm512_fmadd_ps(p, v[c], acc[r][c]);
@@ -131,15 +141,15 @@ JN_AVX512 void weigh_values(const float* probabilities, int64_t ld_probabilities
 }
 
 template <int kHeadDim>
-JN_AVX512 void attend_head(const float* qkv, int64_t qkv_stride, int64_t hidden, int64_t token_begin,
-                           int64_t length, int64_t q_column, float scale, float* context,
-                           std::vector<float>& scratch) {
+JN_AVX512 void attend_head(const float* qkv, int64_t qkv_stride, int64_t hidden,
+                           int64_t token_begin, int64_t length, int64_t q_column, float scale,
+                           float* context, std::vector<float>& scratch) {
   constexpr int kRows = 256 / kHeadDim;  // query rows a block: 16 P·V accumulators
   const int64_t padded = (length + kLanes - 1) / kLanes * kLanes;
   const size_t needed = static_cast<size_t>((kHeadDim + kRows) * padded);
   if (scratch.size() < needed) scratch.resize(needed);
-  float* kt = scratch.data();                  // [kHeadDim][padded], keys past `length` are 0
-  float* scores = kt + kHeadDim * padded;      // [kRows][padded]
+  float* kt = scratch.data();              // [kHeadDim][padded], keys past `length` are 0
+  float* scores = kt + kHeadDim * padded;  // [kRows][padded]
   const float* first_row = qkv + token_begin * qkv_stride;
   for (int64_t key = 0; key < padded; ++key) {
     const float* k = first_row + key * qkv_stride + hidden + q_column;
@@ -171,9 +181,11 @@ void attend_head_avx512(const float* qkv, int64_t qkv_stride, int64_t hidden, in
                         int64_t length, int64_t q_column, int64_t head_dim, float scale,
                         float* context, std::vector<float>& scratch) {
   if (head_dim == 32)
-    attend_head<32>(qkv, qkv_stride, hidden, token_begin, length, q_column, scale, context, scratch);
+    attend_head<32>(qkv, qkv_stride, hidden, token_begin, length, q_column, scale, context,
+                    scratch);
   else
-    attend_head<64>(qkv, qkv_stride, hidden, token_begin, length, q_column, scale, context, scratch);
+    attend_head<64>(qkv, qkv_stride, hidden, token_begin, length, q_column, scale, context,
+                    scratch);
 }
 
 }  // namespace justnews

@@ -95,11 +95,12 @@ void run_tiled_linear(
   });
   // Whole weight tiles per thread when they divide evenly enough (the activations' codes then stay
   // in L2 while the thread's tiles sweep them), otherwise row ranges: at 16 threads MiniLM's QKV
-  // (18 tiles) and FFN-in (24) kept 16 threads busy for two tiles' time with 18 or 24 tiles of work.
+  // (18 tiles) and FFN-in (24) kept 16 threads busy for two tiles' time.
   const int64_t threads = static_cast<int64_t>(pool->num_threads());
   const int64_t tile_rounds = (shape.num_tiles + threads - 1) / threads;
-  const bool split_tiles = shape.num_tiles >= threads &&
-                           static_cast<double>(shape.num_tiles) / static_cast<double>(tile_rounds * threads) >= 0.9;
+  const double tile_balance =
+      static_cast<double>(shape.num_tiles) / static_cast<double>(tile_rounds * threads);
+  const bool split_tiles = shape.num_tiles >= threads && tile_balance >= 0.9;
   if (split_tiles) {
     pool->parallel_for(static_cast<size_t>(shape.num_tiles), 1, [&](size_t begin, size_t end) {
       multiply(0, shape.rows, static_cast<int64_t>(begin), static_cast<int64_t>(end));

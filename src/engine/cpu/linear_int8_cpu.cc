@@ -180,7 +180,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void finish_columns(
 // from col_begin before the AMX products that precede their stores: each line is written once,
 // in full, and its read-for-ownership from L3 otherwise stalled finish_columns (perf: 14% of a
 // MiniLM INT8 forward at 2 threads, against 34% for the products themselves).
-void prefetch_output_block(float* output, int64_t row_begin, int64_t col_begin, int64_t out_features) {
+void prefetch_output_block(float* output, int64_t row_begin, int64_t col_begin,
+                           int64_t out_features) {
   constexpr int64_t kFloatsPerLine = 64 / sizeof(float);
   const int64_t col_end = std::min(out_features, col_begin + kTileColumns);
   for (int64_t row = row_begin; row < row_begin + 32; ++row)

@@ -604,7 +604,8 @@ Status launch_mma(const MmaLaunch<T>& args) {
       static_cast<int>(kSharedBytes));
   JN_CUDA_CHECK(attribute_error);
   const dim3 grid(
-      static_cast<unsigned int>((args.max_sequence_length + Layout::kQueryTile - 1) / Layout::kQueryTile),
+      static_cast<unsigned int>((args.max_sequence_length + Layout::kQueryTile - 1) /
+                                Layout::kQueryTile),
       static_cast<unsigned int>(args.num_heads), static_cast<unsigned int>(args.num_sequences));
   return launch_kernel("attention_mma_kernel", attention_mma_kernel<T, kHeadDim, kWarps>, grid,
                        Layout::kThreads, kSharedBytes, args.stream, args.qkv, args.seq_offsets,
@@ -653,9 +654,11 @@ Status launch_scalar(const T* qkv, const int32_t* seq_offsets, int64_t num_seque
 // kAuto's choice among the mma.sync kernels (fp16 / bf16, head_dim 32 / 64 / 128).
 AttentionKernel auto_mma_kernel(int64_t head_dim, int64_t max_sequence_length) {
   // v4 at head_dim 64 for sequences longer than 128 tokens (BERT-base 32x512 forward 7.38 vs 7.63
-  // ms); v3 at 128 tokens and below, where v4 was 2.6-8% slower per layer (dev/cuda/attention_forward,
-  // H200), and at head_dims 32 (MiniLM: v4 3-5% slower) and 128 (v4 fits one block per SM there).
-  return head_dim == 64 && max_sequence_length > 128 ? AttentionKernel::kMmaWide : AttentionKernel::kMma;
+  // ms); v3 at 128 tokens and below, where v4 was 2.6-8% slower per layer (session 6,
+  // dev/cuda/attention_forward; session 9: within 1% in the forward), and at head_dims 32 (MiniLM:
+  // v4 3-5% slower) and 128 (v4 fits one block per SM there).
+  return head_dim == 64 && max_sequence_length > 128 ? AttentionKernel::kMmaWide
+                                                      : AttentionKernel::kMma;
 }
 
 template <typename T>
@@ -668,9 +671,8 @@ Status dispatch_kernel(AttentionKernel kernel, const T* qkv, const int32_t* seq_
       kernel = auto_mma_kernel(head_dim, max_sequence_length);
     if (kernel == AttentionKernel::kTensorCore)
       return with_tensor_core_head_dim(head_dim, [&](auto dim) {
-        return launch_tensor_core<T, decltype(dim)::value>(qkv, seq_offsets, num_sequences,
-                                                           max_sequence_length, num_heads, scale_log2,
-                                                           out, stream);
+        return launch_tensor_core<T, decltype(dim)::value>(
+            qkv, seq_offsets, num_sequences, max_sequence_length, num_heads, scale_log2, out, stream);
       });
     if (kernel == AttentionKernel::kMma || kernel == AttentionKernel::kMmaWide)
       return launch_mma_kernel<T>(kernel, head_dim,
@@ -703,8 +705,8 @@ Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64
   if (num_sequences <= 0 || max_sequence_length <= 0) return ok_status();
   const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));
   if (kernel == AttentionKernel::kAuto) kernel = auto_mma_kernel(head_dim, max_sequence_length);
-  MmaLaunch<__half> args{static_cast<const __half*>(qkv), seq_offsets, num_sequences, max_sequence_length,
-                         num_heads, scale_log2, nullptr, stream};
+  MmaLaunch<__half> args{static_cast<const __half*>(qkv), seq_offsets, num_sequences,
+                         max_sequence_length, num_heads, scale_log2, nullptr, stream};
   args.codes = codes;
   args.code_scale = code_scale;
   args.int8_codes = format == CodeFormat::kInt8;

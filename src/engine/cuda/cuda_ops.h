@@ -53,7 +53,8 @@ Status launch_attention(Precision precision, const void* qkv, const int32_t* seq
 // The codes a producing kernel can write for the next GEMM's input (a calibrated per-tensor scale).
 enum class CodeFormat { kFp8E4M3, kInt8 };
 
-// The same attention (fp16 qkv, an mma.sync kernel: kAuto's pick or the one named; head_dim 32 / 64 / 128) writing
+// The same attention (fp16 qkv, an mma.sync kernel: kAuto's pick or the one named; head_dim
+// 32 / 64 / 128) writing
 // codes of out / *code_scale into codes [tokens, heads * head_dim] instead of fp16 (E4M3
 // saturating; INT8 rounded half away from zero, clamped to +-127): the context as the next GEMM's
 // input when that input has a calibrated per-tensor scale.
