@@ -220,13 +220,11 @@ int run_bench_command(int argc, char** argv) {
     options.max_batch_tokens = *max_tokens;
     options.use_cuda_graphs = !args->has("no-graphs");
     const std::string attention = args->get("attention", "auto");
-    if (attention == "v4") options.attention_kernel = cuda::AttentionKernel::kMmaWide;
-    else if (attention == "v3") options.attention_kernel = cuda::AttentionKernel::kMma;
-    else if (attention == "v2") options.attention_kernel = cuda::AttentionKernel::kTensorCore;
-    else if (attention == "scalar") options.attention_kernel = cuda::AttentionKernel::kScalar;
-    else if (attention != "auto")
+    const auto kernel = cuda::attention_kernel_from_name(attention);
+    if (!kernel)
       return fail(invalid_argument("--attention: unknown kernel '" + attention +
                                    "' (auto, v4, v3, v2, scalar)"));
+    options.attention_kernel = *kernel;
     cudaFree(nullptr);  // the context exists before the memory baseline
     baseline_bytes = device_used_bytes();
     auto opened = open_cached_cuda_encoder(*model, options, args->get("cache-dir", default_engine_cache_dir()));

@@ -126,11 +126,13 @@ int main(int argc, char** argv) {
       options.use_cuda_graphs = false;
     } else if (flag == "--attention" && has_value) {
       const std::string value = argv[++arg];
-      options.attention_kernel = value == "scalar"        ? justnews::cuda::AttentionKernel::kScalar
-                                 : value == "tensor_core" || value == "v2" ? justnews::cuda::AttentionKernel::kTensorCore
-                                 : value == "mma" || value == "v3" ? justnews::cuda::AttentionKernel::kMma
-                                 : value == "v4"                   ? justnews::cuda::AttentionKernel::kMmaWide
-                                                          : justnews::cuda::AttentionKernel::kAuto;
+      const auto kernel = justnews::cuda::attention_kernel_from_name(value);
+      if (!kernel) {
+        std::fprintf(stderr, "--attention: unknown kernel '%s' (auto, v4, v3, v2, scalar)\n",
+                     value.c_str());
+        return 2;
+      }
+      options.attention_kernel = *kernel;
     } else if (flag == "--gemm-tuning" && has_value) {
       options.gemm_tuning_path = argv[++arg];
     } else if (flag == "--static-scales") {

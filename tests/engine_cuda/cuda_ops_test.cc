@@ -257,6 +257,20 @@ TEST_P(CudaOpsTest, AttentionHandlesLongSequences) {
   }
 }
 
+TEST(AttentionKernelNames, SelectKernelsAndRefuseOthers) {
+  EXPECT_EQ(cuda::attention_kernel_from_name("auto"), cuda::AttentionKernel::kAuto);
+  EXPECT_EQ(cuda::attention_kernel_from_name("v4"), cuda::AttentionKernel::kMmaWide);
+  EXPECT_EQ(cuda::attention_kernel_from_name("v3"), cuda::AttentionKernel::kMma);
+  EXPECT_EQ(cuda::attention_kernel_from_name("v2"), cuda::AttentionKernel::kTensorCore);
+  EXPECT_EQ(cuda::attention_kernel_from_name("scalar"), cuda::AttentionKernel::kScalar);
+  EXPECT_FALSE(cuda::attention_kernel_from_name("v5").has_value());
+  EXPECT_FALSE(cuda::attention_kernel_from_name("").has_value());
+  EXPECT_TRUE(cuda::attention_kernel_writes_codes(cuda::AttentionKernel::kAuto));
+  EXPECT_TRUE(cuda::attention_kernel_writes_codes(cuda::AttentionKernel::kMmaWide));
+  EXPECT_FALSE(cuda::attention_kernel_writes_codes(cuda::AttentionKernel::kTensorCore));
+  EXPECT_FALSE(cuda::attention_kernel_writes_codes(cuda::AttentionKernel::kScalar));
+}
+
 TEST_P(CudaOpsTest, AttentionRefusesUnsupportedShapes) {
   auto buffer = poisoned(64, 4);
   EXPECT_EQ(cuda::launch_attention(precision(), buffer.data(), nullptr, 1, 4, 2, 12, buffer.data(), nullptr)

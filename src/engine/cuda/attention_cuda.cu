@@ -692,6 +692,20 @@ Status dispatch_kernel(AttentionKernel kernel, const T* qkv, const int32_t* seq_
 
 }  // namespace
 
+std::optional<AttentionKernel> attention_kernel_from_name(std::string_view name) {
+  if (name == "auto") return AttentionKernel::kAuto;
+  if (name == "v4") return AttentionKernel::kMmaWide;
+  if (name == "v3") return AttentionKernel::kMma;
+  if (name == "v2") return AttentionKernel::kTensorCore;
+  if (name == "scalar") return AttentionKernel::kScalar;
+  return std::nullopt;
+}
+
+bool attention_kernel_writes_codes(AttentionKernel kernel) {
+  return kernel == AttentionKernel::kAuto || kernel == AttentionKernel::kMma ||
+         kernel == AttentionKernel::kMmaWide;
+}
+
 Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64_t num_sequences,
                               int64_t max_sequence_length, int64_t num_heads, int64_t head_dim,
                               CodeFormat format, uint8_t* codes, const float* code_scale,
@@ -699,8 +713,7 @@ Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64
   if (!codes || !code_scale)
     return invalid_argument("attention (codes): codes and their scale are required");
   if (num_heads <= 0) return invalid_argument("attention: num_heads must be positive");
-  if (kernel != AttentionKernel::kAuto && kernel != AttentionKernel::kMma &&
-      kernel != AttentionKernel::kMmaWide)
+  if (!attention_kernel_writes_codes(kernel))
     return unsupported("attention (codes): only the mma.sync kernels write codes");
   if (num_sequences <= 0 || max_sequence_length <= 0) return ok_status();
   const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));

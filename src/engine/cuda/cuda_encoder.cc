@@ -223,9 +223,7 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
       is_w8a8(options_.linear_format) && config_.activation == Activation::kGeluErf &&
       !options_.gelu_erf_as_tanh &&
       (config_.head_dim() == 32 || config_.head_dim() == 64 || config_.head_dim() == 128) &&
-      (options_.attention_kernel == cuda::AttentionKernel::kAuto ||
-       options_.attention_kernel == cuda::AttentionKernel::kMma ||
-       options_.attention_kernel == cuda::AttentionKernel::kMmaWide) &&
+      cuda::attention_kernel_writes_codes(options_.attention_kernel) &&
       std::all_of(layers_.begin(), layers_.end(), [&](const DeviceLayer& layer) {
         return static_input(layer.attention_output_quant) && static_input(layer.ffn_out_quant);
       });

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "core/status.h"
 #include "engine/cuda/cuda_precision.h"
@@ -41,6 +43,12 @@ enum class AttentionKernel {
   kMma,         // v3: mma.sync flash attention, S/P/O in registers, fp16/bf16, head_dim 32/64/128
   kMmaWide,     // v4: v3 with 8 warps, 128 queries a block (K/V tiles read once for twice the queries)
 };
+
+// The kernel a command-line name selects: "auto", "v4", "v3", "v2" or "scalar"; nullopt otherwise.
+std::optional<AttentionKernel> attention_kernel_from_name(std::string_view name);
+
+// Whether launch_attention_codes can run `kernel` (kAuto and the mma.sync kernels).
+bool attention_kernel_writes_codes(AttentionKernel kernel);
 
 // Multi-head self-attention over a packed batch (no padding): qkv is [tokens, 3 * heads * head_dim]
 // with Q, K, V blocks side by side; out is [tokens, heads * head_dim]. Each sequence attends only
