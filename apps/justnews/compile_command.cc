@@ -36,13 +36,15 @@ constexpr const char* kCompileUsage = R"(usage: justnews compile MODEL_DIR [opti
   --cache-dir D            engine cache (default $JUSTNEWS_ENGINE_CACHE or ~/.cache/justnews/engines)
   --format F               force weights format: safetensors | bin
   --group-size N           int4 / nf4 group size: 64 or 128 (default 64)
- calibration (fp8 / int8):
+ calibration (fp8 / int8 / int4 / nf4):
   --calibrate FILE.jsonl   sample texts; their activation ranges are stored in the plan
   --calibrate-field NAME   JSON field with the text (default "body")
   --calibrate-limit N      texts to use (default 512)
   --activation-scales S    static (calibrated per-tensor, the default with --calibrate) | dynamic
                            (per token)
   --smoothquant-alpha X    int8 SmoothQuant migration strength with --calibrate (default 0.5; 0 off)
+  --no-gptq                round weights to nearest instead of GPTQ (which --calibrate enables for
+                           fp8 / int8 / int4 / nf4 weights)
  automatic choice (--precision auto):
   --max-accuracy-drop X    largest top-1 agreement (and task accuracy) drop allowed (default 0.005)
   --eval FILE.jsonl        texts to measure it on (default: the --calibrate file)
@@ -112,7 +114,7 @@ int run_compile_command(int argc, char** argv) {
                       "cache-dir", "format", "group-size", "calibrate", "calibrate-field",
                       "calibrate-limit", "activation-scales", "smoothquant-alpha",
                       "max-accuracy-drop", "eval", "eval-field", "eval-limit", "label-field"},
-                     {"help"});
+                     {"help", "no-gptq"});
   if (!args.ok()) return fail(args.status());
   if (args->has("help") || args->positional().size() != 1) {
     std::fputs(kCompileUsage, args->has("help") ? stdout : stderr);
@@ -158,8 +160,11 @@ int run_compile_command(int argc, char** argv) {
     auto tokenizer = tokenizer::Tokenizer::from_model_dir(model_dir);
     if (!tokenizer.ok()) return fail(tokenizer.status());
     QuantEvalOptions eval_options;
-    // 4-bit plans run GPTQ on the calibration texts' layer-input statistics.
-    eval_options.collect_gram = automatic || precision == "int4" || precision == "nf4";
+    // Plans with weight codes run GPTQ on the calibration texts' layer-input statistics.
+    options.gptq = !args->has("no-gptq");
+    eval_options.collect_gram = options.gptq && (automatic || precision == "fp8" ||
+                                                 precision == "int8" || precision == "int4" ||
+                                                 precision == "nf4");
     if (args->has("calibrate")) {
       auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
                                       "", *calibrate_limit);

@@ -35,27 +35,39 @@ Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& mode
         {row, memory, false, [&model, options]() { return make_cuda_encoder(model, options); }});
     return ok_status();
   };
-  const auto calibrated = [&](bool static_scales, float alpha) {
+  const auto calibrated = [&](bool static_scales, float alpha, bool gptq) {
     CudaEncoderOptions options = base;
     options.calibration = calibration;
+    options.gptq = gptq;
     options.static_activation_scales = static_scales;
     options.smoothquant_alpha = alpha;
     return options;
   };
   const bool has_gram = calibration && !calibration->layers.empty() &&
                         !calibration->site(0, LinearSite::kQkv).gram.empty();
+  // Rows with calibration: the scale choices round-to-nearest, then (with Gram statistics) the
+  // 8-bit ones again and the 4-bit formats with GPTQ weights.
+  const float alpha = eval_options.smoothquant_alpha;
   for (const std::string& name : names) {
     JN_RETURN_IF_ERROR(add(name, name, base));
     if (!calibration) continue;
-    if (name == "fp8") JN_RETURN_IF_ERROR(add("fp8-static", name, calibrated(true, 0.0f)));
+    if (name == "fp8") {
+      JN_RETURN_IF_ERROR(add("fp8-static", name, calibrated(true, 0.0f, false)));
+      if (has_gram) {
+        JN_RETURN_IF_ERROR(add("fp8-gptq", name, calibrated(false, 0.0f, true)));
+        JN_RETURN_IF_ERROR(add("fp8-static-gptq", name, calibrated(true, 0.0f, true)));
+      }
+    }
     if (name == "int8") {
-      JN_RETURN_IF_ERROR(
-          add("int8-smooth", name, calibrated(false, eval_options.smoothquant_alpha)));
-      JN_RETURN_IF_ERROR(
-          add("int8-static", name, calibrated(true, eval_options.smoothquant_alpha)));
+      JN_RETURN_IF_ERROR(add("int8-smooth", name, calibrated(false, alpha, false)));
+      JN_RETURN_IF_ERROR(add("int8-static", name, calibrated(true, alpha, false)));
+      if (has_gram) {
+        JN_RETURN_IF_ERROR(add("int8-smooth-gptq", name, calibrated(false, alpha, true)));
+        JN_RETURN_IF_ERROR(add("int8-static-gptq", name, calibrated(true, alpha, true)));
+      }
     }
     if ((name == "int4" || name == "nf4") && has_gram)
-      JN_RETURN_IF_ERROR(add(name + "-gptq", name, calibrated(false, 0.0f)));
+      JN_RETURN_IF_ERROR(add(name + "-gptq", name, calibrated(false, 0.0f, true)));
   }
   return variants;
 }

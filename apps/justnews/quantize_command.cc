@@ -22,14 +22,14 @@ constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [o
 
   --report                   evaluate every precision against the FP32 CPU encoder (required)
   --device cpu|cuda          backend whose precisions are evaluated (default cpu); cuda offers
-                             fp16, bf16, fp8, int8, int4, nf4 (+ fp8-static, int8-smooth and
-                             int8-static, int4-gptq and nf4-gptq with --calibrate)
+                             fp16, bf16, fp8, int8, int4, nf4 (+ fp8-static, int8-smooth,
+                             int8-static and a -gptq row of each code format with --calibrate)
   --eval FILE.jsonl          evaluation texts (default ../shared/data/news/agnews_test.jsonl)
   --field NAME               JSON field with the text (default "title")
   --label-field NAME         JSON field with the label: adds task accuracy
   --limit N                  evaluation texts to use (default 1000)
-  --calibrate FILE.jsonl     calibration texts: enables int8-smooth / int8-static and int4-gptq /
-                             nf4-gptq rows
+  --calibrate FILE.jsonl     calibration texts: enables the int8-smooth / -mixed / -static rows
+                             and a GPTQ row (-gptq) of every code format
   --calibrate-field NAME     default "body"
   --calibrate-limit N        default 512
   --precision LIST|auto      comma-separated precisions (default: all), or auto
@@ -146,10 +146,9 @@ int run_quantize_command(int argc, char** argv) {
 
   std::optional<ActivationCalibration> calibration;
   if (args->has("calibrate")) {
-    // Gram statistics cost a rank-k update per observed batch: only for int4 / nf4 (GPTQ) rows.
+    // Gram statistics (a rank-k update per observed batch) feed the GPTQ rows of every code format.
     const std::string list = args->get("precision");
-    options.collect_gram = list.empty() || list == "auto" || list.find("int4") != std::string::npos ||
-                           list.find("nf4") != std::string::npos;
+    options.collect_gram = list != "bf16" && list != "fp32" && list != "fp32,bf16";
     auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
                                     "", *calibrate_limit);
     if (!texts.ok()) return fail(texts.status().with_context("--calibrate"));

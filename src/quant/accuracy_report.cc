@@ -184,11 +184,12 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
     const QuantEvalOptions& options, ThreadPool* pool) {
   std::vector<EncoderVariant> variants;
   auto add = [&](std::string name, Precision precision, const ActivationCalibration* calibrated,
-                 float alpha, bool ffn_out_bf16, bool static_scales) {
+                 float alpha, bool ffn_out_bf16, bool static_scales, bool gptq) {
     CpuEncoderOptions encoder_options;
     encoder_options.precision = precision;
     encoder_options.group_size = options.group_size;
     encoder_options.calibration = calibrated;
+    encoder_options.gptq = gptq;
     encoder_options.smoothquant_alpha = alpha;
     encoder_options.int8_ffn_out_bf16 = ffn_out_bf16;
     encoder_options.static_activation_scales = static_scales;
@@ -197,18 +198,26 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
                           return make_cpu_encoder(model, pool, encoder_options);
                         }});
   };
-  add("fp32", Precision::kFp32, nullptr, 0.0f, false, false);
+  // Every code format gets a "-gptq" row beside its round-to-nearest one when the calibration
+  // collected the layer inputs' Gram matrices.
+  const bool has_gram = calibration && !calibration->layers.empty() &&
+                        !calibration->site(0, LinearSite::kQkv).gram.empty();
+  add("fp32", Precision::kFp32, nullptr, 0.0f, false, false, false);
   for (Precision precision : precisions) {
     if (precision == Precision::kFp32) continue;
-    add(precision_name(precision), precision, nullptr, 0.0f, false, false);
-    const bool four_bit = precision == Precision::kInt4 || precision == Precision::kNf4;
-    if (four_bit && calibration && !calibration->layers.empty() && !calibration->site(0, LinearSite::kQkv).gram.empty())
-      add(std::string(precision_name(precision)) + "-gptq", precision, calibration, 0.0f, false, false);
+    const std::string name = precision_name(precision);
+    add(name, precision, nullptr, 0.0f, false, false, false);
+    if (precision != Precision::kBf16 && has_gram)
+      add(name + "-gptq", precision, calibration, 0.0f, false, false, true);
     if (precision == Precision::kInt8 && calibration) {
       const float alpha = options.smoothquant_alpha;
-      add("int8-smooth", precision, calibration, alpha, false, false);
-      add("int8-mixed", precision, calibration, alpha, true, false);
-      add("int8-static", precision, calibration, alpha, false, true);
+      add("int8-smooth", precision, calibration, alpha, false, false, false);
+      add("int8-mixed", precision, calibration, alpha, true, false, false);
+      add("int8-static", precision, calibration, alpha, false, true, false);
+      if (has_gram) {
+        add("int8-smooth-gptq", precision, calibration, alpha, false, false, true);
+        add("int8-mixed-gptq", precision, calibration, alpha, true, false, true);
+      }
     }
   }
   return evaluate_encoders(model, tokenizer, eval, variants, options);

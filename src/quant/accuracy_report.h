@@ -43,7 +43,7 @@ struct QuantEvalOptions {
   int64_t group_size = 64;  // int4 / nf4
   float smoothquant_alpha = 0.5f;
   float percentile = 99.9f;  // calibration clip for static scales
-  bool collect_gram = false;  // calibration also collects E[x xᵀ] per layer input (int4 / nf4 GPTQ)
+  bool collect_gram = false;  // calibration also collects E[x xᵀ] per layer input (GPTQ)
 };
 
 Result<ActivationCalibration> calibrate_activations(const LoadedModel& model,

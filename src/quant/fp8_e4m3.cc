@@ -1,5 +1,6 @@
 // FP8 E4M3 encode / decode and per-row quantisation.
 #include "quant/fp8_e4m3.h"
+#include "quant/gptq.h"
 #include "quant/row_absmax.h"
 
 #include <algorithm>
@@ -84,6 +85,30 @@ Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_
     for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
       codes[col_idx] = float_to_fp8_e4m3(row[col_idx] / scale);
   }
+  return matrix;
+}
+
+Result<Fp8Matrix> quantize_fp8_per_row_gptq(const float* values, int64_t rows, int64_t columns,
+                                            const float* gram, float damping,
+                                            const std::string& name) {
+  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
+                      row_absmax(values, rows, columns, "fp8", name));
+  Fp8Matrix matrix;
+  matrix.rows = rows;
+  matrix.columns = columns;
+  matrix.codes.resize(static_cast<size_t>(rows * columns));
+  matrix.scales.resize(static_cast<size_t>(rows));
+  for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
+    matrix.scales[static_cast<size_t>(row_idx)] =
+        fp8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
+  std::vector<float> work(values, values + rows * columns);
+  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "fp8", name, nullptr,
+                                [&matrix, columns](int64_t row, int64_t col, float value) {
+                                  const float scale = matrix.scales[static_cast<size_t>(row)];
+                                  const uint8_t code = float_to_fp8_e4m3(value / scale);
+                                  matrix.codes[static_cast<size_t>(row * columns + col)] = code;
+                                  return fp8_e4m3_to_float(code) * scale;
+                                }));
   return matrix;
 }
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "quant/gptq_hessian.h"
+#include "quant/gptq.h"
 
 namespace justnews {
 namespace {
@@ -185,58 +185,29 @@ Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t
                                       float damping, const std::string& name) {
   JN_RETURN_IF_ERROR(check_shape(rows, columns, group_size, name));
   JN_RETURN_IF_ERROR(check_finite(values, rows, columns, name));
-  if (!gram)
-    return invalid_argument("gptq quantisation of " + name + ": no calibration statistics");
-  const int64_t n = columns;
-  std::vector<double> hessian(static_cast<size_t>(n * n));
-  double mean_diagonal = 0.0;
-  for (int64_t idx = 0; idx < n * n; ++idx) hessian[static_cast<size_t>(idx)] = gram[idx];
-  for (int64_t idx = 0; idx < n; ++idx) mean_diagonal += hessian[idx * n + idx];
-  mean_diagonal /= static_cast<double>(n);
-  std::vector<float> work(values, values + rows * columns);  // the weights as GPTQ updates them
-  for (int64_t idx = 0; idx < n; ++idx) {
-    // An input that never fired carries no information: its weights cannot matter, zero them.
-    if (hessian[idx * n + idx] <= 0.0) {
-      hessian[idx * n + idx] = 1.0;
-      for (int64_t row = 0; row < rows; ++row) work[row * n + idx] = 0.0f;
-    }
-    hessian[idx * n + idx] += std::max(damping, 0.0f) * std::max(mean_diagonal, 1e-12);
-  }
-  if (!gptq_inverse_upper_factor(hessian, n))
-    return invalid_argument(
-        "gptq quantisation of " + name +
-        ": the calibration statistics are not positive definite (raise damping)");
-  const std::vector<double>& upper = hessian;
-
   const int64_t groups_per_row = columns / group_size;
   std::vector<float> group_scales(static_cast<size_t>(rows * groups_per_row));
-  // Each column, in order: quantise it with its group's scale, spread the error over the rest.
-  std::vector<float> column_values(static_cast<size_t>(rows));
-  for (int64_t col = 0; col < n; ++col) {
-    if (col % group_size == 0) {
-      for (int64_t row = 0; row < rows; ++row) {
-        const float* group = work.data() + row * n + col;
-        group_scales[static_cast<size_t>(row * groups_per_row + col / group_size)] =
-            mse_optimal_scale(group, group_size, group_absmax(group, group_size), format);
-      }
-    }
-    const double pivot = upper[col * n + col];
-    for (int64_t row = 0; row < rows; ++row) {
-      const float scale =
-          group_scales[static_cast<size_t>(row * groups_per_row + col / group_size)];
-      const float value = work[row * n + col];
-      float quantised = 0.0f;
-      if (scale > 0.0f) {
+  const auto scale_of = [&](int64_t row, int64_t col) -> float& {
+    return group_scales[static_cast<size_t>(row * groups_per_row + col / group_size)];
+  };
+  std::vector<float> work(values, values + rows * columns);
+  JN_RETURN_IF_ERROR(gptq_sweep(
+      work, rows, columns, gram, damping, format == Int4Format::kInt4 ? "int4" : "nf4", name,
+      [&](int64_t col, const std::vector<float>& weights) {
+        if (col % group_size != 0) return;
+        for (int64_t row = 0; row < rows; ++row) {
+          const float* group = weights.data() + row * columns + col;
+          scale_of(row, col) =
+              mse_optimal_scale(group, group_size, group_absmax(group, group_size), format);
+        }
+      },
+      [&](int64_t row, int64_t col, float value) {
+        const float scale = scale_of(row, col);
+        if (scale <= 0.0f) return 0.0f;
         const uint8_t nibble = format == Int4Format::kInt4 ? int4_nibble(value, 1.0f / scale)
                                                            : nearest_nf4_code(value / scale);
-        quantised = decoded_value(nibble, format) * scale;
-      }
-      const double error = (static_cast<double>(value) - quantised) / pivot;
-      float* weights = work.data() + row * n;
-      for (int64_t later = col + 1; later < n; ++later)
-        weights[later] -= static_cast<float>(error * upper[col * n + later]);
-    }
-  }
+        return decoded_value(nibble, format) * scale;
+      }));
   // `work` now holds, column by column, the values GPTQ quantised: encode them with the scales it
   // chose (double quantisation may round a scale up by a fraction of a step).
   return encode(work.data(), rows, columns, group_size, format, group_scales);

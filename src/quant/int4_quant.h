@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "quant/gptq.h"
 
 namespace justnews {
 
@@ -71,13 +72,9 @@ Status check_group_size(int64_t group_size, int64_t columns, const std::string& 
 // values: [rows, columns] row-major. Errors name `name` (shape, group size, non-finite values).
 Result<Int4Matrix> quantize_int4(const float* values, int64_t rows, int64_t columns,
                                  int64_t group_size, Int4Format format, const std::string& name);
-// GPTQ (Frantar et al. 2023) for the same format: columns are quantised one after another and each
-// one's rounding error is pushed onto the columns not yet quantised, weighted by the inverse of
-// `gram` = E[x xᵀ] over calibration inputs ([columns, columns], the layer input's second moment),
-// so the layer's *output* error on inputs like the calibration set is what gets minimised. A group's
-// scale is chosen (MSE search) when its first column is reached, from the updated weights.
-// `damping` is added to the diagonal as a fraction of its mean (1% as in the paper).
-inline constexpr float kGptqDamping = 0.01f;
+// GPTQ (quant/gptq.h) for the same format: a group's scale is chosen (MSE search) when the sweep
+// reaches its first column, from the weights as the sweep has updated them. `gram` is E[x xᵀ] of
+// the layer input ([columns, columns]); `damping` is usually kGptqDamping.
 Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t columns,
                                       int64_t group_size, Int4Format format, const float* gram,
                                       float damping, const std::string& name);

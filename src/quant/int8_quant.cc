@@ -1,5 +1,6 @@
 // INT8 per-row quantisation.
 #include "quant/int8_quant.h"
+#include "quant/gptq.h"
 #include "quant/row_absmax.h"
 
 #include <algorithm>
@@ -34,6 +35,31 @@ Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int6
     for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
       codes[col_idx] = quantize_int8_value(row[col_idx], inv_scale);
   }
+  return matrix;
+}
+
+Result<Int8Matrix> quantize_int8_per_row_gptq(const float* values, int64_t rows, int64_t columns,
+                                              const float* gram, float damping,
+                                              const std::string& name) {
+  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
+                      row_absmax(values, rows, columns, "int8", name));
+  Int8Matrix matrix;
+  matrix.rows = rows;
+  matrix.columns = columns;
+  matrix.codes.resize(static_cast<size_t>(rows * columns));
+  matrix.scales.resize(static_cast<size_t>(rows));
+  for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
+    matrix.scales[static_cast<size_t>(row_idx)] =
+        int8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
+  std::vector<float> work(values, values + rows * columns);
+  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "int8", name, nullptr,
+                                [&matrix, columns](int64_t row, int64_t col, float value) {
+                                  const float scale = matrix.scales[static_cast<size_t>(row)];
+                                  const int8_t code =
+                                      scale > 0.0f ? quantize_int8_value(value, 1.0f / scale) : 0;
+                                  matrix.codes[static_cast<size_t>(row * columns + col)] = code;
+                                  return static_cast<float>(code) * scale;
+                                }));
   return matrix;
 }
 

@@ -23,6 +23,12 @@ struct Int8Matrix {
 // Errors name `name` and say which dimension is wrong (empty or non-finite input).
 Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int64_t columns,
                                          const std::string& name);
+// The same format through GPTQ (quant/gptq.h): each row's scale from its absmax, then the codes
+// chosen column by column against `gram` = E[x xᵀ] of the layer input ([columns, columns]), so the
+// layer's output error rather than the weights' own is minimised. `damping`: usually kGptqDamping.
+Result<Int8Matrix> quantize_int8_per_row_gptq(const float* values, int64_t rows, int64_t columns,
+                                              const float* gram, float damping,
+                                              const std::string& name);
 std::vector<float> dequantize_int8(const Int8Matrix& matrix);
 
 // One value's code for a given scale (round half away from zero, clamped to ±127).

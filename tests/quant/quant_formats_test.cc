@@ -15,6 +15,7 @@
 
 #include "quant/activation_stats.h"
 #include "quant/fp8_e4m3.h"
+#include "quant/gptq.h"
 #include "quant/int4_quant.h"
 #include "quant/int8_quant.h"
 #include "quant/precision.h"
@@ -209,20 +210,31 @@ double output_error(const std::vector<float>& inputs, int64_t samples, int64_t i
   return error;
 }
 
+// x = z A with a random mixing A: strongly correlated input channels, like a LayerNorm's output;
+// and their second moment E[x xᵀ], GPTQ's statistics.
+struct CorrelatedInputs {
+  std::vector<float> inputs, gram;
+};
+CorrelatedInputs correlated_inputs(int64_t samples, int64_t in) {
+  const std::vector<float> z = random_values(samples * in, 21, 1.0f);
+  const std::vector<float> mixing = random_values(in * in, 22, 0.3f);
+  CorrelatedInputs result;
+  result.inputs.assign(static_cast<size_t>(samples * in), 0.0f);
+  for (int64_t s = 0; s < samples; ++s)
+    for (int64_t k = 0; k < in; ++k)
+      for (int64_t j = 0; j < in; ++j) result.inputs[s * in + j] += z[s * in + k] * mixing[k * in + j];
+  result.gram.assign(static_cast<size_t>(in * in), 0.0f);
+  for (int64_t s = 0; s < samples; ++s)
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t j = 0; j < in; ++j)
+        result.gram[i * in + j] += result.inputs[s * in + i] * result.inputs[s * in + j] / samples;
+  return result;
+}
+
 // GPTQ minimises the layer's output error on correlated inputs, which round-to-nearest ignores.
 TEST(Int4Quant, GptqLowersOutputErrorOnCorrelatedInputs) {
   const int64_t samples = 1500, in = 128, out = 48;
-  // x = z A with a random mixing A: strongly correlated input channels, like a LayerNorm's output.
-  const std::vector<float> z = random_values(samples * in, 21, 1.0f);
-  const std::vector<float> mixing = random_values(in * in, 22, 0.3f);
-  std::vector<float> inputs(static_cast<size_t>(samples * in), 0.0f);
-  for (int64_t s = 0; s < samples; ++s)
-    for (int64_t k = 0; k < in; ++k)
-      for (int64_t j = 0; j < in; ++j) inputs[s * in + j] += z[s * in + k] * mixing[k * in + j];
-  std::vector<float> gram(static_cast<size_t>(in * in), 0.0f);
-  for (int64_t s = 0; s < samples; ++s)
-    for (int64_t i = 0; i < in; ++i)
-      for (int64_t j = 0; j < in; ++j) gram[i * in + j] += inputs[s * in + i] * inputs[s * in + j] / samples;
+  const auto [inputs, gram] = correlated_inputs(samples, in);
   const std::vector<float> weights = random_values(out * in, 23, 0.05f);
   for (const Int4Format format : {Int4Format::kInt4, Int4Format::kNf4}) {
     auto plain = quantize_int4(weights.data(), out, in, 64, format, "w");
@@ -242,6 +254,59 @@ TEST(Int4Quant, GptqLowersOutputErrorOnCorrelatedInputs) {
   const auto refused = quantize_int4_gptq(weights.data(), out, in, 64, Int4Format::kInt4, bad_gram.data(), 0.0f, "w");
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("positive definite"), std::string::npos) << refused.status().message();
+}
+
+// The 8-bit formats through the same sweep: codes on each row's absmax grid (the scales are
+// round-to-nearest's), a lower output error, and the same refusals.
+TEST(Int8AndFp8Quant, GptqLowersOutputErrorOnCorrelatedInputs) {
+  const int64_t samples = 1500, in = 128, out = 48;
+  const auto [inputs, gram] = correlated_inputs(samples, in);
+  std::vector<float> weights = random_values(out * in, 23, 0.05f);
+  weights[5] = 0.4f;  // an outlier: its row's grid is coarse, where the error gets pushed matters
+  {
+    auto plain = quantize_int8_per_row(weights.data(), out, in, "w");
+    auto gptq = quantize_int8_per_row_gptq(weights.data(), out, in, gram.data(), 0.01f, "w");
+    ASSERT_TRUE(plain.ok() && gptq.ok()) << gptq.status().to_string();
+    EXPECT_EQ(gptq->scales, plain->scales);
+    for (const int8_t code : gptq->codes) EXPECT_GE(code, -127);
+    const double plain_error = output_error(inputs, samples, in, weights, dequantize_int8(*plain), out);
+    const double gptq_error = output_error(inputs, samples, in, weights, dequantize_int8(*gptq), out);
+    std::printf("int8: output error gptq / round-to-nearest = %.3f\n", gptq_error / plain_error);
+    EXPECT_LT(gptq_error, 0.8 * plain_error);
+  }
+  {
+    auto plain = quantize_fp8_per_row(weights.data(), out, in, "w");
+    auto gptq = quantize_fp8_per_row_gptq(weights.data(), out, in, gram.data(), 0.01f, "w");
+    ASSERT_TRUE(plain.ok() && gptq.ok()) << gptq.status().to_string();
+    EXPECT_EQ(gptq->scales, plain->scales);
+    for (const uint8_t code : gptq->codes) EXPECT_NE(code & 0x7F, 0x7F) << "no NaN codes";
+    const double plain_error = output_error(inputs, samples, in, weights, dequantize_fp8(*plain), out);
+    const double gptq_error = output_error(inputs, samples, in, weights, dequantize_fp8(*gptq), out);
+    std::printf("fp8: output error gptq / round-to-nearest = %.3f\n", gptq_error / plain_error);
+    EXPECT_LT(gptq_error, 0.8 * plain_error);
+  }
+  const auto refused = quantize_int8_per_row_gptq(weights.data(), out, in, nullptr, 0.01f, "w.q");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("w.q"), std::string::npos);
+  std::vector<float> with_nan = weights;
+  with_nan[7] = std::nanf("");
+  EXPECT_FALSE(quantize_fp8_per_row_gptq(with_nan.data(), out, in, gram.data(), 0.01f, "w").ok());
+}
+
+// SmoothQuant divides the input by s: the second moment GPTQ must see is that of x / s.
+TEST(GptqStatistics, GramAfterSmoothingIsTheSmoothedInputsSecondMoment) {
+  const int64_t samples = 200, in = 16;
+  const auto [inputs, gram] = correlated_inputs(samples, in);
+  std::vector<float> smoothing(static_cast<size_t>(in));
+  for (int64_t k = 0; k < in; ++k) smoothing[k] = 0.5f + 0.25f * static_cast<float>(k);
+  const std::vector<float> smoothed = gram_after_smoothing(gram.data(), smoothing.data(), in);
+  for (int64_t i = 0; i < in; ++i)
+    for (int64_t j = 0; j < in; ++j) {
+      double expected = 0.0;
+      for (int64_t s = 0; s < samples; ++s)
+        expected += (inputs[s * in + i] / smoothing[i]) * (inputs[s * in + j] / smoothing[j]) / samples;
+      EXPECT_NEAR(smoothed[i * in + j], expected, 1e-4 * (1.0 + std::fabs(expected))) << i << "," << j;
+    }
 }
 
 TEST(Int4Quant, Nf4PicksTheNearestCodebookValue) {

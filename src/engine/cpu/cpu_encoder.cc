@@ -178,12 +178,13 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
     if (options_.static_activation_scales)
       quant.static_activation_absmax = static_activation_absmax(stats, smoothing);
   }
-  const bool four_bit = options_.precision == Precision::kInt4 || options_.precision == Precision::kNf4;
-  if (four_bit && options_.calibration && !options_.calibration->site(layer_idx, site).gram.empty())
-    quant.gram = &options_.calibration->site(layer_idx, site).gram;
   if (options_.precision == Precision::kInt8 && options_.int8_ffn_out_bf16 &&
       site == LinearSite::kFfnOut)
     return QuantizedLinearCpu::prepare(weight, Precision::kBf16, quant, name);
+  const bool codes = options_.precision != Precision::kFp32 && options_.precision != Precision::kBf16;
+  if (codes && options_.gptq && options_.calibration &&
+      !options_.calibration->site(layer_idx, site).gram.empty())
+    quant.gram = &options_.calibration->site(layer_idx, site).gram;
   return QuantizedLinearCpu::prepare(weight, options_.precision, quant, name);
 }
 

@@ -33,8 +33,10 @@ Result<std::unique_ptr<Encoder>> make_cpu_encoder(const EncoderConfig& config,
 struct CpuEncoderOptions {
   Precision precision = Precision::kFp32;
   int64_t group_size = 64;                             // int4 / nf4 group size (64 or 128)
-  // int8: needed by the two options below; int4 / nf4: with Gram statistics, weights go through GPTQ.
+  // int8: needed by the two options below; with Gram statistics (and `gptq`), the weights of every
+  // code format (int8, int8-weight-only, fp8, int4, nf4) go through GPTQ.
   const ActivationCalibration* calibration = nullptr;
+  bool gptq = true;
   float smoothquant_alpha = 0.0f;                      // int8: > 0 migrates outliers (SmoothQuant)
   bool static_activation_scales = false;               // int8: calibrated per-tensor scales
   // int8: run the FFN output projection in BF16 instead; its input (the GELU output) has the

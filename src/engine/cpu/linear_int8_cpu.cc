@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "engine/cpu/amx_cpu.h"
+#include "quant/gptq.h"
 #include "quant/int8_quant.h"
 
 namespace justnews {
@@ -273,17 +274,23 @@ int64_t Int8LinearWeights::memory_bytes() const {
 Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_features,
                                               int64_t in_features, const float* smoothing,
                                               float static_activation_absmax,
-                                              const std::string& name) {
-  std::vector<float> smoothed;
+                                              const std::string& name, const float* gram) {
+  std::vector<float> smoothed, smoothed_gram;
   if (smoothing) {
     smoothed.assign(weight, weight + out_features * in_features);
     for (int64_t out_idx = 0; out_idx < out_features; ++out_idx)
       for (int64_t k = 0; k < in_features; ++k)
         smoothed[static_cast<size_t>(out_idx * in_features + k)] *= smoothing[k];
     weight = smoothed.data();
+    if (gram) {  // the kernel's input is x / s
+      smoothed_gram = gram_after_smoothing(gram, smoothing, in_features);
+      gram = smoothed_gram.data();
+    }
   }
-  JN_ASSIGN_OR_RETURN(Int8Matrix matrix,
-                      quantize_int8_per_row(weight, out_features, in_features, name));
+  JN_ASSIGN_OR_RETURN(
+      Int8Matrix matrix,
+      gram ? quantize_int8_per_row_gptq(weight, out_features, in_features, gram, kGptqDamping, name)
+           : quantize_int8_per_row(weight, out_features, in_features, name));
   Int8LinearWeights prepared;
   prepared.out_features = out_features;
   prepared.in_features = in_features;

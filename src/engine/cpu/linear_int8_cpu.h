@@ -33,11 +33,13 @@ struct Int8LinearWeights {
 
 // weight: [out_features, in_features] float32. smoothing: SmoothQuant factors [in_features] or
 // null. static_activation_absmax > 0 selects a calibrated per-tensor activation scale (of the
-// input after smoothing; values beyond it clip). Errors name `name`.
+// input after smoothing; values beyond it clip). gram: E[x xᵀ] of the input ([in, in], before
+// smoothing) or null; with it the codes come from GPTQ. Errors name `name`.
 Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_features,
                                               int64_t in_features, const float* smoothing,
                                               float static_activation_absmax,
-                                              const std::string& name);
+                                              const std::string& name,
+                                              const float* gram = nullptr);
 
 // input [rows, in_features] → output [rows, out_features] (row-major, contiguous). `use_simd`
 // false forces the scalar kernel (tests compare the two).

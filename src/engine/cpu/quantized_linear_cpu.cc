@@ -2,6 +2,7 @@
 #include "engine/cpu/quantized_linear_cpu.h"
 
 #include "engine/cpu/linear_dequant_cpu.h"
+#include "quant/gptq.h"
 
 namespace justnews {
 
@@ -18,6 +19,12 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
   linear.in_features_ = weight.dim(1);
   const float* values = weight.data_as<float>();
   const int64_t out = linear.out_features_, in = linear.in_features_;
+  if (options.gram && options.gram->size() != static_cast<size_t>(in * in))
+    return invalid_argument("quantized linear " + name + ": GPTQ statistics have " +
+                            std::to_string(options.gram->size()) + " entries, expected " +
+                            std::to_string(in * in));
+  // FP32 and BF16 round nothing GPTQ could compensate; every code format can use the statistics.
+  const float* gram = options.gram ? options.gram->data() : nullptr;
   switch (precision) {
     case Precision::kFp32:
       linear.fp32_ = weight;
@@ -34,29 +41,29 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
       JN_ASSIGN_OR_RETURN(
           linear.int8_, prepare_int8_linear(values, out, in,
                                             options.smoothing ? options.smoothing->data() : nullptr,
-                                            options.static_activation_absmax, name));
+                                            options.static_activation_absmax, name, gram));
       break;
     }
     case Precision::kInt8WeightOnly: {
-      JN_ASSIGN_OR_RETURN(linear.int8_weight_only_, quantize_int8_per_row(values, out, in, name));
+      JN_ASSIGN_OR_RETURN(linear.int8_weight_only_,
+                          gram ? quantize_int8_per_row_gptq(values, out, in, gram, kGptqDamping, name)
+                               : quantize_int8_per_row(values, out, in, name));
       break;
     }
     case Precision::kFp8: {
-      JN_ASSIGN_OR_RETURN(linear.fp8_, quantize_fp8_per_row(values, out, in, name));
+      JN_ASSIGN_OR_RETURN(linear.fp8_,
+                          gram ? quantize_fp8_per_row_gptq(values, out, in, gram, kGptqDamping, name)
+                               : quantize_fp8_per_row(values, out, in, name));
       break;
     }
     case Precision::kInt4:
     case Precision::kNf4: {
       const Int4Format format = precision == Precision::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4;
-      if (options.gram) {
-        if (options.gram->size() != static_cast<size_t>(in * in))
-          return invalid_argument(name + ": GPTQ statistics have " + std::to_string(options.gram->size()) +
-                                  " entries, expected " + std::to_string(in * in));
-        JN_ASSIGN_OR_RETURN(linear.int4_, quantize_int4_gptq(values, out, in, options.group_size, format,
-                                                             options.gram->data(), kGptqDamping, name));
-      } else {
-        JN_ASSIGN_OR_RETURN(linear.int4_, quantize_int4(values, out, in, options.group_size, format, name));
-      }
+      JN_ASSIGN_OR_RETURN(
+          linear.int4_,
+          gram ? quantize_int4_gptq(values, out, in, options.group_size, format, gram, kGptqDamping,
+                                    name)
+               : quantize_int4(values, out, in, options.group_size, format, name));
       break;
     }
   }

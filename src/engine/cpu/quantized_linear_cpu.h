@@ -24,7 +24,7 @@ struct LinearQuantOptions {
   int64_t group_size = 64;                        // int4 / nf4
   const std::vector<float>* smoothing = nullptr;  // int8 W8A8: SmoothQuant factors [in_features]
   float static_activation_absmax = 0.0f;          // int8 W8A8: > 0 selects a per-tensor scale
-  const std::vector<float>* gram = nullptr;       // int4 / nf4: E[x xᵀ] of the input → GPTQ
+  const std::vector<float>* gram = nullptr;       // code formats: E[x xᵀ] of the input → GPTQ
 };
 
 class QuantizedLinearCpu {

@@ -39,8 +39,11 @@ struct CudaEncoderOptions {
   cuda::LinearFormat linear_format = cuda::LinearFormat::kNative;
   int64_t int4_group_size = 64;             // kInt4 / kNf4: 64 or 128
   // Calibration (build_cuda_plan only; borrowed): with it, kFp8 / kInt8 can use calibrated
-  // per-tensor activation scales and kInt8 SmoothQuant; both are recorded in the plan.
+  // per-tensor activation scales and kInt8 SmoothQuant; both are recorded in the plan. When it
+  // holds the layer inputs' Gram matrices and `gptq` is on, every code format's weights go
+  // through GPTQ (quant/gptq.h).
   const ActivationCalibration* calibration = nullptr;
+  bool gptq = true;
   bool static_activation_scales = false;    // needs calibration
   float smoothquant_alpha = 0.0f;           // kInt8, > 0 needs calibration
   std::string calibration_id;               // fingerprint of the calibration data, part of the key

@@ -17,6 +17,7 @@
 #include "engine/cuda/row_epilogue.h"
 #include "engine/engine_plan.h"
 #include "quant/fp8_e4m3.h"
+#include "quant/gptq.h"
 #include "quant/int4_quant.h"
 #include "quant/int8_quant.h"
 #include "tensor/dtype.h"
@@ -217,20 +218,26 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     arena.append(weight_name, weight.data(), static_cast<int64_t>(weight.size()));
     return ok_status();
   }
+  // With the layer input's Gram matrix from calibration, GPTQ; else round-to-nearest.
+  const float* gram = nullptr;
+  if (uses_gptq(options)) {
+    const std::vector<float>& stats = options.calibration->site(layer_idx, site).gram;
+    if (stats.size() != static_cast<size_t>(in_features * in_features))
+      return invalid_argument("cuda plan: GPTQ statistics of " + weight_name + " have " +
+                              std::to_string(stats.size()) + " entries, expected " +
+                              std::to_string(in_features * in_features));
+    gram = stats.data();
+  }
   if (is_int4(options.linear_format)) {
     // The blob (codes, scale codes, block scales) plus its layout, which also carries the scales'
     // offset: everything make_device_int4_weight needs to address it on the device.
     const Int4Format format =
         options.linear_format == LinearFormat::kInt4 ? Int4Format::kInt4 : Int4Format::kNf4;
     JN_RETURN_IF_ERROR(check_group_size(options.int4_group_size, in_features, weight_name));
-    // With calibration statistics of the layer input, GPTQ; else round-to-nearest.
-    const std::vector<float>* gram =
-        options.calibration ? &options.calibration->site(layer_idx, site).gram : nullptr;
-    const bool gptq = gram && gram->size() == static_cast<size_t>(in_features * in_features);
     JN_ASSIGN_OR_RETURN(
         Int4Matrix matrix,
-        gptq ? quantize_int4_gptq(weight.data(), out_features, in_features, options.int4_group_size,
-                                  format, gram->data(), kGptqDamping, weight_name)
+        gram ? quantize_int4_gptq(weight.data(), out_features, in_features, options.int4_group_size,
+                                  format, gram, kGptqDamping, weight_name)
              : quantize_int4(weight.data(), out_features, in_features, options.int4_group_size,
                              format, weight_name));
     std::vector<uint8_t> blob;
@@ -241,7 +248,7 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     return ok_status();
   }
   const bool fp8 = options.linear_format == LinearFormat::kFp8;
-  std::vector<float> divisor;
+  std::vector<float> divisor, smoothed_gram;
   float static_absmax = 0.0f;
   if (options.calibration) {
     const SiteCalibration& stats = options.calibration->site(layer_idx, site);
@@ -251,18 +258,28 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
       for (int64_t row = 0; row < out_features; ++row)
         for (int64_t col = 0; col < in_features; ++col)
           weight[row * in_features + col] *= divisor[col];
+      if (gram) {  // the GEMM's input is x / divisor
+        smoothed_gram = gram_after_smoothing(gram, divisor.data(), in_features);
+        gram = smoothed_gram.data();
+      }
     }
     if (options.static_activation_scales) static_absmax = static_activation_absmax(stats, divisor);
   }
   std::vector<float> scales;
   if (fp8) {
-    JN_ASSIGN_OR_RETURN(Fp8Matrix matrix, quantize_fp8_per_row(weight.data(), out_features,
-                                                               in_features, weight_name));
+    JN_ASSIGN_OR_RETURN(
+        Fp8Matrix matrix,
+        gram ? quantize_fp8_per_row_gptq(weight.data(), out_features, in_features, gram,
+                                         kGptqDamping, weight_name)
+             : quantize_fp8_per_row(weight.data(), out_features, in_features, weight_name));
     arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
     scales = std::move(matrix.scales);
   } else {
-    JN_ASSIGN_OR_RETURN(Int8Matrix matrix, quantize_int8_per_row(weight.data(), out_features,
-                                                                 in_features, weight_name));
+    JN_ASSIGN_OR_RETURN(
+        Int8Matrix matrix,
+        gram ? quantize_int8_per_row_gptq(weight.data(), out_features, in_features, gram,
+                                          kGptqDamping, weight_name)
+             : quantize_int8_per_row(weight.data(), out_features, in_features, weight_name));
     arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
     scales = std::move(matrix.scales);
   }
@@ -418,6 +435,7 @@ PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& i
     key.build_options += ";group_size=" + std::to_string(options.int4_group_size);
   if (options.static_activation_scales) key.build_options += ";static_activation_scales=1";
   if (options.calibration) key.build_options += ";calibration=" + options.calibration_id;
+  if (uses_gptq(options)) key.build_options += ";gptq=1";
   if (options.smoothquant_alpha > 0.0f)
     key.build_options += ";smoothquant_alpha=" + std::to_string(options.smoothquant_alpha);
   return key;

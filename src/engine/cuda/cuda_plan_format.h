@@ -28,6 +28,14 @@ inline bool is_int4(cuda::LinearFormat format) {
   return format == cuda::LinearFormat::kInt4 || format == cuda::LinearFormat::kNf4;
 }
 
+// Whether a plan's weight codes come from GPTQ: a code format, `gptq` on, and a calibration that
+// holds the layer inputs' Gram matrices. Part of the plan key.
+inline bool uses_gptq(const CudaEncoderOptions& options) {
+  return options.linear_format != cuda::LinearFormat::kNative && options.gptq &&
+         options.calibration && !options.calibration->layers.empty() &&
+         !options.calibration->site(0, LinearSite::kQkv).gram.empty();
+}
+
 // The model and options the CUDA encoder can run, or a Status naming the field that it cannot.
 Status check_config(const EncoderConfig& config, const CudaEncoderOptions& options);
 
