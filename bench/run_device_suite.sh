@@ -5,7 +5,7 @@
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
 # Logs go to $OUT. Steps: tests ops engine peer side_by_side launch_ab bias_ab attention_ab quantized
-# before_after profile attention attention_profile tokenizer pipeline pipeline_fp8.
+# weight_only before_after profile attention attention_profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -140,6 +140,12 @@ for step in "$@"; do
         .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm \
           --news-mix $news_mix
       done 2>&1 | tee "$OUT/quantized.log"
+      ;;
+    weight_only)
+      # The weight-only formats (memory, not speed) against our fp16, fp16 first and last.
+      for args in "fp16" "int8-weight-only" "int4" "nf4" "fp16"; do
+        .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm
+      done 2>&1 | tee "$OUT/weight_only.log"
       ;;
     before_after)
       # This build's bench against an earlier build's (.carry/before/cuda_encoder_bench.xz, linked

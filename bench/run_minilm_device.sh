@@ -18,7 +18,9 @@ case "$mode" in
   report) tar -xJf .carry/minipack.tar.xz ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
-tar -xJf .carry/minilm16.tar.xz -C .carry
+# The model may already be unpacked by an earlier call on the same (warm) machine: the binaries
+# and the model together no longer fit one call's 64 MiB beside the repository.
+[ -d .carry/minilm16 ] || tar -xJf .carry/minilm16.tar.xz -C .carry
 cublas_dir=$(dirname "$(find / -name 'libcublasLt.so.13*' -not -path '/proc/*' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH="$PWD/.carry/lib:$cublas_dir:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}

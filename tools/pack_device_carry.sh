@@ -8,7 +8,8 @@
 #                             since the sm90 kernels the two no longer fit one call beside the model
 #   .carry/cpupack.tar.xz     the CPU encoder benchmark + libraries (bench/engine/run_quant_cpu_bench.sh
 #                             .carry THREADS python3 on the device's idle cores, beside its torch / ORT)
-#   .carry/minilm16.tar.xz    all-MiniLM-L6-v2 as float16 safetensors (needs PYTHON with torch)
+#   .carry/minilm16.tar.xz    all-MiniLM-L6-v2 as float16 safetensors (needs PYTHON with numpy,
+#                             safetensors and tokenizers, which the news mix needs too)
 #   .carry/news/              ../shared/data/news/*.jsonl (../shared does not travel)
 #   .carry/news_tiny/         the first 1,000 AG News test + 700 Reuters lines (the MiniLM calls)
 #   .carry/news_mix.ids       512 Reuters bodies tokenised for the engine benchmark
@@ -56,10 +57,10 @@ if [ ! -f .carry/minilm16.tar.xz ]; then
   stage=$(mktemp -d)/minilm16
   mkdir -p "$stage"
   "$python" - "$stage" <<'PY'
-import sys, torch
-from safetensors.torch import load_file, save_file
+import sys, numpy
+from safetensors.numpy import load_file, save_file
 weights = load_file("models/all-MiniLM-L6-v2/model.safetensors")
-save_file({k: v.to(torch.float16).contiguous() for k, v in weights.items()},
+save_file({k: numpy.ascontiguousarray(v.astype(numpy.float16)) for k, v in weights.items()},
           sys.argv[1] + "/model.safetensors", metadata={"format": "pt"})
 PY
   (cd models/all-MiniLM-L6-v2 && cp -r config.json config_sentence_transformers.json modules.json \

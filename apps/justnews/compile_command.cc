@@ -29,7 +29,8 @@ namespace justnews::cli {
 namespace {
 
 constexpr const char* kCompileUsage = R"(usage: justnews compile MODEL_DIR [options]
-  --precision P            fp16 | bf16 | fp32 | fp8 | int8 | int4 | nf4 | auto (default fp16)
+  --precision P            fp16 | bf16 | fp32 | fp8 | int8 | int8-weight-only | int4 | nf4 | auto
+                           (default fp16)
   --max-batch-tokens N     largest batch in tokens; sizes the workspace (default 16384)
   --max-batch-sequences N  largest batch in sequences (default 1024)
   --max-workspace-mb N     refuse plans whose workspace exceeds this (default 1024)
@@ -162,9 +163,8 @@ int run_compile_command(int argc, char** argv) {
     QuantEvalOptions eval_options;
     // Plans with weight codes run GPTQ on the calibration texts' layer-input statistics.
     options.gptq = !args->has("no-gptq");
-    eval_options.collect_gram = options.gptq && (automatic || precision == "fp8" ||
-                                                 precision == "int8" || precision == "int4" ||
-                                                 precision == "nf4");
+    eval_options.collect_gram =
+        options.gptq && (automatic || options.linear_format != cuda::LinearFormat::kNative);
     if (args->has("calibrate")) {
       auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
                                       "", *calibrate_limit);
@@ -203,6 +203,10 @@ int run_compile_command(int argc, char** argv) {
     options.static_activation_scales = false;
   }
   if (options.linear_format != cuda::LinearFormat::kInt8) options.smoothquant_alpha = 0.0f;
+  // Activation scales belong to the W8A8 formats; the weight-only ones keep fp16 activations.
+  if (options.linear_format != cuda::LinearFormat::kInt8 &&
+      options.linear_format != cuda::LinearFormat::kFp8)
+    options.static_activation_scales = false;
 
   auto opened = open_cached_cuda_encoder(*model, options, cache_dir);
   if (!opened.ok()) return fail(opened.status());

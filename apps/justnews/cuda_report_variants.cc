@@ -6,7 +6,8 @@
 namespace justnews::cli {
 
 const std::vector<std::string>& all_cuda_precision_names() {
-  static const std::vector<std::string> kNames = {"fp16", "bf16", "fp8", "int8", "int4", "nf4"};
+  static const std::vector<std::string> kNames = {"fp16", "bf16", "fp8", "int8", "int8-weight-only",
+                                                   "int4", "nf4"};
   return kNames;
 }
 
@@ -25,8 +26,9 @@ Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& mode
     options.max_batch_tokens = eval_options.batch_size * eval_options.max_length;
     options.max_batch_sequences = eval_options.batch_size;
     // The weight memory column: what each precision stores per weight (fp16 / bf16: 2 bytes).
-    const Precision memory = name == "fp8"    ? Precision::kFp8
-                             : name == "int8" ? Precision::kInt8
+    const Precision memory = name == "fp8"                ? Precision::kFp8
+                             : name == "int8"             ? Precision::kInt8
+                             : name == "int8-weight-only" ? Precision::kInt8WeightOnly
                              : name == "int4" ? Precision::kInt4
                              : name == "nf4"  ? Precision::kNf4
                              : name == "fp32" ? Precision::kFp32
@@ -66,7 +68,7 @@ Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& mode
         JN_RETURN_IF_ERROR(add("int8-static-gptq", name, calibrated(true, alpha, true)));
       }
     }
-    if ((name == "int4" || name == "nf4") && has_gram)
+    if ((name == "int4" || name == "nf4" || name == "int8-weight-only") && has_gram)
       JN_RETURN_IF_ERROR(add(name + "-gptq", name, calibrated(false, 0.0f, true)));
   }
   return variants;

@@ -16,7 +16,7 @@ namespace justnews::cli {
 // The CUDA precisions a report covers when none are named.
 const std::vector<std::string>& all_cuda_precision_names();
 
-// Rows for `names` (fp16, bf16, fp32, fp8, int8, int4, nf4), each `base` with that precision and
+// Rows for `names` (fp16, bf16, fp32, fp8, int8, int8-weight-only, int4, nf4), each `base` with that precision and
 // batch limits from `eval_options`. With `calibration`, the calibrated variants follow their plain
 // row: fp8-static, int8-smooth, int8-static and (with Gram statistics) int4-gptq / nf4-gptq.
 // `model`, `pool` and `calibration` must outlive the rows.

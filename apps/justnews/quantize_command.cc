@@ -22,8 +22,8 @@ constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [o
 
   --report                   evaluate every precision against the FP32 CPU encoder (required)
   --device cpu|cuda          backend whose precisions are evaluated (default cpu); cuda offers
-                             fp16, bf16, fp8, int8, int4, nf4 (+ fp8-static, int8-smooth,
-                             int8-static and a -gptq row of each code format with --calibrate)
+                             fp16, bf16, fp8, int8, int8-weight-only, int4, nf4 (+ fp8-static,
+                             int8-smooth, int8-static and -gptq rows with --calibrate)
   --eval FILE.jsonl          evaluation texts (default ../shared/data/news/agnews_test.jsonl)
   --field NAME               JSON field with the text (default "title")
   --label-field NAME         JSON field with the label: adds task accuracy
@@ -55,14 +55,14 @@ Result<std::vector<Precision>> parse_precisions(const std::string& list) {
 }
 
 void print_reports(const std::vector<PrecisionReport>& reports) {
-  std::printf("%-18s %9s %9s %11s %8s %9s %11s %10s %8s\n", "precision", "cos mean", "cos min",
+  std::printf("%-22s %9s %9s %11s %8s %9s %11s %10s %8s\n", "precision", "cos mean", "cos min",
               "max|dlogit|", "top1", "task acc", "tokens/s", "weights MB", "vs fp16");
   for (const PrecisionReport& report : reports) {
     const std::string task =
         report.task_accuracy ? std::to_string(*report.task_accuracy).substr(0, 6) : "-";
     const std::string logit_error =
         report.has_logits ? std::to_string(report.max_abs_logit_error).substr(0, 7) : "-";
-    std::printf("%-18s %9.5f %9.5f %11s %7.2f%% %9s %11.0f %10.2f %7.3fx\n", report.name.c_str(),
+    std::printf("%-22s %9.5f %9.5f %11s %7.2f%% %9s %11.0f %10.2f %7.3fx\n", report.name.c_str(),
                 report.mean_cosine, report.min_cosine, logit_error.c_str(),
                 100.0 * report.top1_agreement, task.c_str(), report.tokens_per_second,
                 static_cast<double>(report.weight_bytes) / 1e6, report.weight_ratio_vs_fp16);

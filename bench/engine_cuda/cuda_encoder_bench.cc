@@ -6,7 +6,8 @@
 // device-resident inputs (no host copies), the figure comparable with the torch peers. Reports
 // p50/p90/p99, throughput and the device memory the encoder holds.
 //
-// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int4|nf4] [--iterations N]
+// Usage: cuda_encoder_bench [--precision fp16|bf16|fp32|fp8|int8|int8-weight-only|int4|nf4]
+//                           [--iterations N]
 //     [--no-autotune] [--no-graphs] [--attention auto|scalar|v2|v3|v4] [--models bert-base,minilm]
 //     [--gelu-tanh] [--news-mix FILE] [--no-shapes | --shapes 1x128,128x128] [--no-fused-gelu]
 //     [--no-sm90-bias]  (the fp16 / bf16 bias GEMMs always through cuBLASLt)

@@ -170,8 +170,9 @@ Status validate_agent(const AgentConfig& a, const std::string& where) {
   if (a.model_dir.empty()) return fail("model_dir is required");
   if (!one_of(a.task, {"classify", "multilabel", "embed", "token-classify"}))
     return fail("task must be classify, multilabel, embed or token-classify, got '" + a.task + "'");
-  if (!one_of(a.precision, {"fp32", "fp16", "bf16", "fp8", "int8", "int4", "nf4"}))
-    return fail("precision must be fp32, fp16, bf16, fp8, int8, int4 or nf4, got '" + a.precision + "'");
+  if (!one_of(a.precision, {"fp32", "fp16", "bf16", "fp8", "int8", "int8-weight-only", "int4", "nf4"}))
+    return fail("precision must be fp32, fp16, bf16, fp8, int8, int8-weight-only, int4 or nf4, got '" +
+                a.precision + "'");
   if (!one_of(a.device, {"auto", "cpu", "cuda"}))
     return fail("device must be auto, cpu or cuda, got '" + a.device + "'");
   if (a.memory_budget_bytes < 0) return fail("memory_budget_bytes must be >= 0");

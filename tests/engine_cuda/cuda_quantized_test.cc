@@ -10,12 +10,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda_test_util.h"
 #include "engine/cpu/cpu_encoder.h"
 #include "engine/cuda/cuda_encoder.h"
 #include "engine/cuda/gemm_cublaslt.h"
+#include "engine/cuda/int8_weight_cuda.h"
 #include "engine/cuda/row_epilogue.h"
 #include "engine/cuda/sm90/gemm_sm90.h"
 #include "engine/engine_plan.h"
@@ -897,6 +899,103 @@ TEST_F(QuantizedEncoderTest, FourBitMatchesCpuOnBothPaths) {
   too_coarse.linear_format = LinearFormat::kInt4;
   too_coarse.int4_group_size = 512;  // longer than hidden_size 256
   EXPECT_FALSE(make_cuda_encoder(model.config, model.weights, too_coarse).ok());
+}
+
+// The INT8 weight-only decode is dequantize_int8's float product, rounded once to the output type,
+// bit for bit, and writes nothing past the matrix.
+TEST(Int8WeightDecode, IsTheCpuDecodeBitForBit) {
+  JN_SKIP_WITHOUT_GPU();
+  uint32_t seed = 300;
+  for (const auto& [rows, columns] : std::vector<std::pair<int64_t, int64_t>>{{7, 96}, {2304, 768}}) {
+    const std::vector<float> values = random_values(static_cast<size_t>(rows * columns), ++seed);
+    auto matrix = quantize_int8_per_row(values.data(), rows, columns, "w");
+    ASSERT_TRUE(matrix.ok());
+    const std::vector<float> expected = dequantize_int8(*matrix);
+    cuda::DeviceBuffer codes = upload_raw(matrix->codes);
+    cuda::DeviceBuffer scales = upload_raw(matrix->scales);
+    for (const Precision precision : {Precision::kFp16, Precision::kBf16, Precision::kFp32}) {
+      const size_t count = expected.size(), guard = 64;
+      auto out = poisoned(count + guard, cuda::precision_size_bytes(precision));
+      ASSERT_TRUE(cuda::launch_int8_dequantize(precision, static_cast<const int8_t*>(codes.data()),
+                                               static_cast<const float*>(scales.data()), rows,
+                                               columns, out.data(), nullptr)
+                      .ok());
+      const std::vector<float> got = testing::download(out, precision, count + guard);
+      size_t mismatches = 0;
+      for (size_t idx = 0; idx < count; ++idx) {
+        const float want = round_to(precision, expected[idx]);
+        if (std::memcmp(&want, &got[idx], sizeof(float)) != 0 && ++mismatches <= 5)
+          ADD_FAILURE() << cuda::precision_name(precision) << " [" << idx / columns << ", "
+                        << idx % columns << "]: gpu " << got[idx] << ", cpu " << want;
+      }
+      EXPECT_EQ(mismatches, 0u);
+      for (size_t idx = count; idx < count + guard; ++idx)
+        ASSERT_TRUE(std::isnan(got[idx])) << "wrote past the end at " << idx;
+    }
+    const auto refused = cuda::launch_int8_dequantize(
+        Precision::kFp16, static_cast<const int8_t*>(codes.data()),
+        static_cast<const float*>(scales.data()), rows, columns - 4, codes.data(), nullptr);
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.message().find("multiple of 8"), std::string::npos) << refused.message();
+  }
+}
+
+// INT8 weight-only: the GPU decodes the CPU's codes (round-to-nearest, or GPTQ from the
+// calibration's Gram matrices) before an ordinary GEMM, so GPU and CPU agree up to the activation
+// precision, both stay close to FP32, and GPTQ plans have keys of their own.
+TEST_F(QuantizedEncoderTest, Int8WeightOnlyMatchesCpuWithAndWithoutGptq) {
+  const RandomModel model = make_random_model(bert_like_shape(), 83);
+  auto calibration = calibrate_random_model(model, /*gram=*/true);
+  ASSERT_TRUE(calibration.ok()) << calibration.status().to_string();
+  for (const bool small : {false, true}) {
+    const PackedBatch batch = small ? make_random_batch(model.config, {3, 5}, 7)
+                                    : make_random_batch(model.config, kLengths, 7);
+    auto reference = run_cpu(model, batch, CpuEncoderOptions{});
+    ASSERT_TRUE(reference.ok()) << reference.status().to_string();
+    for (const bool gptq : {false, true}) {
+      {
+        const Precision activations = Precision::kFp16;
+        CpuEncoderOptions cpu_options;
+        cpu_options.precision = justnews::Precision::kInt8WeightOnly;
+        cpu_options.calibration = &*calibration;
+        cpu_options.gptq = gptq;
+        CudaEncoderOptions gpu_options;
+        gpu_options.linear_format = LinearFormat::kInt8WeightOnly;
+        gpu_options.precision = activations;
+        gpu_options.calibration = &*calibration;
+        gpu_options.gptq = gptq;
+        gpu_options.max_batch_tokens = 1024;
+        auto cpu = run_cpu(model, batch, cpu_options);
+        auto gpu = run_gpu(model, batch, gpu_options);
+        ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
+        ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
+        const std::string what = std::string(gptq ? "gptq" : "round-to-nearest") + ", " +
+                                 cuda::precision_name(activations) + (small ? ", small" : ", large");
+        const double same_codes =
+            cosine(as_vector(gpu->hidden_states), as_vector(cpu->hidden_states));
+        const double vs_fp32 =
+            cosine(as_vector(gpu->hidden_states), as_vector(reference->hidden_states));
+        std::printf("int8-weight-only %s: vs CPU %.7f, vs fp32 %.7f\n", what.c_str(), same_codes,
+                    vs_fp32);
+        EXPECT_GT(same_codes, 0.99995) << what;
+        EXPECT_GT(vs_fp32, 0.999) << what;
+      }
+    }
+  }
+  CudaEncoderOptions options;
+  options.linear_format = LinearFormat::kInt8WeightOnly;
+  options.calibration = &*calibration;
+  const PlanKey with_gptq = cuda_plan_key("m", CudaDeviceIdentity{"gpu", "9.0"}, options);
+  options.gptq = false;
+  const PlanKey without = cuda_plan_key("m", CudaDeviceIdentity{"gpu", "9.0"}, options);
+  EXPECT_NE(with_gptq.build_options.find("gptq=1"), std::string::npos) << with_gptq.build_options;
+  EXPECT_EQ(without.build_options.find("gptq"), std::string::npos) << without.build_options;
+  EXPECT_EQ(with_gptq.precision, "int8-weight-only");
+  for (const Precision activations : {Precision::kFp32, Precision::kBf16}) {
+    options.precision = activations;  // the plan's name stands for fp16 activations
+    EXPECT_EQ(make_cuda_encoder(model.config, model.weights, options).status().code(),
+              StatusCode::kUnsupported);
+  }
 }
 
 TEST_F(QuantizedEncoderTest, RefusesWhatItCannotRun) {

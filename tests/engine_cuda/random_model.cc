@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/cpu/cpu_encoder.h"
+#include "engine/cpu/linear_cpu.h"
 
 namespace justnews::testing {
 
@@ -100,8 +101,9 @@ PackedBatch make_random_batch(const EncoderConfig& config, const std::vector<int
   return batch;
 }
 
-Result<ActivationCalibration> calibrate_random_model(const RandomModel& model) {
-  ActivationStatsRecorder recorder(model.config.num_layers);
+Result<ActivationCalibration> calibrate_random_model(const RandomModel& model, bool gram) {
+  ActivationStatsRecorder recorder(model.config.num_layers,
+                                   gram ? GramAccumulator(accumulate_gram_cpu) : nullptr);
   CpuEncoderOptions options;
   options.observer = &recorder;
   JN_ASSIGN_OR_RETURN(auto encoder, make_cpu_encoder(model.config, model.weights, nullptr, options));

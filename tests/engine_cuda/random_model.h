@@ -42,7 +42,8 @@ PackedBatch make_random_batch(const EncoderConfig& config, const std::vector<int
                               uint32_t seed);
 
 // Per-tensor activation scales for a random model, as `justnews compile --calibrate` computes them
-// from texts: the CPU FP32 encoder's layer inputs on four random batches, 99.9th percentile.
-Result<ActivationCalibration> calibrate_random_model(const RandomModel& model);
+// from texts: the CPU FP32 encoder's layer inputs on four random batches, 99.9th percentile; with
+// `gram`, the layer inputs' Gram matrices too (GPTQ's statistics).
+Result<ActivationCalibration> calibrate_random_model(const RandomModel& model, bool gram = false);
 
 }  // namespace justnews::testing

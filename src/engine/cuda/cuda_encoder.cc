@@ -22,6 +22,7 @@
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gemm_cublaslt.h"
 #include "engine/cuda/int4_linear_cuda.h"
+#include "engine/cuda/int8_weight_cuda.h"
 #include "engine/cuda/row_epilogue.h"
 #include "engine/cuda/sm90/gemm_sm90.h"
 #include "engine/engine_plan.h"
@@ -38,6 +39,7 @@ using cuda::Precision;
 using cuda_plan::align_up;
 using cuda_plan::is_int4;
 using cuda_plan::is_w8a8;
+using cuda_plan::is_weight_only;
 using cuda_plan::layer_tensor;
 using cuda_plan::site_tensor;
 
@@ -47,6 +49,7 @@ constexpr int64_t kSequenceBucket = 64;
 
 // The quantisation side of one linear layer on the device (kFp8 / kInt8): per-output-channel
 // weight scales, and optionally a calibrated input scale and SmoothQuant input divisors.
+// kInt8WeightOnly: the weight scales only.
 struct DeviceQuant {
   const float* weight_scales = nullptr;  // [out_features]
   const float* input_scale = nullptr;    // one float, or null for per-token scales
@@ -88,7 +91,7 @@ struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
   size_t static_row_scales_at = 0;          // calibrated code scales (CudaEncoder::static_codes_)
-  size_t decoded_weight_at = 0;                                  // kInt4 / kNf4 only
+  size_t decoded_weight_at = 0;  // weight-only formats (kInt4 / kNf4 / kInt8WeightOnly) only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
 };
@@ -127,12 +130,13 @@ class CudaEncoder final : public Encoder {
   Status allocate_workspace();
   // Embeddings and every layer, leaving the last hidden state in hidden_.
   Status run_layers(int64_t tokens, int64_t sequences, int64_t length_bucket);
-  // One encoder-layer linear of the native path: `weight` in the activation precision, or (kInt4 /
+  // One encoder-layer linear of the native path: `weight` in the activation precision; or (kInt4 /
   // kNf4, `int4` set) 4-bit codes decoded in registers for small batches, else into
-  // decoded_weight_ and run through the same GEMM.
+  // decoded_weight_ and run through the same GEMM; or (kInt8WeightOnly) `weight`'s int8 codes with
+  // `quant.weight_scales`, decoded into decoded_weight_.
   Status layer_linear(const void* input, int64_t rows, int64_t in_features, const void* weight,
-                      const cuda::DeviceInt4Weight& int4, const void* bias, int64_t out_features,
-                      GemmEpilogue epilogue, void* out);
+                      const cuda::DeviceInt4Weight& int4, const DeviceQuant& quant,
+                      const void* bias, int64_t out_features, GemmEpilogue epilogue, void* out);
   // run_layers for kFp8 / kInt8 linear layers.
   Status run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket);
   // out = (codes . weight^T) * row_scales[row] * weight_scales[col] + bias in fp16, scales and bias
@@ -176,7 +180,7 @@ class CudaEncoder final : public Encoder {
   float* pooled_f32_ = nullptr;   // [sequences, hidden]
   void* codes_ = nullptr;         // kFp8 / kInt8: [tokens, max(hidden, intermediate)] codes
   float* code_scales_ = nullptr;  // [tokens]: the codes' per-row scales
-  void* decoded_weight_ = nullptr;  // kInt4 / kNf4: one layer weight in the activation precision
+  void* decoded_weight_ = nullptr;  // weight-only formats: one layer weight, activation precision
   void* gemm_workspace_ = nullptr;
   std::unique_ptr<cuda::GemmRunner> gemm_;
 
@@ -236,7 +240,9 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
                      config_.activation == Activation::kGeluErf && !options_.gelu_erf_as_tanh &&
                      cuda::sm90_gemm_device_supported() &&
                      cuda::sm90_gemm_shape_supported(config_.intermediate_size, config_.hidden_size);
-  sm90_bias_gemm_ = options_.sm90_bias_gemm && options_.linear_format == cuda::LinearFormat::kNative &&
+  sm90_bias_gemm_ = options_.sm90_bias_gemm &&
+                    (options_.linear_format == cuda::LinearFormat::kNative ||
+                     options_.linear_format == cuda::LinearFormat::kInt8WeightOnly) &&
                     options_.precision != Precision::kFp32 && cuda::sm90_gemm_device_supported();
   load_gemm_tuning();
   return ok_status();
@@ -302,6 +308,7 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
     return static_cast<const void*>(static_cast<const uint8_t*>(weights_.data()) + tensor->offset);
   };
   const bool w8a8 = is_w8a8(options_.linear_format);
+  const bool int8_weight_only = options_.linear_format == LinearFormat::kInt8WeightOnly;
   // kInt4 / kNf4: the blob and its layout, checked against the layer's shape before use.
   const auto int4_weight = [&](int64_t layer_idx, LinearSite site, int64_t out_features,
                                int64_t in_features) -> Result<cuda::DeviceInt4Weight> {
@@ -329,10 +336,13 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
   const auto linear_weight = [&](int64_t layer_idx, LinearSite site, int64_t out_features,
                                  int64_t in_features, DeviceQuant& quant) -> Result<const void*> {
     const std::string weight_name = site_tensor(layer_idx, site, "_weight");
-    if (!w8a8) return device(weight_name, out_features * in_features);
+    if (!w8a8 && !int8_weight_only) return device(weight_name, out_features * in_features);
     JN_ASSIGN_OR_RETURN(const void* scales,
                         device_raw(site_tensor(layer_idx, site, "_weight_scale"),
                                    out_features * sizeof(float), false));
+    quant.weight_scales = static_cast<const float*>(scales);
+    if (int8_weight_only)
+      return device_raw(weight_name, static_cast<uint64_t>(out_features * in_features), false);
     JN_ASSIGN_OR_RETURN(
         const void* input_scale,
         device_raw(site_tensor(layer_idx, site, "_input_scale"), sizeof(float), true));
@@ -441,7 +451,7 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   region(layout.pre_at, sequences * hidden * element);
   region(layout.pooled_f32_at, sequences * hidden * sizeof(float));
   offset = std::max(offset, layers_end);
-  if (is_int4(options.linear_format))  // the largest layer weight, decoded for large batches
+  if (is_weight_only(options.linear_format))  // the largest layer weight, decoded
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
   if (static_codes)  // written once at load, outside the reused scratch
     region(layout.static_row_scales_at,
@@ -477,7 +487,7 @@ Status CudaEncoder::allocate_workspace() {
   logits_f32_ = static_cast<float*>(at(layout.logits_f32_at));
   pooled_f32_ = static_cast<float*>(at(layout.pooled_f32_at));
   gemm_workspace_ = options_.workspace_bytes ? at(layout.gemm_at) : nullptr;
-  if (is_int4(options_.linear_format)) decoded_weight_ = at(layout.decoded_weight_at);
+  if (is_weight_only(options_.linear_format)) decoded_weight_ = at(layout.decoded_weight_at);
   if (is_w8a8(options_.linear_format)) {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
@@ -531,13 +541,15 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
       eps, hidden_, stream_));
   for (const DeviceLayer& layer : layers_) {
     JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.qkv_weight, layer.qkv_int4,
-                                    layer.qkv_bias, 3 * hidden, GemmEpilogue::kBias, qkv_));
+                                    layer.qkv_quant, layer.qkv_bias, 3 * hidden,
+                                    GemmEpilogue::kBias, qkv_));
     JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences,
                                               length_bucket, config_.num_heads, config_.head_dim(),
                                               context_, stream_, options_.attention_kernel));
     JN_RETURN_IF_ERROR(layer_linear(context_, tokens, hidden, layer.attention_output_weight,
-                                    layer.attention_output_int4, layer.attention_output_bias,
-                                    hidden, GemmEpilogue::kBias, projected_));
+                                    layer.attention_output_int4, layer.attention_output_quant,
+                                    layer.attention_output_bias, hidden, GemmEpilogue::kBias,
+                                    projected_));
     JN_RETURN_IF_ERROR(cuda::launch_add_layer_norm(
         precision, projected_, hidden_, layer.attention_norm_gamma, layer.attention_norm_beta, eps,
         tokens, hidden, hidden_, stream_));
@@ -550,8 +562,8 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
         // its epilogue or cuBLASLt's GEMM and a bias + GELU pass, whichever was faster for the shape.
         const auto unfused = [&]() -> Status {
           JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
-                                          layer.ffn_in_int4, nullptr, intermediate,
-                                          GemmEpilogue::kNone, ffn_));
+                                          layer.ffn_in_int4, layer.ffn_in_quant, nullptr,
+                                          intermediate, GemmEpilogue::kNone, ffn_));
           return cuda::launch_bias_gelu_erf(precision, ffn_, layer.ffn_in_bias, tokens,
                                             intermediate, stream_);
         };
@@ -573,18 +585,18 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
       }
       case Activation::kGeluTanh:
         JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
-                                        layer.ffn_in_int4, layer.ffn_in_bias, intermediate,
-                                        GemmEpilogue::kBiasGeluTanh, ffn_));
+                                        layer.ffn_in_int4, layer.ffn_in_quant, layer.ffn_in_bias,
+                                        intermediate, GemmEpilogue::kBiasGeluTanh, ffn_));
         break;
       case Activation::kRelu:
         JN_RETURN_IF_ERROR(layer_linear(hidden_, tokens, hidden, layer.ffn_in_weight,
-                                        layer.ffn_in_int4, layer.ffn_in_bias, intermediate,
-                                        GemmEpilogue::kBiasRelu, ffn_));
+                                        layer.ffn_in_int4, layer.ffn_in_quant, layer.ffn_in_bias,
+                                        intermediate, GemmEpilogue::kBiasRelu, ffn_));
         break;
     }
     JN_RETURN_IF_ERROR(layer_linear(ffn_, tokens, intermediate, layer.ffn_out_weight,
-                                    layer.ffn_out_int4, layer.ffn_out_bias, hidden,
-                                    GemmEpilogue::kBias, ffn_out_));
+                                    layer.ffn_out_int4, layer.ffn_out_quant, layer.ffn_out_bias,
+                                    hidden, GemmEpilogue::kBias, ffn_out_));
     JN_RETURN_IF_ERROR(cuda::launch_add_layer_norm(precision, ffn_out_, hidden_,
                                                    layer.ffn_norm_gamma, layer.ffn_norm_beta, eps,
                                                    tokens, hidden, hidden_, stream_));
@@ -594,8 +606,16 @@ Status CudaEncoder::run_layers(int64_t tokens, int64_t sequences, int64_t length
 
 Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_features,
                                  const void* weight, const cuda::DeviceInt4Weight& int4,
-                                 const void* bias, int64_t out_features, GemmEpilogue epilogue,
-                                 void* out) {
+                                 const DeviceQuant& quant, const void* bias, int64_t out_features,
+                                 GemmEpilogue epilogue, void* out) {
+  if (options_.linear_format == LinearFormat::kInt8WeightOnly) {
+    // Decoded, the weight is an ordinary one: the native path's GEMM choice runs on it.
+    JN_RETURN_IF_ERROR(cuda::launch_int8_dequantize(options_.precision,
+                                                    static_cast<const int8_t*>(weight),
+                                                    quant.weight_scales, out_features, in_features,
+                                                    decoded_weight_, stream_));
+    weight = decoded_weight_;
+  }
   if (!is_int4(options_.linear_format)) {
     const auto cublaslt = [&]() -> Status {
       return gemm_->linear(input, rows, in_features, weight, bias, out_features, epilogue, out,

@@ -28,8 +28,9 @@ namespace cuda {
 // keep fp16 activations everywhere else: kFp8 / kInt8 quantise weights per output channel and
 // activations per token (or with calibrated per-tensor scales) and run our Hopper FP8 / INT8 GEMMs
 // with the scales, bias and GELU fused (sm90/; compute capability 9.0 only); kInt4 / kNf4 are
-// weight-only (group-wise 4-bit codes, double-quantised scales).
-enum class LinearFormat { kNative, kFp8, kInt8, kInt4, kNf4 };
+// weight-only (group-wise 4-bit codes, double-quantised scales), as is kInt8WeightOnly (per-channel
+// int8 codes decoded before an ordinary GEMM: half of fp16's weight memory, fp16's accuracy).
+enum class LinearFormat { kNative, kFp8, kInt8, kInt4, kNf4, kInt8WeightOnly };
 const char* linear_format_name(LinearFormat format);
 }  // namespace cuda
 

@@ -60,13 +60,13 @@ Status check_config(const EncoderConfig& config, const CudaEncoderOptions& optio
   if (config.head != HeadKind::kNone && config.num_labels() <= 0)
     return invalid_argument("cuda encoder: config has a classification head but no labels");
   if (options.linear_format != LinearFormat::kNative) {
-    if (options.precision == Precision::kFp32)
+    // A plan's precision name is its format's ("int4"), which stands for fp16 activations
+    // (apply_precision_name): W8A8 GEMMs write fp16, and the weight-only formats keep the same rule.
+    if (options.precision != Precision::kFp16)
       return unsupported(std::string("cuda encoder: ") +
                          cuda::linear_format_name(options.linear_format) +
-                         " linear layers run with fp16 or bf16 activations, not fp32");
-    if (is_w8a8(options.linear_format) && options.precision != Precision::kFp16)
-      return unsupported(std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
-                         " linear layers run with fp16 activations (their GEMMs write fp16)");
+                         " linear layers run with fp16 activations, not " +
+                         cuda::precision_name(options.precision));
     if (config.hidden_size % 16 != 0 || config.intermediate_size % 16 != 0)
       return unsupported(
           std::string("cuda encoder: ") + cuda::linear_format_name(options.linear_format) +
@@ -109,6 +109,7 @@ using cuda_plan::is_int4;
 using cuda_plan::is_w8a8;
 using cuda_plan::layer_tensor;
 using cuda_plan::site_tensor;
+using cuda_plan::uses_gptq;
 
 // Host-side image of all weights in the target precision, laid out as it will be on the device:
 // the weights section of an engine plan, each tensor named in the plan's table.
@@ -247,6 +248,17 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     arena.append_raw(site_tensor(layer_idx, site, "_weight_layout"), &layout, sizeof(layout));
     return ok_status();
   }
+  if (options.linear_format == LinearFormat::kInt8WeightOnly) {
+    JN_ASSIGN_OR_RETURN(
+        Int8Matrix matrix,
+        gram ? quantize_int8_per_row_gptq(weight.data(), out_features, in_features, gram,
+                                          kGptqDamping, weight_name)
+             : quantize_int8_per_row(weight.data(), out_features, in_features, weight_name));
+    arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
+    arena.append_raw(site_tensor(layer_idx, site, "_weight_scale"), matrix.scales.data(),
+                     matrix.scales.size() * sizeof(float));
+    return ok_status();
+  }
   const bool fp8 = options.linear_format == LinearFormat::kFp8;
   std::vector<float> divisor, smoothed_gram;
   float static_absmax = 0.0f;
@@ -383,6 +395,8 @@ const char* cuda::linear_format_name(LinearFormat format) {
       return "int4";
     case LinearFormat::kNf4:
       return "nf4";
+    case LinearFormat::kInt8WeightOnly:
+      return "int8-weight-only";
   }
   return "?";
 }
@@ -396,7 +410,8 @@ Status apply_precision_name(const std::string& name, CudaEncoderOptions& options
     }
   }
   for (const LinearFormat format :
-       {LinearFormat::kFp8, LinearFormat::kInt8, LinearFormat::kInt4, LinearFormat::kNf4}) {
+       {LinearFormat::kFp8, LinearFormat::kInt8, LinearFormat::kInt4, LinearFormat::kNf4,
+        LinearFormat::kInt8WeightOnly}) {
     if (name == cuda::linear_format_name(format)) {
       // Every quantised format keeps fp16 activations (the sm90 GEMMs write scaled fp16).
       options.precision = Precision::kFp16;
@@ -405,7 +420,7 @@ Status apply_precision_name(const std::string& name, CudaEncoderOptions& options
     }
   }
   return invalid_argument("precision '" + name +
-                          "' is not one of fp16, bf16, fp32, fp8, int8, int4, nf4");
+                          "' is not one of fp16, bf16, fp32, fp8, int8, int8-weight-only, int4, nf4");
 }
 
 std::string cuda_precision_name(const CudaEncoderOptions& options) {

@@ -27,6 +27,10 @@ inline bool is_w8a8(cuda::LinearFormat format) {
 inline bool is_int4(cuda::LinearFormat format) {
   return format == cuda::LinearFormat::kInt4 || format == cuda::LinearFormat::kNf4;
 }
+// Formats whose weights are decoded into the activation precision before (large-batch) GEMMs.
+inline bool is_weight_only(cuda::LinearFormat format) {
+  return is_int4(format) || format == cuda::LinearFormat::kInt8WeightOnly;
+}
 
 // Whether a plan's weight codes come from GPTQ: a code format, `gptq` on, and a calibration that
 // holds the layer inputs' Gram matrices. Part of the plan key.
