@@ -5,7 +5,7 @@
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
 # Logs go to $OUT. Steps: tests ops engine peer side_by_side launch_ab bias_ab attention_ab quantized
-# weight_only before_after profile attention attention_profile tokenizer pipeline pipeline_fp8.
+# weight_only weight_only_ab before_after profile attention attention_profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -146,6 +146,16 @@ for step in "$@"; do
       for args in "fp16" "int8-weight-only" "int4" "nf4" "fp16"; do
         .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm
       done 2>&1 | tee "$OUT/weight_only.log"
+      ;;
+    weight_only_ab)
+      # int8-weight-only with its decoded weights through our sm90 bias GEMMs (the default) and
+      # through cuBLASLt only (--no-sm90-bias), interleaved twice.
+      for round in 1 2; do
+        for args in "int8-weight-only" "int8-weight-only --no-sm90-bias"; do
+          echo "## round $round: --precision $args"
+          .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm
+        done
+      done 2>&1 | tee "$OUT/weight_only_ab.log"
       ;;
     before_after)
       # This build's bench against an earlier build's (.carry/before/cuda_encoder_bench.xz, linked
