@@ -5,7 +5,7 @@
 # .carry/pack/carry.tar.xz (bin/ + lib/, see docs/benchmarks.md) and .carry/news/*.jsonl (a copy
 # of ../shared/data/news, which does not travel) and .carry/news_mix.ids (bench/peers/make_news_mix.py).
 # Logs go to $OUT. Steps: tests ops engine peer side_by_side launch_ab bias_ab attention_ab quantized
-# weight_only weight_only_ab before_after profile attention attention_profile tokenizer pipeline pipeline_fp8.
+# weight_only weight_only_ab smooth_ab before_after profile attention attention_profile tokenizer pipeline pipeline_fp8.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -156,6 +156,16 @@ for step in "$@"; do
           .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm
         done
       done 2>&1 | tee "$OUT/weight_only_ab.log"
+      ;;
+    smooth_ab)
+      # INT8 with calibrated per-tensor scales, without and with SmoothQuant divisors (alpha 0.7,
+      # the accurate variant; the codes-writing producers do not take divisors), fp16 beside them.
+      for round in 1 2; do
+        for args in "int8 --static-scales" "int8 --static-scales --smoothquant-alpha 0.7" "fp16"; do
+          echo "## round $round: --precision $args"
+          .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm
+        done
+      done 2>&1 | tee "$OUT/smooth_ab.log"
       ;;
     before_after)
       # This build's bench against an earlier build's (.carry/before/cuda_encoder_bench.xz, linked

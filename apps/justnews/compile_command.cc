@@ -43,7 +43,7 @@ constexpr const char* kCompileUsage = R"(usage: justnews compile MODEL_DIR [opti
   --calibrate-limit N      texts to use (default 512)
   --activation-scales S    static (calibrated per-tensor, the default with --calibrate) | dynamic
                            (per token)
-  --smoothquant-alpha X    int8 SmoothQuant migration strength with --calibrate (default 0.5; 0 off)
+  --smoothquant-alpha X    int8 SmoothQuant migration strength with --calibrate (default 0.7; 0 off)
   --no-gptq                round weights to nearest instead of GPTQ (which --calibrate enables for
                            fp8 / int8 / int4 / nf4 weights)
  automatic choice (--precision auto):
@@ -135,7 +135,7 @@ int run_compile_command(int argc, char** argv) {
   auto group_size = args->get_int("group-size", 64, 2, 1 << 20);
   auto calibrate_limit = args->get_int("calibrate-limit", 512, 1, 1000000);
   auto eval_limit = args->get_int("eval-limit", 1000, 2, 1000000);
-  auto alpha = parse_float(*args, "smoothquant-alpha", 0.5f);
+  auto alpha = parse_float(*args, "smoothquant-alpha", kDefaultSmoothQuantAlpha);
   auto max_drop = parse_float(*args, "max-accuracy-drop", 0.005f);
   for (const Status& status :
        {max_tokens.status(), max_sequences.status(), max_workspace_mb.status(), group_size.status(),

@@ -35,7 +35,7 @@ constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [o
   --precision LIST|auto      comma-separated precisions (default: all), or auto
   --max-accuracy-drop X      with auto: largest top-1 / task accuracy drop allowed (default 0.01)
   --group-size N             int4 / nf4 group size (default 64)
-  --smoothquant-alpha X      migration strength for int8-smooth / int8-static (default 0.5)
+  --smoothquant-alpha X      migration strength for int8-smooth / int8-static (default 0.7)
   --max-length N             tokens per text (default 128)
   --batch-size N             texts per forward pass (default 32)
   --threads N                CPU threads (default: all)

@@ -17,6 +17,8 @@
 //                            as beside an engine plan)
 //     [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
 //                         calibrate_random_model in random_model.h)
+//     [--smoothquant-alpha X]  (int8 with --static-scales: SmoothQuant divisors; the producers
+//                               that write codes themselves then step aside for the row passes)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -138,6 +140,8 @@ int main(int argc, char** argv) {
       options.gemm_tuning_path = argv[++arg];
     } else if (flag == "--static-scales") {
       static_scales = true;
+    } else if (flag == "--smoothquant-alpha" && has_value) {
+      options.smoothquant_alpha = std::strtof(argv[++arg], nullptr);
     } else if (flag == "--no-fused-gelu") {
       options.fused_gelu_gemm = false;
     } else if (flag == "--no-sm90-bias") {

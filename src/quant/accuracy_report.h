@@ -41,7 +41,7 @@ struct QuantEvalOptions {
   int64_t max_length = 128;  // tokens per text, special tokens included
   int64_t batch_size = 32;
   int64_t group_size = 64;  // int4 / nf4
-  float smoothquant_alpha = 0.5f;
+  float smoothquant_alpha = kDefaultSmoothQuantAlpha;
   float percentile = 99.9f;  // calibration clip for static scales
   bool collect_gram = false;  // calibration also collects E[x xᵀ] per layer input (GPTQ)
 };
