@@ -179,12 +179,13 @@ TEST_F(RowEpilogueTest, MatchesCpuLoop) {
 }
 
 // Rows wider than the register kernel takes and without a residual (the FFN activation) run the
-// shared-memory kernel: activation, optional SmoothQuant divisor, per-row dynamic codes, and the
-// activation-precision output only when asked for.
+// block-per-row kernel (up to 1024 rows) or the shared-memory kernel (more rows): activation,
+// optional SmoothQuant divisor, per-row dynamic codes, and the activation-precision output only
+// when asked for.
 TEST_F(RowEpilogueTest, WideRowsWithoutResidualMatchCpuLoop) {
+  for (const int64_t rows : {int64_t{37}, int64_t{1100}})
   for (const RowCodes format : {RowCodes::kFp8E4M3, RowCodes::kInt8}) {
-    for (const int64_t cols : {int64_t{1032}, int64_t{2304}, int64_t{3072}}) {
-      const int64_t rows = 37;
+    for (const int64_t cols : {int64_t{1032}, int64_t{2304}, int64_t{3072}, int64_t{4096}}) {
       const bool with_out = cols != 3072;
       const bool with_divisor = format == RowCodes::kInt8;
       std::vector<float> input = random_values(rows * cols, 41 + static_cast<uint32_t>(cols));

@@ -3,6 +3,8 @@
 // of the row issued before the first use, and only warp shuffles for the LayerNorm moments and the
 // row absmax: no block barriers. (The first version gave a 128-thread block to each row; under
 // Nsight Compute it ran at 1.2-2.5 TB/s and cost 4.0 ms of BERT-base fp8's 6.9 ms at 128x128.)
+// Rows wider than 1024 columns take shared-memory staging, or, when there are few of them (small
+// batches), a block per row (row_epilogue_block_kernel).
 #include <cuda_fp8.h>
 
 #include <string>
@@ -265,11 +267,95 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
   }
 }
 
+// Few wide rows (a small batch's FFN activation: 128 rows of 3072 at BERT-base 1x128): a warp per
+// row left most SMs idle (32 blocks; 20 us a pass under Nsight Compute). Here the whole block takes
+// one row, each thread kPacks packs in registers, and one barrier joins the warps' absmax. At many
+// rows the warp-per-row kernels stay faster (no barrier; see the top of the file).
+constexpr int kBlockRowThreads = 128;
+constexpr int kBlockRowMaxRows = 1024;  // above this, the wide kernel has blocks enough
+
+template <typename T, int kPacks>
+__global__ void __launch_bounds__(kBlockRowThreads) row_epilogue_block_kernel(RowEpilogueArgs args) {
+  wait_for_previous_kernel();
+  __shared__ float warp_absmax[kBlockRowThreads / kWarpSize];
+  const int64_t row = blockIdx.x;
+  const int packs = static_cast<int>(args.cols / kPackColumns);
+  const int64_t row_start = row * args.cols;
+  const bool fp8_codes_only = !args.out && args.codes_format == RowCodes::kFp8E4M3;
+  float values[kPacks][kPackColumns];
+  Pack<T> raw[kPacks];
+#pragma unroll
+  for (int k = 0; k < kPacks; ++k) {
+    const int pack = threadIdx.x + k * kBlockRowThreads;
+    if (pack < packs) raw[k] = load_pack(static_cast<const T*>(args.input) + row_start + pack * kPackColumns);
+  }
+  float absmax = 0.f;
+#pragma unroll
+  for (int k = 0; k < kPacks; ++k) {
+    const int pack = threadIdx.x + k * kBlockRowThreads;
+    if (pack >= packs) continue;
+    Pack<T> rounded;
+#pragma unroll
+    for (int e = 0; e < kPackColumns; ++e) {
+      float v = to_float(raw[k].values[e]);
+      if (fp8_codes_only && args.activation == RowActivation::kGeluErf)
+        v = gelu_erf_for_codes(v);
+      else if (args.activation != RowActivation::kNone)
+        v = activate(v, args.activation);
+      rounded.values[e] = from_float<T>(v);
+      values[k][e] = to_float(rounded.values[e]);
+    }
+    if (args.out) store_pack(static_cast<T*>(args.out) + row_start + pack * kPackColumns, rounded);
+    if (args.codes_format == RowCodes::kNone) continue;
+    if (args.channel_divisor) {
+      float divisors[kPackColumns];
+      load_floats8(args.channel_divisor + pack * kPackColumns, divisors);
+#pragma unroll
+      for (int e = 0; e < kPackColumns; ++e) values[k][e] /= divisors[e];
+    }
+#pragma unroll
+    for (int e = 0; e < kPackColumns; ++e) absmax = fmaxf(absmax, fabsf(values[k][e]));
+  }
+  if (args.codes_format == RowCodes::kNone) return;
+  float scale = 1.f;
+  if (args.static_scale) {
+    scale = *args.static_scale;
+  } else {
+    absmax = warp_max(absmax);
+    if (threadIdx.x % kWarpSize == 0) warp_absmax[threadIdx.x / kWarpSize] = absmax;
+    __syncthreads();
+#pragma unroll
+    for (int warp = 0; warp < kBlockRowThreads / kWarpSize; ++warp)
+      absmax = fmaxf(absmax, warp_absmax[warp]);
+    const float max_code = args.codes_format == RowCodes::kFp8E4M3 ? 448.f : 127.f;
+    scale = absmax > 0.f ? absmax / max_code : 1.f;
+  }
+  const bool fp8 = args.codes_format == RowCodes::kFp8E4M3;
+  const float inv_scale = 1.f / scale;
+  if (threadIdx.x == 0) args.code_scales[row] = scale;
+  uint8_t* codes = static_cast<uint8_t*>(args.codes) + row_start;
+#pragma unroll
+  for (int k = 0; k < kPacks; ++k) {
+    const int pack = threadIdx.x + k * kBlockRowThreads;
+    if (pack < packs)
+      *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = encode_codes8(values[k], inv_scale, fp8);
+  }
+}
+
 template <typename T>
 Status launch_for_width(const RowEpilogueArgs& args, cudaStream_t stream) {
   const unsigned int blocks = static_cast<unsigned int>((args.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
   const int packs_per_lane = static_cast<int>((args.cols / kPackColumns + kWarpSize - 1) / kWarpSize);
   constexpr unsigned int kThreads = kWarpsPerBlock * kWarpSize;
+  if (packs_per_lane > kPacksPerLane && args.rows <= kBlockRowMaxRows && !args.residual) {
+    const unsigned int row_blocks = static_cast<unsigned int>(args.rows);
+    switch ((args.cols / kPackColumns + kBlockRowThreads - 1) / kBlockRowThreads) {
+      case 1: return launch_kernel("row_epilogue_block_kernel", row_epilogue_block_kernel<T, 1>, row_blocks, kBlockRowThreads, 0, stream, args);
+      case 2: return launch_kernel("row_epilogue_block_kernel", row_epilogue_block_kernel<T, 2>, row_blocks, kBlockRowThreads, 0, stream, args);
+      case 3: return launch_kernel("row_epilogue_block_kernel", row_epilogue_block_kernel<T, 3>, row_blocks, kBlockRowThreads, 0, stream, args);
+      default: return launch_kernel("row_epilogue_block_kernel", row_epilogue_block_kernel<T, 4>, row_blocks, kBlockRowThreads, 0, stream, args);
+    }
+  }
   if (packs_per_lane > kPacksPerLane) {
     const size_t staged_bytes = static_cast<size_t>(kWarpsPerBlock) * args.cols * sizeof(T);
     return launch_kernel("row_epilogue_wide_kernel", row_epilogue_wide_kernel<T>, blocks, kThreads,
