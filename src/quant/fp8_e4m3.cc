@@ -102,7 +102,7 @@ Result<Fp8Matrix> quantize_fp8_per_row_gptq(const float* values, int64_t rows, i
     matrix.scales[static_cast<size_t>(row_idx)] =
         fp8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
   std::vector<float> work(values, values + rows * columns);
-  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "fp8", name, nullptr,
+  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "fp8", name,
                                 [&matrix, columns](int64_t row, int64_t col, float value) {
                                   const float scale = matrix.scales[static_cast<size_t>(row)];
                                   const uint8_t code = float_to_fp8_e4m3(value / scale);

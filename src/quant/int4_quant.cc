@@ -190,24 +190,24 @@ Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t
   const auto scale_of = [&](int64_t row, int64_t col) -> float& {
     return group_scales[static_cast<size_t>(row * groups_per_row + col / group_size)];
   };
+  // Static groups: every scale from the original weights (MSE search), then the sweep (act order).
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t col = 0; col < columns; col += group_size) {
+      const float* group = values + row * columns + col;
+      scale_of(row, col) =
+          mse_optimal_scale(group, group_size, group_absmax(group, group_size), format);
+    }
   std::vector<float> work(values, values + rows * columns);
   JN_RETURN_IF_ERROR(gptq_sweep(
       work, rows, columns, gram, damping, format == Int4Format::kInt4 ? "int4" : "nf4", name,
-      [&](int64_t col, const std::vector<float>& weights) {
-        if (col % group_size != 0) return;
-        for (int64_t row = 0; row < rows; ++row) {
-          const float* group = weights.data() + row * columns + col;
-          scale_of(row, col) =
-              mse_optimal_scale(group, group_size, group_absmax(group, group_size), format);
-        }
-      },
       [&](int64_t row, int64_t col, float value) {
         const float scale = scale_of(row, col);
         if (scale <= 0.0f) return 0.0f;
         const uint8_t nibble = format == Int4Format::kInt4 ? int4_nibble(value, 1.0f / scale)
                                                            : nearest_nf4_code(value / scale);
         return decoded_value(nibble, format) * scale;
-      }));
+      },
+      /*act_order=*/true));
   // `work` now holds, column by column, the values GPTQ quantised: encode them with the scales it
   // chose (double quantisation may round a scale up by a fraction of a step).
   return encode(work.data(), rows, columns, group_size, format, group_scales);

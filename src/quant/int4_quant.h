@@ -72,9 +72,9 @@ Status check_group_size(int64_t group_size, int64_t columns, const std::string& 
 // values: [rows, columns] row-major. Errors name `name` (shape, group size, non-finite values).
 Result<Int4Matrix> quantize_int4(const float* values, int64_t rows, int64_t columns,
                                  int64_t group_size, Int4Format format, const std::string& name);
-// GPTQ (quant/gptq.h) for the same format: a group's scale is chosen (MSE search) when the sweep
-// reaches its first column, from the weights as the sweep has updated them. `gram` is E[x xᵀ] of
-// the layer input ([columns, columns]); `damping` is usually kGptqDamping.
+// GPTQ (quant/gptq.h) for the same format: every group's scale is chosen first (MSE search on the
+// original weights), then the sweep rounds the columns in act order. `gram` is E[x xᵀ] of the
+// layer input ([columns, columns]); `damping` is usually kGptqDamping.
 Result<Int4Matrix> quantize_int4_gptq(const float* values, int64_t rows, int64_t columns,
                                       int64_t group_size, Int4Format format, const float* gram,
                                       float damping, const std::string& name);

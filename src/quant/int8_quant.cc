@@ -52,7 +52,7 @@ Result<Int8Matrix> quantize_int8_per_row_gptq(const float* values, int64_t rows,
     matrix.scales[static_cast<size_t>(row_idx)] =
         int8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
   std::vector<float> work(values, values + rows * columns);
-  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "int8", name, nullptr,
+  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "int8", name,
                                 [&matrix, columns](int64_t row, int64_t col, float value) {
                                   const float scale = matrix.scales[static_cast<size_t>(row)];
                                   const int8_t code =
