@@ -148,7 +148,9 @@ int run_quantize_command(int argc, char** argv) {
   if (args->has("calibrate")) {
     // Gram statistics (a rank-k update per observed batch) feed the GPTQ rows of every code format.
     const std::string list = args->get("precision");
-    options.collect_gram = list != "bf16" && list != "fp32" && list != "fp32,bf16";
+    options.collect_gram = list.empty() || list == "auto";
+    for (const char* code_format : {"int8", "fp8", "int4", "nf4"})
+      options.collect_gram = options.collect_gram || list.find(code_format) != std::string::npos;
     auto texts = read_labeled_texts(args->get("calibrate"), args->get("calibrate-field", "body"),
                                     "", *calibrate_limit);
     if (!texts.ok()) return fail(texts.status().with_context("--calibrate"));
