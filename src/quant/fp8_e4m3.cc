@@ -68,29 +68,7 @@ float fp8_e4m3_to_float(uint8_t code) { return decode_table()[code]; }
 float fp8_scale_for_absmax(float absmax) { return absmax > 0.0f ? absmax / kFp8E4M3Max : 1.0f; }
 
 Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_t columns,
-                                       const std::string& name) {
-  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
-                      row_absmax(values, rows, columns, "fp8", name));
-  Fp8Matrix matrix;
-  matrix.rows = rows;
-  matrix.columns = columns;
-  matrix.codes.resize(static_cast<size_t>(rows * columns));
-  matrix.scales.resize(static_cast<size_t>(rows));
-  for (int64_t row_idx = 0; row_idx < rows; ++row_idx) {
-    const float* row = values + row_idx * columns;
-    const float absmax = absmax_per_row[static_cast<size_t>(row_idx)];
-    const float scale = fp8_scale_for_absmax(absmax);
-    matrix.scales[static_cast<size_t>(row_idx)] = scale;
-    uint8_t* codes = matrix.codes.data() + row_idx * columns;
-    for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
-      codes[col_idx] = float_to_fp8_e4m3(row[col_idx] / scale);
-  }
-  return matrix;
-}
-
-Result<Fp8Matrix> quantize_fp8_per_row_gptq(const float* values, int64_t rows, int64_t columns,
-                                            const float* gram, float damping,
-                                            const std::string& name) {
+                                       const std::string& name, const float* gram) {
   JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
                       row_absmax(values, rows, columns, "fp8", name));
   Fp8Matrix matrix;
@@ -101,14 +79,20 @@ Result<Fp8Matrix> quantize_fp8_per_row_gptq(const float* values, int64_t rows, i
   for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
     matrix.scales[static_cast<size_t>(row_idx)] =
         fp8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
-  std::vector<float> work(values, values + rows * columns);
-  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "fp8", name,
-                                [&matrix, columns](int64_t row, int64_t col, float value) {
-                                  const float scale = matrix.scales[static_cast<size_t>(row)];
-                                  const uint8_t code = float_to_fp8_e4m3(value / scale);
-                                  matrix.codes[static_cast<size_t>(row * columns + col)] = code;
-                                  return fp8_e4m3_to_float(code) * scale;
-                                }));
+  const auto round = [&matrix, columns](int64_t row, int64_t col, float value) {
+    const float scale = matrix.scales[static_cast<size_t>(row)];
+    const uint8_t code = float_to_fp8_e4m3(value / scale);
+    matrix.codes[static_cast<size_t>(row * columns + col)] = code;
+    return fp8_e4m3_to_float(code) * scale;
+  };
+  if (gram) {
+    std::vector<float> work(values, values + rows * columns);
+    JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, kGptqDamping, "fp8", name, round));
+  } else {
+    for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
+      for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
+        round(row_idx, col_idx, values[row_idx * columns + col_idx]);
+  }
   return matrix;
 }
 

@@ -23,13 +23,10 @@ struct Fp8Matrix {
   std::vector<float> scales;   // [rows]: value ≈ decode(code) · scale
 };
 
-// Per-row (per-output-channel) scales. Errors name `name` (empty shape, non-finite value).
+// Per-row (per-output-channel) scales. Errors name `name` (empty shape, non-finite value). With
+// `gram` (E[x xᵀ] of the layer input) the codes come from GPTQ, as in quantize_int8_per_row.
 Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_t columns,
-                                       const std::string& name);
-// The same format through GPTQ (quant/gptq.h), as quantize_int8_per_row_gptq does for int8.
-Result<Fp8Matrix> quantize_fp8_per_row_gptq(const float* values, int64_t rows, int64_t columns,
-                                            const float* gram, float damping,
-                                            const std::string& name);
+                                       const std::string& name, const float* gram = nullptr);
 std::vector<float> dequantize_fp8(const Fp8Matrix& matrix);
 
 // The scale that maps `absmax` to 448, for a weight row or a calibrated activation tensor (0 → 1 so

@@ -17,30 +17,7 @@ int8_t quantize_int8_value(float value, float inv_scale) {
 }
 
 Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int64_t columns,
-                                         const std::string& name) {
-  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
-                      row_absmax(values, rows, columns, "int8", name));
-  Int8Matrix matrix;
-  matrix.rows = rows;
-  matrix.columns = columns;
-  matrix.codes.resize(static_cast<size_t>(rows * columns));
-  matrix.scales.resize(static_cast<size_t>(rows));
-  for (int64_t row_idx = 0; row_idx < rows; ++row_idx) {
-    const float* row = values + row_idx * columns;
-    const float absmax = absmax_per_row[static_cast<size_t>(row_idx)];
-    const float scale = int8_scale_for_absmax(absmax);
-    const float inv_scale = scale > 0.0f ? 1.0f / scale : 0.0f;
-    matrix.scales[static_cast<size_t>(row_idx)] = scale;
-    int8_t* codes = matrix.codes.data() + row_idx * columns;
-    for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
-      codes[col_idx] = quantize_int8_value(row[col_idx], inv_scale);
-  }
-  return matrix;
-}
-
-Result<Int8Matrix> quantize_int8_per_row_gptq(const float* values, int64_t rows, int64_t columns,
-                                              const float* gram, float damping,
-                                              const std::string& name) {
+                                         const std::string& name, const float* gram) {
   JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
                       row_absmax(values, rows, columns, "int8", name));
   Int8Matrix matrix;
@@ -51,15 +28,21 @@ Result<Int8Matrix> quantize_int8_per_row_gptq(const float* values, int64_t rows,
   for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
     matrix.scales[static_cast<size_t>(row_idx)] =
         int8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
-  std::vector<float> work(values, values + rows * columns);
-  JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, damping, "int8", name,
-                                [&matrix, columns](int64_t row, int64_t col, float value) {
-                                  const float scale = matrix.scales[static_cast<size_t>(row)];
-                                  const int8_t code =
-                                      scale > 0.0f ? quantize_int8_value(value, 1.0f / scale) : 0;
-                                  matrix.codes[static_cast<size_t>(row * columns + col)] = code;
-                                  return static_cast<float>(code) * scale;
-                                }));
+  const auto round = [&matrix, columns](int64_t row, int64_t col, float value) {
+    const float scale = matrix.scales[static_cast<size_t>(row)];
+    const int8_t code = scale > 0.0f ? quantize_int8_value(value, 1.0f / scale) : 0;
+    matrix.codes[static_cast<size_t>(row * columns + col)] = code;
+    return static_cast<float>(code) * scale;
+  };
+  if (gram) {
+    std::vector<float> work(values, values + rows * columns);
+    JN_RETURN_IF_ERROR(
+        gptq_sweep(work, rows, columns, gram, kGptqDamping, "int8", name, round));
+  } else {
+    for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
+      for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
+        round(row_idx, col_idx, values[row_idx * columns + col_idx]);
+  }
   return matrix;
 }
 

@@ -20,15 +20,12 @@ struct Int8Matrix {
   std::vector<float> scales;  // [rows]; 0 for an all-zero row
 };
 
-// Errors name `name` and say which dimension is wrong (empty or non-finite input).
+// Errors name `name` and say which dimension is wrong (empty or non-finite input). With `gram`
+// (E[x xᵀ] of the layer input, [columns, columns]) the codes come from GPTQ (quant/gptq.h): the
+// same row scales, the codes chosen column by column so that the layer's output error rather than
+// the weights' own is minimised.
 Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int64_t columns,
-                                         const std::string& name);
-// The same format through GPTQ (quant/gptq.h): each row's scale from its absmax, then the codes
-// chosen column by column against `gram` = E[x xᵀ] of the layer input ([columns, columns]), so the
-// layer's output error rather than the weights' own is minimised. `damping`: usually kGptqDamping.
-Result<Int8Matrix> quantize_int8_per_row_gptq(const float* values, int64_t rows, int64_t columns,
-                                              const float* gram, float damping,
-                                              const std::string& name);
+                                         const std::string& name, const float* gram = nullptr);
 std::vector<float> dequantize_int8(const Int8Matrix& matrix);
 
 // One value's code for a given scale (round half away from zero, clamped to ±127).

@@ -265,7 +265,7 @@ TEST(Int8AndFp8Quant, GptqLowersOutputErrorOnCorrelatedInputs) {
   weights[5] = 0.4f;  // an outlier: its row's grid is coarse, where the error gets pushed matters
   {
     auto plain = quantize_int8_per_row(weights.data(), out, in, "w");
-    auto gptq = quantize_int8_per_row_gptq(weights.data(), out, in, gram.data(), 0.01f, "w");
+    auto gptq = quantize_int8_per_row(weights.data(), out, in, "w", gram.data());
     ASSERT_TRUE(plain.ok() && gptq.ok()) << gptq.status().to_string();
     EXPECT_EQ(gptq->scales, plain->scales);
     for (const int8_t code : gptq->codes) EXPECT_GE(code, -127);
@@ -276,7 +276,7 @@ TEST(Int8AndFp8Quant, GptqLowersOutputErrorOnCorrelatedInputs) {
   }
   {
     auto plain = quantize_fp8_per_row(weights.data(), out, in, "w");
-    auto gptq = quantize_fp8_per_row_gptq(weights.data(), out, in, gram.data(), 0.01f, "w");
+    auto gptq = quantize_fp8_per_row(weights.data(), out, in, "w", gram.data());
     ASSERT_TRUE(plain.ok() && gptq.ok()) << gptq.status().to_string();
     EXPECT_EQ(gptq->scales, plain->scales);
     for (const uint8_t code : gptq->codes) EXPECT_NE(code & 0x7F, 0x7F) << "no NaN codes";
@@ -285,12 +285,16 @@ TEST(Int8AndFp8Quant, GptqLowersOutputErrorOnCorrelatedInputs) {
     std::printf("fp8: output error gptq / round-to-nearest = %.3f\n", gptq_error / plain_error);
     EXPECT_LT(gptq_error, 0.8 * plain_error);
   }
-  const auto refused = quantize_int8_per_row_gptq(weights.data(), out, in, nullptr, 0.01f, "w.q");
+  std::vector<float> not_positive_definite(static_cast<size_t>(in * in), 0.0f);
+  not_positive_definite[1] = not_positive_definite[in] = 5.0f;  // zero diagonal, off-diagonal mass
+  const auto refused =
+      quantize_int8_per_row(weights.data(), out, in, "w.q", not_positive_definite.data());
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("w.q"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("positive definite"), std::string::npos);
   std::vector<float> with_nan = weights;
   with_nan[7] = std::nanf("");
-  EXPECT_FALSE(quantize_fp8_per_row_gptq(with_nan.data(), out, in, gram.data(), 0.01f, "w").ok());
+  EXPECT_FALSE(quantize_fp8_per_row(with_nan.data(), out, in, "w", gram.data()).ok());
 }
 
 // SmoothQuant divides the input by s: the second moment GPTQ must see is that of x / s.

@@ -287,10 +287,8 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
       gram = smoothed_gram.data();
     }
   }
-  JN_ASSIGN_OR_RETURN(
-      Int8Matrix matrix,
-      gram ? quantize_int8_per_row_gptq(weight, out_features, in_features, gram, kGptqDamping, name)
-           : quantize_int8_per_row(weight, out_features, in_features, name));
+  JN_ASSIGN_OR_RETURN(Int8Matrix matrix,
+                      quantize_int8_per_row(weight, out_features, in_features, name, gram));
   Int8LinearWeights prepared;
   prepared.out_features = out_features;
   prepared.in_features = in_features;

@@ -46,14 +46,11 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
     }
     case Precision::kInt8WeightOnly: {
       JN_ASSIGN_OR_RETURN(linear.int8_weight_only_,
-                          gram ? quantize_int8_per_row_gptq(values, out, in, gram, kGptqDamping, name)
-                               : quantize_int8_per_row(values, out, in, name));
+                          quantize_int8_per_row(values, out, in, name, gram));
       break;
     }
     case Precision::kFp8: {
-      JN_ASSIGN_OR_RETURN(linear.fp8_,
-                          gram ? quantize_fp8_per_row_gptq(values, out, in, gram, kGptqDamping, name)
-                               : quantize_fp8_per_row(values, out, in, name));
+      JN_ASSIGN_OR_RETURN(linear.fp8_, quantize_fp8_per_row(values, out, in, name, gram));
       break;
     }
     case Precision::kInt4:

@@ -248,21 +248,12 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     arena.append_raw(site_tensor(layer_idx, site, "_weight_layout"), &layout, sizeof(layout));
     return ok_status();
   }
-  if (options.linear_format == LinearFormat::kInt8WeightOnly) {
-    JN_ASSIGN_OR_RETURN(
-        Int8Matrix matrix,
-        gram ? quantize_int8_per_row_gptq(weight.data(), out_features, in_features, gram,
-                                          kGptqDamping, weight_name)
-             : quantize_int8_per_row(weight.data(), out_features, in_features, weight_name));
-    arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
-    arena.append_raw(site_tensor(layer_idx, site, "_weight_scale"), matrix.scales.data(),
-                     matrix.scales.size() * sizeof(float));
-    return ok_status();
-  }
+  // Per-channel codes and scales; the W8A8 formats may add SmoothQuant divisors and a calibrated
+  // input scale (the weight-only format keeps fp16 inputs).
   const bool fp8 = options.linear_format == LinearFormat::kFp8;
   std::vector<float> divisor, smoothed_gram;
   float static_absmax = 0.0f;
-  if (options.calibration) {
+  if (options.calibration && is_w8a8(options.linear_format)) {
     const SiteCalibration& stats = options.calibration->site(layer_idx, site);
     if (!fp8 && options.smoothquant_alpha > 0.0f) {
       divisor = smoothing_factors(stats.channel_absmax, weight.data(), out_features, in_features,
@@ -279,19 +270,13 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
   }
   std::vector<float> scales;
   if (fp8) {
-    JN_ASSIGN_OR_RETURN(
-        Fp8Matrix matrix,
-        gram ? quantize_fp8_per_row_gptq(weight.data(), out_features, in_features, gram,
-                                         kGptqDamping, weight_name)
-             : quantize_fp8_per_row(weight.data(), out_features, in_features, weight_name));
+    JN_ASSIGN_OR_RETURN(Fp8Matrix matrix, quantize_fp8_per_row(weight.data(), out_features,
+                                                               in_features, weight_name, gram));
     arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
     scales = std::move(matrix.scales);
   } else {
-    JN_ASSIGN_OR_RETURN(
-        Int8Matrix matrix,
-        gram ? quantize_int8_per_row_gptq(weight.data(), out_features, in_features, gram,
-                                          kGptqDamping, weight_name)
-             : quantize_int8_per_row(weight.data(), out_features, in_features, weight_name));
+    JN_ASSIGN_OR_RETURN(Int8Matrix matrix, quantize_int8_per_row(weight.data(), out_features,
+                                                                 in_features, weight_name, gram));
     arena.append_raw(weight_name, matrix.codes.data(), matrix.codes.size());
     scales = std::move(matrix.scales);
   }
