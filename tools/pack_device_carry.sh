@@ -68,4 +68,4 @@ PY
      1_Pooling "$stage/")
   tar -C "$(dirname "$stage")" -cf - minilm16 | xz -T2 -9 > .carry/minilm16.tar.xz
 fi
-du -sh .carry/pack .carry/minipack.tar.xz .carry/minilm16.tar.xz .carry/news .carry/news_small
+du -sh .carry/pack .carry/minipack.tar.xz .carry/minilm16.tar.xz .carry/news .carry/news_tiny
