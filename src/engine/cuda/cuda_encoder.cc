@@ -54,6 +54,9 @@ struct DeviceQuant {
   const float* weight_scales = nullptr;  // [out_features]
   const float* input_scale = nullptr;    // one float, or null for per-token scales
   const float* input_divisor = nullptr;  // [in_features], or null
+  // With input_scale: weight_scales times it (the workspace's folded region), which the GEMM
+  // takes instead of a scale per row.
+  const float* folded_scales = nullptr;  // [out_features]
 };
 
 struct DeviceLayer {
@@ -82,25 +85,17 @@ struct DeviceHead {
   const void* out_bias = nullptr;
 };
 
-// The GEMM inputs whose FP8 / INT8 codes come from the previous kernel itself when scales are
-// calibrated.
-enum StaticCodeSite { kAttentionOutputInput = 0, kFfnOutInput = 1, kStaticCodeSites = 2 };
-
 // Byte offsets of the workspace regions (see workspace_layout()).
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
-  size_t static_row_scales_at = 0;          // calibrated code scales (CudaEncoder::static_codes_)
+  size_t folded_scales_at = 0;              // kFp8 / kInt8: DeviceQuant::folded_scales
   size_t decoded_weight_at = 0;  // weight-only formats (kInt4 / kNf4 / kInt8WeightOnly) only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
 };
 
-// `static_codes`: room for two sites' calibrated input scales (the attention output and the
-// FFN-out GEMMs, whose codes the attention kernel and the FFN-in GEMM write) repeated per row and
-// layer.
-WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
-                                 bool static_codes = false);
+WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options);
 
 class CudaEncoder final : public Encoder {
  public:
@@ -140,12 +135,14 @@ class CudaEncoder final : public Encoder {
   // run_layers for kFp8 / kInt8 linear layers.
   Status run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t length_bucket);
   // out = (codes . weight^T) * row_scales[row] * weight_scales[col] + bias in fp16, scales and bias
-  // fused into the GEMM (sm90/); codes / row_scales default to codes_ / code_scales_. With
-  // `gelu_codes_scale`, out receives the codes (E4M3 / INT8) of gelu(that) / *gelu_codes_scale.
+  // fused into the GEMM (sm90/); codes default to codes_, row scales are code_scales_, or folded
+  // into the weight scales when the input's scale is calibrated.
   Status quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                           int64_t rows, int64_t in_features, int64_t out_features, void* out,
-                          const void* codes = nullptr, const float* row_scales = nullptr,
-                          const float* gelu_codes_scale = nullptr);
+                          const void* codes = nullptr);
+  // The static path's FFN-in GEMM: writes the FFN-out GEMM's codes of GELU(codes_ . weight^T *
+  // folded scales + bias) into ffn_.
+  Status ffn_in_gelu_codes(size_t layer_idx, int64_t tokens);
   Status run_layers_maybe_graph(int64_t tokens, int64_t sequences, int64_t length_bucket);
   void* at(size_t offset) const { return static_cast<uint8_t*>(workspace_.data()) + offset; }
 
@@ -190,13 +187,8 @@ class CudaEncoder final : public Encoder {
   bool sm90_bias_gemm_ = false;
   // kFp8 / kInt8 with calibrated scales and no SmoothQuant divisors (erf-GELU models, tensor-core
   // head dims): the attention kernel writes the output projection's codes into codes_, the FFN-in
-  // GEMM the FFN-out GEMM's codes (with GELU) into ffn_; static_row_scales_ holds their per-row
-  // scales.
+  // GEMM the FFN-out GEMM's codes (with GELU) into ffn_.
   bool static_codes_ = false;
-  float* static_row_scales_ = nullptr;  // [layers, kStaticCodeSites, max_batch_tokens]
-  float* static_row_scales(size_t layer_idx, StaticCodeSite site) const {
-    return static_row_scales_ + (layer_idx * kStaticCodeSites + site) * options_.max_batch_tokens;
-  }
   size_t reused_gemm_choices_ = 0;  // entries taken from the timing cache
   std::set<ShapeKey> seen_shapes_;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;
@@ -229,7 +221,8 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
       (config_.head_dim() == 32 || config_.head_dim() == 64 || config_.head_dim() == 128) &&
       cuda::attention_kernel_writes_codes(options_.attention_kernel) &&
       std::all_of(layers_.begin(), layers_.end(), [&](const DeviceLayer& layer) {
-        return static_input(layer.attention_output_quant) && static_input(layer.ffn_out_quant);
+        return static_input(layer.attention_output_quant) && static_input(layer.ffn_out_quant) &&
+               layer.ffn_in_quant.input_scale;
       });
   JN_RETURN_IF_ERROR(allocate_workspace());
   JN_ASSIGN_OR_RETURN(
@@ -413,8 +406,7 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
   return ok_status();
 }
 
-WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options,
-                                 bool static_codes) {
+WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options) {
   const size_t tokens = static_cast<size_t>(options.max_batch_tokens);
   const size_t sequences =
       static_cast<size_t>(std::min(options.max_batch_sequences, options.max_batch_tokens));
@@ -453,16 +445,16 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   offset = std::max(offset, layers_end);
   if (is_weight_only(options.linear_format))  // the largest layer weight, decoded
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
-  if (static_codes)  // written once at load, outside the reused scratch
-    region(layout.static_row_scales_at,
-           static_cast<size_t>(config.num_layers) * kStaticCodeSites * tokens * sizeof(float));
+  if (is_w8a8(options.linear_format))  // written once at load, outside the reused scratch
+    region(layout.folded_scales_at, static_cast<size_t>(config.num_layers) *
+                                        (5 * hidden + intermediate) * sizeof(float));
   region(layout.gemm_at, options.workspace_bytes);
   layout.total_bytes = offset;
   return layout;
 }
 
 Status CudaEncoder::allocate_workspace() {
-  const WorkspaceLayout layout = workspace_layout(config_, options_, static_codes_);
+  const WorkspaceLayout layout = workspace_layout(config_, options_);
   const size_t tokens = static_cast<size_t>(options_.max_batch_tokens);
   if (layout.total_bytes > options_.max_workspace_bytes)
     return resource_exhausted(
@@ -492,23 +484,30 @@ Status CudaEncoder::allocate_workspace() {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
   }
-  if (static_codes_) {
-    // Each layer's attention-output and FFN-out input scales, once per row: the row scales of the
-    // GEMMs whose codes the attention kernel and the FFN-in GEMM write (no row pass is left to
-    // write them per batch).
-    static_row_scales_ = static_cast<float*>(at(layout.static_row_scales_at));
-    std::vector<float> rows(tokens);
-    for (size_t layer_idx = 0; layer_idx < layers_.size(); ++layer_idx) {
-      for (const StaticCodeSite site : {kAttentionOutputInput, kFfnOutInput}) {
-        const DeviceLayer& layer = layers_[layer_idx];
-        const float* scale_on_device = site == kAttentionOutputInput
-                                           ? layer.attention_output_quant.input_scale
-                                           : layer.ffn_out_quant.input_scale;
-        float scale = 0.f;
-        JN_CUDA_CHECK(cudaMemcpy(&scale, scale_on_device, sizeof(float), cudaMemcpyDeviceToHost));
-        std::fill(rows.begin(), rows.end(), scale);
-        JN_CUDA_CHECK(cudaMemcpy(static_row_scales(layer_idx, site), rows.data(),
-                                 tokens * sizeof(float), cudaMemcpyHostToDevice));
+  if (is_w8a8(options_.linear_format)) {
+    // Every linear whose input has a calibrated scale gets its weight scales times that scale.
+    float* folded = static_cast<float*>(at(layout.folded_scales_at));
+    std::vector<float> host;
+    const int64_t hidden = config_.hidden_size, intermediate = config_.intermediate_size;
+    for (DeviceLayer& layer : layers_) {
+      for (const auto& [quant, out_features] :
+           {std::pair<DeviceQuant*, int64_t>{&layer.qkv_quant, 3 * hidden},
+            {&layer.attention_output_quant, hidden},
+            {&layer.ffn_in_quant, intermediate},
+            {&layer.ffn_out_quant, hidden}}) {
+        if (quant->input_scale) {
+          float input_scale = 0.f;
+          host.resize(static_cast<size_t>(out_features));
+          JN_CUDA_CHECK(cudaMemcpy(&input_scale, quant->input_scale, sizeof(float),
+                                   cudaMemcpyDeviceToHost));
+          JN_CUDA_CHECK(cudaMemcpy(host.data(), quant->weight_scales, host.size() * sizeof(float),
+                                   cudaMemcpyDeviceToHost));
+          for (float& scale : host) scale *= input_scale;
+          JN_CUDA_CHECK(cudaMemcpy(folded, host.data(), host.size() * sizeof(float),
+                                   cudaMemcpyHostToDevice));
+          quant->folded_scales = folded;
+        }
+        folded += out_features;
       }
     }
   }
@@ -660,16 +659,29 @@ Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_fea
 
 Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                                      int64_t rows, int64_t in_features, int64_t out_features,
-                                     void* out, const void* codes, const float* row_scales,
-                                     const float* gelu_codes_scale) {
+                                     void* out, const void* codes) {
   cuda::Sm90ScaledGemmArgs gemm;
   gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
                                                              : cuda::Sm90Codes::kInt8;
   gemm.rows = rows, gemm.cols = out_features, gemm.depth = in_features;
   gemm.input_codes = codes ? codes : codes_, gemm.weight_codes = weight;
-  gemm.row_scales = row_scales ? row_scales : code_scales_, gemm.col_scales = quant.weight_scales;
+  gemm.row_scales = quant.folded_scales ? nullptr : code_scales_;
+  gemm.col_scales = quant.folded_scales ? quant.folded_scales : quant.weight_scales;
   gemm.bias = bias, gemm.out = out;
-  gemm.gelu_codes_scale = gelu_codes_scale;
+  return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
+                                       options_.autotune_gemms);
+}
+
+Status CudaEncoder::ffn_in_gelu_codes(size_t layer_idx, int64_t tokens) {
+  const DeviceLayer& layer = layers_[layer_idx];
+  cuda::Sm90ScaledGemmArgs gemm;
+  gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
+                                                             : cuda::Sm90Codes::kInt8;
+  gemm.rows = tokens, gemm.cols = config_.intermediate_size, gemm.depth = config_.hidden_size;
+  gemm.input_codes = codes_, gemm.weight_codes = layer.ffn_in_weight;
+  gemm.col_scales = layer.ffn_in_quant.folded_scales;
+  gemm.bias = layer.ffn_in_bias, gemm.out = ffn_;
+  gemm.gelu_codes_scale = layer.ffn_out_quant.input_scale;
   return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
                                        options_.autotune_gemms);
 }
@@ -739,8 +751,7 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
           options_.attention_kernel));
       JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
                                           layer.attention_output_bias, tokens, hidden, hidden,
-                                          projected_, codes_,
-                                          static_row_scales(layer_idx, kAttentionOutputInput)));
+                                          projected_, codes_));
     } else {
       JN_RETURN_IF_ERROR(cuda::launch_attention(precision, qkv_, seq_offsets, sequences,
                                                 length_bucket, config_.num_heads, config_.head_dim(),
@@ -758,12 +769,10 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
     if (static_codes_) {
       // The FFN-out input has a calibrated scale: the FFN-in GEMM writes its codes (GELU applied)
       // into ffn_, so no row pass reads the 4x-wide activations again.
-      JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
-                                          layer.ffn_in_bias, tokens, hidden, intermediate, ffn_,
-                                          nullptr, nullptr, layer.ffn_out_quant.input_scale));
+      JN_RETURN_IF_ERROR(ffn_in_gelu_codes(layer_idx, tokens));
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
                                           layer.ffn_out_bias, tokens, intermediate, hidden,
-                                          ffn_out_, ffn_, static_row_scales(layer_idx, kFfnOutInput)));
+                                          ffn_out_, ffn_));
     } else {
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
                                           layer.ffn_in_bias, tokens, hidden, intermediate, ffn_));
@@ -978,9 +987,8 @@ Result<ForwardResult> CudaEncoder::forward(const PackedBatch& batch,
 
 }  // namespace
 
-size_t cuda_plan::workspace_bytes(const EncoderConfig& config, const CudaEncoderOptions& options,
-                                  bool static_codes) {
-  return workspace_layout(config, options, static_codes).total_bytes;
+size_t cuda_plan::workspace_bytes(const EncoderConfig& config, const CudaEncoderOptions& options) {
+  return workspace_layout(config, options).total_bytes;
 }
 
 Result<std::unique_ptr<Encoder>> make_cuda_encoder(const EnginePlan& plan,

@@ -444,10 +444,8 @@ PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& i
 Result<EnginePlan> build_cuda_plan(const EncoderConfig& config, const EncoderWeights& weights,
                                    const CudaEncoderOptions& options, const PlanKey& key) {
   JN_RETURN_IF_ERROR(cuda_plan::check_config(config, options));
-  // With calibrated scales the encoder may keep per-row code scales (it decides from the plan's
-  // tensors at load); counting them here keeps a plan that builds from failing to load.
-  const size_t workspace_bytes = cuda_plan::workspace_bytes(
-      config, options, is_w8a8(options.linear_format) && options.static_activation_scales);
+  // Counted here too, so that a plan that builds does not fail to load.
+  const size_t workspace_bytes = cuda_plan::workspace_bytes(config, options);
   if (workspace_bytes > options.max_workspace_bytes)
     return resource_exhausted(
         "cuda plan: workspace for max_batch_tokens " + std::to_string(options.max_batch_tokens) +

@@ -48,9 +48,7 @@ Status check_config(const EncoderConfig& config, const CudaEncoderOptions& optio
 std::string layer_tensor(size_t layer_idx, const char* role);
 std::string site_tensor(int64_t layer_idx, LinearSite site, const char* suffix);
 
-// Bytes of the encoder's device workspace for the options' batch limits (cuda_encoder.cc);
-// `static_codes`: with the per-row scales of codes that attention and the FFN-in GEMM write.
-size_t workspace_bytes(const EncoderConfig& config, const CudaEncoderOptions& options,
-                       bool static_codes);
+// Bytes of the encoder's device workspace for the options' batch limits (cuda_encoder.cc).
+size_t workspace_bytes(const EncoderConfig& config, const CudaEncoderOptions& options);
 
 }  // namespace justnews::cuda_plan

@@ -238,11 +238,14 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
                                size_t workspace_bytes, cudaStream_t stream, bool autotune) {
   JN_RETURN_IF_ERROR(check_common(args.rows, args.cols, args.depth, args.input_codes,
                                   args.weight_codes, args.out, "sm90 scaled GEMM"));
-  if (!args.row_scales || !args.col_scales)
-    return invalid_argument("sm90 scaled GEMM: row and column scales are required");
+  const bool gelu_codes = args.gelu_codes_scale != nullptr;
+  if (!args.col_scales) return invalid_argument("sm90 scaled GEMM: column scales are required");
+  if (gelu_codes && args.row_scales)
+    return invalid_argument(
+        "sm90 scaled GEMM: the GELU-codes GEMM takes no row scales (fold the input's calibrated "
+        "scale into the column scales)");
   if (args.rows == 0) return ok_status();
   const bool fp8 = args.codes == Sm90Codes::kFp8E4M3;
-  const bool gelu_codes = args.gelu_codes_scale != nullptr;
   const auto run_schedule = [&](Sm90Schedule schedule) -> Status {
     const sm90::ScaledRunner runner = scaled_runner(fp8, gelu_codes, schedule);
     if (!runner)

@@ -26,19 +26,21 @@ enum class Sm90Codes { kFp8E4M3, kInt8 };
 // (A cooperative 128 x 256 tile was measured too and never won: within 1% of the 256 x 128 one.)
 enum class Sm90Schedule { kTuned, kCooperative, kPingpong, kSmall, kAlternative };
 // out[r, c] = acc[r, c] * row_scales[r] * col_scales[c] + bias[c] in fp16, where acc sums the
-// products of the codes in fp32 (FP8, fast accumulation) or int32 (INT8).
+// products of the codes in fp32 (FP8, fast accumulation) or int32 (INT8). An input with one
+// calibrated scale for every row has it folded into col_scales by the caller: row_scales null.
 struct Sm90ScaledGemmArgs {
   Sm90Codes codes = Sm90Codes::kFp8E4M3;
   int64_t rows = 0, cols = 0, depth = 0;
   const void* input_codes = nullptr;   // [rows, depth]
   const void* weight_codes = nullptr;  // [cols, depth]
-  const float* row_scales = nullptr;   // [rows]
+  const float* row_scales = nullptr;   // [rows], or null (folded; always with gelu_codes_scale)
   const float* col_scales = nullptr;   // [cols]
   const void* bias = nullptr;          // [cols] fp16, or null
   void* out = nullptr;                 // [rows, cols] fp16
   // When set (one device float, the next GEMM's calibrated input scale), `out` receives codes of
   // gelu_erf(value) / *gelu_codes_scale instead of fp16 values, in the input's format: E4M3
-  // (saturating), or INT8 (rounded half away from zero, clamped to +-127).
+  // (saturating), or INT8 (rounded half away from zero, clamped to +-127). The input then has a
+  // calibrated scale too, folded into col_scales: row_scales must be null.
   const float* gelu_codes_scale = nullptr;
   Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative, kPingpong or kSmall when forced
 };

@@ -1,8 +1,8 @@
 // The one CUTLASS 3 kernel template behind gemm_sm90.h: a TMA warp-specialised GEMM (A [M, K]
 // row-major, B given as [N, K], both K-major as wgmma wants) whose epilogue is an epilogue visitor
 // tree written once: for the FP8 / INT8 code GEMMs acc * col_scale[n] * row_scale[m] + bias[n] in
-// fp16 (or, when the successor has a calibrated input scale, that value's GELU as the successor's
-// codes); for fp16 / bf16 GEMMs acc + bias[n], or gelu_erf(acc + bias[n]) for the FFN-in layers of
+// fp16 (acc * col_scale[n] + bias[n] when the input's calibrated scale is folded into col_scale) (or, when both the input and the successor's input have calibrated per-tensor scales, the
+// GELU of acc * col_scale[n] + bias[n] as the successor's codes); for fp16 / bf16 GEMMs acc + bias[n], or gelu_erf(acc + bias[n]) for the FFN-in layers of
 // erf-GELU models. Three schedules (gemm_sm90.h says when each pays): cooperative, ping-pong,
 // small. Each instantiation lives in its own .cu file (CUTLASS kernels compile slowly; separate
 // files build in parallel). The fp16 / bf16 GEMMs are timed, per shape class, against the caller's
@@ -162,15 +162,21 @@ using ScaledTree = Sm90EVT<
             ColumnVector<TileShape, float>>,
     ColumnVector<TileShape, cutlass::half_t>>;
 
-// gelu_erf(x) / scale, the scale a broadcast scalar: the codes of GeluCodesTree (GELU in its
-// cheaper form for values that become codes, element_types.cuh). E4M3 codes saturate in the
-// conversion; INT8 codes are rounded half away from zero and clamped to +-127 here, as the row
-// epilogue and the CPU quantiser do (the conversion's round-to-nearest then has nothing to round).
-template <bool kInt8>
-struct GeluOverScale {
+// acc * col_scale[n] + bias[n], rounded once to fp16: an input with a calibrated per-tensor scale,
+// which the caller folds into col_scale. One FMA per value and no row vector: at depth 768 the
+// GEMMs' epilogues are not hidden behind the other warpgroup's MMAs, so each instruction counts.
+template <class TileShape>
+using FoldedScaledTree =
+    Sm90EVT<Sm90Compute<cutlass::multiply_add, cutlass::half_t, float, kRound>, Sm90AccFetch,
+            ColumnVector<TileShape, float>, ColumnVector<TileShape, cutlass::half_t>>;
+
+// gelu_erf(x) / scale, the scale a broadcast scalar: the INT8 codes of GeluCodesTree (GELU in its
+// cheaper form for values that become codes, element_types.cuh), rounded half away from zero and
+// clamped to +-127 here, as the row epilogue and the CPU quantiser do (the conversion's
+// round-to-nearest then has nothing to round).
+struct GeluOverScaleInt8 {
   CUTLASS_DEVICE static float code(float x, float inverse) {
-    const float scaled = gelu_erf_for_codes(x) * inverse;
-    return kInt8 ? int8_code(scaled) : scaled;
+    return int8_code(gelu_erf_for_codes(x) * inverse);
   }
   template <class T>
   struct Op {
@@ -189,18 +195,40 @@ struct GeluOverScale {
   };
 };
 
-// Codes (E4M3 or INT8) of gelu_erf(acc * row_scale[m] * col_scale[n] + bias[n]) / next_scale:
-// the FFN-in GEMM writing the FFN-out GEMM's input codes when that input has a calibrated
-// per-tensor scale, so no row pass (GELU, absmax, codes) follows it.
+// The E4M3 codes: GELU two values at a time in packed fp16 (gelu_for_codes_x2), returned as fp16
+// for the packed, saturating fp16 -> E4M3 conversion.
+struct GeluOverScaleFp16x2 {
+  template <class T>
+  struct Op {};  // only arrays of floats are visited
+  template <int N>
+  struct Op<cutlass::Array<float, N>> {
+    static_assert(N % 2 == 0, "values are converted in pairs");
+    CUTLASS_DEVICE cutlass::Array<cutlass::half_t, N> operator()(
+        cutlass::Array<float, N> const& x, cutlass::Array<float, N> const& scale) const {
+      const __half2 half_inverse = __float2half2_rn(0.5f / scale[0]);  // one scalar, broadcast
+      cutlass::Array<cutlass::half_t, N> out;
+      __half2* pairs = reinterpret_cast<__half2*>(out.data());
+      CUTLASS_PRAGMA_UNROLL
+      for (int i = 0; i < N / 2; ++i)
+        pairs[i] = gelu_for_codes_x2(__floats2half2_rn(x[2 * i], x[2 * i + 1]), half_inverse);
+      return out;
+    }
+  };
+};
+
+// Codes (E4M3 or INT8) of gelu_erf(acc * col_scale[n] + bias[n]) / next_scale: the FFN-in GEMM
+// writing the FFN-out GEMM's input codes when that input has a calibrated per-tensor scale, so no
+// row pass (GELU, absmax, codes) follows it. Its own input has a calibrated per-tensor scale too,
+// so the caller folds that into col_scale: one FMA per value before the GELU, no row vector.
 template <class Codes>
 struct GeluCodesTree {
+  static constexpr bool kInt8 = std::is_same_v<Codes, int8_t>;
   template <class TileShape>
   using For = Sm90EVT<
-      Sm90Compute<GeluOverScale<std::is_same_v<Codes, int8_t>>::template Op, Codes, float, kRound>,
-      Sm90EVT<Sm90Compute<cutlass::multiply_add, float, float, kRound>, RowVector<TileShape, float>,
-              Sm90EVT<Sm90Compute<cutlass::multiplies, float, float, kRound>, Sm90AccFetch,
-                      ColumnVector<TileShape, float>>,
-              ColumnVector<TileShape, cutlass::half_t>>,
+      Sm90Compute<std::conditional_t<kInt8, GeluOverScaleInt8, GeluOverScaleFp16x2>::template Op,
+                  Codes, float, kRound>,
+      Sm90EVT<Sm90Compute<cutlass::multiply_add, float, float, kRound>, Sm90AccFetch,
+              ColumnVector<TileShape, float>, ColumnVector<TileShape, cutlass::half_t>>,
       cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>>;
 };
 
@@ -240,16 +268,20 @@ struct BiasTree {
 
 namespace justnews::cuda::sm90 {
 
-// The bodies of the per-file entry points (gemm_sm90_kernels.h).
+// The bodies of the per-file entry points (gemm_sm90_kernels.h). Without row scales the input's
+// scale is folded into the column scales (FoldedScaledTree).
 template <class ElementAB, class ElementAccumulator, class Schedule>
 Status run_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t workspace_bytes,
                        cudaStream_t stream) {
+  const auto* bias = static_cast<const cutlass::half_t*>(args.bias);
+  if (!args.row_scales) {
+    using Gemm = TmaGemm<ElementAB, ElementAccumulator, cutlass::half_t, Schedule, FoldedScaledTree>;
+    typename Gemm::Tree::Arguments tree{{}, {args.col_scales}, {bias}, {}};
+    return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes,
+                     args.out, tree, workspace, workspace_bytes, stream);
+  }
   using Gemm = TmaGemm<ElementAB, ElementAccumulator, cutlass::half_t, Schedule, ScaledTree>;
-  typename Gemm::Tree::Arguments tree{
-      {args.row_scales},
-      {{}, {args.col_scales}, {}},
-      {static_cast<const cutlass::half_t*>(args.bias)},
-      {}};
+  typename Gemm::Tree::Arguments tree{{args.row_scales}, {{}, {args.col_scales}, {}}, {bias}, {}};
   return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.out,
                    tree, workspace, workspace_bytes, stream);
 }
@@ -261,10 +293,7 @@ Status run_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size
   using Accumulator = std::conditional_t<std::is_same_v<Codes, int8_t>, int32_t, float>;
   using Gemm = TmaGemm<Codes, Accumulator, Codes, Schedule, GeluCodesTree<Codes>::template For>;
   typename Gemm::Tree::Arguments tree{
-      {{args.row_scales},
-       {{}, {args.col_scales}, {}},
-       {static_cast<const cutlass::half_t*>(args.bias)},
-       {}},
+      {{}, {args.col_scales}, {static_cast<const cutlass::half_t*>(args.bias)}, {}},
       {{}, {args.gelu_codes_scale}, {}},
       {}};
   return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.out,
