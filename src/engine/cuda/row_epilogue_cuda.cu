@@ -46,12 +46,39 @@ __device__ __forceinline__ void load_floats8(const float* address, float (&out)[
   out[4] = high.x, out[5] = high.y, out[6] = high.z, out[7] = high.w;
 }
 
+// The activation of a value, in the cheaper GELU form when it only becomes an E4M3 code.
+__device__ __forceinline__ float activate_value(float x, const RowEpilogueArgs& args,
+                                               bool fp8_codes_only) {
+  if (fp8_codes_only && args.activation == RowActivation::kGeluErf) return gelu_erf_for_codes(x);
+  return activate(x, args.activation);
+}
+
+// A pack divided by its columns' SmoothQuant divisors (when there are any), and the running absmax
+// of what the codes will quantise.
+__device__ __forceinline__ void divide_by_channel(float (&values)[kPackColumns],
+                                                  const float* channel_divisor, int col) {
+  if (!channel_divisor) return;
+  float divisors[kPackColumns];
+  load_floats8(channel_divisor + col, divisors);
+#pragma unroll
+  for (int e = 0; e < kPackColumns; ++e) values[e] /= divisors[e];
+}
+__device__ __forceinline__ float pack_absmax(const float (&values)[kPackColumns], float absmax) {
+#pragma unroll
+  for (int e = 0; e < kPackColumns; ++e) absmax = fmaxf(absmax, fabsf(values[e]));
+  return absmax;
+}
+
+// A row's code scale from its absmax (the format's largest code maps to it; 1 for a zero row).
+__device__ __forceinline__ float code_scale_for(float absmax, RowCodes format) {
+  const float max_code = format == RowCodes::kFp8E4M3 ? 448.f : 127.f;
+  return absmax > 0.f ? absmax / max_code : 1.f;
+}
+
 // The row's code scale (lane-reduced absmax, or the calibrated per-tensor one); every lane gets it.
 __device__ __forceinline__ float row_code_scale(float lane_absmax, const RowEpilogueArgs& args) {
   if (args.static_scale) return *args.static_scale;
-  const float absmax = warp_max(lane_absmax);
-  const float max_code = args.codes_format == RowCodes::kFp8E4M3 ? 448.f : 127.f;
-  return absmax > 0.f ? absmax / max_code : 1.f;
+  return code_scale_for(warp_max(lane_absmax), args.codes_format);
 }
 
 // Eight values times inv_scale as FP8 E4M3 or INT8 codes (INT8: round half away from zero and clamp
@@ -162,14 +189,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_kernel
     }
     if (args.out) store_pack(static_cast<T*>(args.out) + row_start + pack * kPackColumns, rounded);
     if (args.codes_format != RowCodes::kNone) {
-      if (args.channel_divisor) {
-        float divisors[kPackColumns];
-        load_floats8(args.channel_divisor + pack * kPackColumns, divisors);
-#pragma unroll
-        for (int e = 0; e < kPackColumns; ++e) values[k][e] /= divisors[e];
-      }
-#pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) absmax = fmaxf(absmax, fabsf(values[k][e]));
+      divide_by_channel(values[k], args.channel_divisor, pack * kPackColumns);
+      absmax = pack_absmax(values[k], absmax);
     }
   }
   if (args.codes_format == RowCodes::kNone) return;
@@ -221,29 +242,17 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
       if (pack >= packs) continue;
       const int col = pack * kPackColumns;
       float v[kPackColumns];
-#pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) v[e] = to_float(raw[u].values[e]);
-      if (fp8_codes_only && args.activation == RowActivation::kGeluErf) {
-#pragma unroll
-        for (int e = 0; e < kPackColumns; ++e) v[e] = gelu_erf_for_codes(v[e]);
-      } else if (args.activation != RowActivation::kNone) {
-#pragma unroll
-        for (int e = 0; e < kPackColumns; ++e) v[e] = activate(v[e], args.activation);
-      }
       Pack<T> rounded;
 #pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) rounded.values[e] = from_float<T>(v[e]);
+      for (int e = 0; e < kPackColumns; ++e) {
+        rounded.values[e] = from_float<T>(activate_value(to_float(raw[u].values[e]), args, fp8_codes_only));
+        v[e] = to_float(rounded.values[e]);
+      }
       if (args.out) store_pack(static_cast<T*>(args.out) + row_start + col, rounded);
       if (args.codes_format == RowCodes::kNone) continue;
       staged[pack] = rounded;
-      float divisors[kPackColumns];
-      if (args.channel_divisor) load_floats8(args.channel_divisor + col, divisors);
-#pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) {
-        float x = to_float(rounded.values[e]);
-        if (args.channel_divisor) x /= divisors[e];
-        absmax = fmaxf(absmax, fabsf(x));
-      }
+      divide_by_channel(v, args.channel_divisor, col);
+      absmax = pack_absmax(v, absmax);
     }
   }
   if (args.codes_format == RowCodes::kNone) return;
@@ -255,14 +264,10 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
   uint8_t* codes = static_cast<uint8_t*>(args.codes) + row_start;
   for (int pack = lane; pack < packs; pack += kWarpSize) {
     const Pack<T> rounded = staged[pack];
-    float divisors[kPackColumns];
-    if (args.channel_divisor) load_floats8(args.channel_divisor + pack * kPackColumns, divisors);
     float x[kPackColumns];
 #pragma unroll
-    for (int e = 0; e < kPackColumns; ++e) {
-      x[e] = to_float(rounded.values[e]);
-      if (args.channel_divisor) x[e] /= divisors[e];
-    }
+    for (int e = 0; e < kPackColumns; ++e) x[e] = to_float(rounded.values[e]);
+    divide_by_channel(x, args.channel_divisor, pack * kPackColumns);
     *reinterpret_cast<uint2*>(codes + pack * kPackColumns) = encode_codes8(x, inv_scale, fp8);
   }
 }
@@ -297,24 +302,13 @@ __global__ void __launch_bounds__(kBlockRowThreads) row_epilogue_block_kernel(Ro
     Pack<T> rounded;
 #pragma unroll
     for (int e = 0; e < kPackColumns; ++e) {
-      float v = to_float(raw[k].values[e]);
-      if (fp8_codes_only && args.activation == RowActivation::kGeluErf)
-        v = gelu_erf_for_codes(v);
-      else if (args.activation != RowActivation::kNone)
-        v = activate(v, args.activation);
-      rounded.values[e] = from_float<T>(v);
+      rounded.values[e] = from_float<T>(activate_value(to_float(raw[k].values[e]), args, fp8_codes_only));
       values[k][e] = to_float(rounded.values[e]);
     }
     if (args.out) store_pack(static_cast<T*>(args.out) + row_start + pack * kPackColumns, rounded);
     if (args.codes_format == RowCodes::kNone) continue;
-    if (args.channel_divisor) {
-      float divisors[kPackColumns];
-      load_floats8(args.channel_divisor + pack * kPackColumns, divisors);
-#pragma unroll
-      for (int e = 0; e < kPackColumns; ++e) values[k][e] /= divisors[e];
-    }
-#pragma unroll
-    for (int e = 0; e < kPackColumns; ++e) absmax = fmaxf(absmax, fabsf(values[k][e]));
+    divide_by_channel(values[k], args.channel_divisor, pack * kPackColumns);
+    absmax = pack_absmax(values[k], absmax);
   }
   if (args.codes_format == RowCodes::kNone) return;
   float scale = 1.f;
@@ -327,8 +321,7 @@ __global__ void __launch_bounds__(kBlockRowThreads) row_epilogue_block_kernel(Ro
 #pragma unroll
     for (int warp = 0; warp < kBlockRowThreads / kWarpSize; ++warp)
       absmax = fmaxf(absmax, warp_absmax[warp]);
-    const float max_code = args.codes_format == RowCodes::kFp8E4M3 ? 448.f : 127.f;
-    scale = absmax > 0.f ? absmax / max_code : 1.f;
+    scale = code_scale_for(absmax, args.codes_format);
   }
   const bool fp8 = args.codes_format == RowCodes::kFp8E4M3;
   const float inv_scale = 1.f / scale;
