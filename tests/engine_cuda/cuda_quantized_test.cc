@@ -298,7 +298,8 @@ struct CodeOperands {
     const auto as_bytes = [](const std::vector<int8_t>& codes) {
       return std::vector<uint8_t>(codes.begin(), codes.end());
     };
-    const int64_t x_rows = per_tensor_input ? 1 : rows, x_depth = per_tensor_input ? rows * depth : depth;
+    const int64_t x_rows = per_tensor_input ? 1 : rows;
+    const int64_t x_depth = per_tensor_input ? rows * depth : depth;
     if (format == cuda::Sm90Codes::kFp8E4M3) {
       auto qx = quantize_fp8_per_row(x.data(), x_rows, x_depth, "x");
       auto qw = quantize_fp8_per_row(w.data(), cols, depth, "w");
@@ -422,7 +423,8 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
     for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
       const CodeOperands operands =
           CodeOperands::make(format, random_values(rows * in, 51 + rows), rows,
-                             random_values(out * in, 52, 0.f, 0.05f), out, in, /*per_tensor_input=*/true);
+                             random_values(out * in, 52, 0.f, 0.05f), out, in,
+                             /*per_tensor_input=*/true);
       std::vector<float> folded = operands.w_scales;
       for (float& scale : folded) scale *= operands.x_scales.front();
       auto folded_gpu = upload_raw(folded);

@@ -86,8 +86,9 @@ __device__ __forceinline__ float gelu_erf_for_codes(float x) {
 // instructions per value than the same GEMM writing fp16, the GELU the largest part of them. No
 // clamp: where fp16's x^2 overflows (|x| > 255) the argument is +-inf and tanh saturates.
 __device__ __forceinline__ __half2 gelu_for_codes_x2(__half2 x, __half2 half_k) {
-  const __half2 inner = __hmul2(
-      x, __hfma2(__hmul2(x, x), __float2half2_rn(0.7978845608f * 0.044715f), __float2half2_rn(0.7978845608f)));
+  const __half2 cubic = __float2half2_rn(0.7978845608f * 0.044715f);
+  const __half2 linear = __float2half2_rn(0.7978845608f);
+  const __half2 inner = __hmul2(x, __hfma2(__hmul2(x, x), cubic, linear));
   uint32_t t;
   asm("tanh.approx.f16x2 %0, %1;" : "=r"(t) : "r"(*reinterpret_cast<const uint32_t*>(&inner)));
   const __half2 half_kx = __hmul2(x, half_k);

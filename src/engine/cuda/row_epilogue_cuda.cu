@@ -245,7 +245,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize) row_epilogue_wide_k
       Pack<T> rounded;
 #pragma unroll
       for (int e = 0; e < kPackColumns; ++e) {
-        rounded.values[e] = from_float<T>(activate_value(to_float(raw[u].values[e]), args, fp8_codes_only));
+        const float x = to_float(raw[u].values[e]);
+        rounded.values[e] = from_float<T>(activate_value(x, args, fp8_codes_only));
         v[e] = to_float(rounded.values[e]);
       }
       if (args.out) store_pack(static_cast<T*>(args.out) + row_start + col, rounded);
@@ -302,7 +303,8 @@ __global__ void __launch_bounds__(kBlockRowThreads) row_epilogue_block_kernel(Ro
     Pack<T> rounded;
 #pragma unroll
     for (int e = 0; e < kPackColumns; ++e) {
-      rounded.values[e] = from_float<T>(activate_value(to_float(raw[k].values[e]), args, fp8_codes_only));
+      const float x = to_float(raw[k].values[e]);
+      rounded.values[e] = from_float<T>(activate_value(x, args, fp8_codes_only));
       values[k][e] = to_float(rounded.values[e]);
     }
     if (args.out) store_pack(static_cast<T*>(args.out) + row_start + pack * kPackColumns, rounded);

@@ -1,8 +1,9 @@
 // The one CUTLASS 3 kernel template behind gemm_sm90.h: a TMA warp-specialised GEMM (A [M, K]
 // row-major, B given as [N, K], both K-major as wgmma wants) whose epilogue is an epilogue visitor
 // tree written once: for the FP8 / INT8 code GEMMs acc * col_scale[n] * row_scale[m] + bias[n] in
-// fp16 (acc * col_scale[n] + bias[n] when the input's calibrated scale is folded into col_scale) (or, when both the input and the successor's input have calibrated per-tensor scales, the
-// GELU of acc * col_scale[n] + bias[n] as the successor's codes); for fp16 / bf16 GEMMs acc + bias[n], or gelu_erf(acc + bias[n]) for the FFN-in layers of
+// fp16 (acc * col_scale[n] + bias[n] when the input's calibrated scale is folded into col_scale;
+// or, when the successor's input has a calibrated scale too, the GELU of that as the successor's
+// codes); for fp16 / bf16 GEMMs acc + bias[n], or gelu_erf(acc + bias[n]) for the FFN-in layers of
 // erf-GELU models. Three schedules (gemm_sm90.h says when each pays): cooperative, ping-pong,
 // small. Each instantiation lives in its own .cu file (CUTLASS kernels compile slowly; separate
 // files build in parallel). The fp16 / bf16 GEMMs are timed, per shape class, against the caller's
@@ -275,7 +276,8 @@ Status run_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t w
                        cudaStream_t stream) {
   const auto* bias = static_cast<const cutlass::half_t*>(args.bias);
   if (!args.row_scales) {
-    using Gemm = TmaGemm<ElementAB, ElementAccumulator, cutlass::half_t, Schedule, FoldedScaledTree>;
+    using Gemm =
+        TmaGemm<ElementAB, ElementAccumulator, cutlass::half_t, Schedule, FoldedScaledTree>;
     typename Gemm::Tree::Arguments tree{{}, {args.col_scales}, {bias}, {}};
     return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes,
                      args.out, tree, workspace, workspace_bytes, stream);
