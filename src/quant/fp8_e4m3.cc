@@ -85,14 +85,7 @@ Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_
     matrix.codes[static_cast<size_t>(row * columns + col)] = code;
     return fp8_e4m3_to_float(code) * scale;
   };
-  if (gram) {
-    std::vector<float> work(values, values + rows * columns);
-    JN_RETURN_IF_ERROR(gptq_sweep(work, rows, columns, gram, kGptqDamping, "fp8", name, round));
-  } else {
-    for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
-      for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
-        round(row_idx, col_idx, values[row_idx * columns + col_idx]);
-  }
+  JN_RETURN_IF_ERROR(round_weights(values, rows, columns, gram, "fp8", name, round));
   return matrix;
 }
 

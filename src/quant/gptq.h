@@ -35,6 +35,22 @@ Status gptq_sweep(std::vector<float>& weights, int64_t rows, int64_t columns, co
                   float damping, const std::string& format, const std::string& name,
                   const GptqRound& round, bool act_order = false);
 
+// Every weight through `round` (a GptqRound), for formats whose scales are fixed before rounding:
+// via the GPTQ sweep (kGptqDamping, the matrix's column order) when `gram` is given, else each
+// value as it is (round to nearest, `round` called directly: the CPU backends quantise at load).
+// `values`: [rows, columns] row-major.
+template <class Round>
+Status round_weights(const float* values, int64_t rows, int64_t columns, const float* gram,
+                     const std::string& format, const std::string& name, const Round& round) {
+  if (gram) {
+    std::vector<float> work(values, values + rows * columns);
+    return gptq_sweep(work, rows, columns, gram, kGptqDamping, format, name, round);
+  }
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t col = 0; col < columns; ++col) round(row, col, values[row * columns + col]);
+  return ok_status();
+}
+
 // The second moment of the smoothed input x / s (SmoothQuant divides the input by `smoothing` and
 // multiplies the weights by it): diag(1/s) · gram · diag(1/s), [n, n].
 std::vector<float> gram_after_smoothing(const float* gram, const float* smoothing, int64_t n);

@@ -34,15 +34,7 @@ Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int6
     matrix.codes[static_cast<size_t>(row * columns + col)] = code;
     return static_cast<float>(code) * scale;
   };
-  if (gram) {
-    std::vector<float> work(values, values + rows * columns);
-    JN_RETURN_IF_ERROR(
-        gptq_sweep(work, rows, columns, gram, kGptqDamping, "int8", name, round));
-  } else {
-    for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
-      for (int64_t col_idx = 0; col_idx < columns; ++col_idx)
-        round(row_idx, col_idx, values[row_idx * columns + col_idx]);
-  }
+  JN_RETURN_IF_ERROR(round_weights(values, rows, columns, gram, "int8", name, round));
   return matrix;
 }
 
