@@ -57,6 +57,7 @@ struct DeviceQuant {
   // With input_scale: weight_scales times it (the workspace's folded region), which the GEMM
   // takes instead of a scale per row.
   const float* folded_scales = nullptr;  // [out_features]
+  size_t folded_at = 0;                  // its offset in floats within the folded region
 };
 
 struct DeviceLayer {
@@ -137,12 +138,11 @@ class CudaEncoder final : public Encoder {
   // out = (codes . weight^T) * row_scales[row] * weight_scales[col] + bias in fp16, scales and bias
   // fused into the GEMM (sm90/); codes default to codes_, row scales are code_scales_, or folded
   // into the weight scales when the input's scale is calibrated.
+  // With gelu_codes_scale (the static path's FFN-in GEMM, folded scales): writes the codes of
+  // GELU(...) / *gelu_codes_scale instead of fp16.
   Status quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                           int64_t rows, int64_t in_features, int64_t out_features, void* out,
-                          const void* codes = nullptr);
-  // The static path's FFN-in GEMM: writes the FFN-out GEMM's codes of GELU(codes_ . weight^T *
-  // folded scales + bias) into ffn_.
-  Status ffn_in_gelu_codes(size_t layer_idx, int64_t tokens);
+                          const void* codes = nullptr, const float* gelu_codes_scale = nullptr);
   Status run_layers_maybe_graph(int64_t tokens, int64_t sequences, int64_t length_bucket);
   void* at(size_t offset) const { return static_cast<uint8_t*>(workspace_.data()) + offset; }
 
@@ -159,6 +159,9 @@ class CudaEncoder final : public Encoder {
   const void* embedding_norm_beta_ = nullptr;
   std::vector<DeviceLayer> layers_;
   DeviceHead head_;
+  // kFp8 / kInt8: weight scales times calibrated input scales, folded on the host by upload_plan
+  // and copied once into the workspace's folded region (DeviceQuant::folded_at).
+  std::vector<float> folded_scales_host_;
 
   DeviceBuffer workspace_;
   PinnedBuffer input_staging_;   // int32 ids, type ids, positions, offsets
@@ -345,6 +348,19 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
     quant.weight_scales = static_cast<const float*>(scales);
     quant.input_scale = static_cast<const float*>(input_scale);
     quant.input_divisor = static_cast<const float*>(divisor);
+    if (input_scale) {
+      // The same tensors, read from the host copy of the plan.
+      const auto host_bytes = [&](const char* suffix) {
+        return plan.weights.data + plan.find(site_tensor(layer_idx, site, suffix))->offset;
+      };
+      float calibrated_scale;
+      std::memcpy(&calibrated_scale, host_bytes("_input_scale"), sizeof(float));
+      quant.folded_at = folded_scales_host_.size();
+      folded_scales_host_.resize(quant.folded_at + static_cast<size_t>(out_features));
+      float* folded = folded_scales_host_.data() + quant.folded_at;
+      std::memcpy(folded, host_bytes("_weight_scale"), out_features * sizeof(float));
+      for (int64_t col = 0; col < out_features; ++col) folded[col] *= calibrated_scale;
+    }
     return device_raw(weight_name, static_cast<uint64_t>(out_features * in_features), false);
   };
   const int64_t hidden = config_.hidden_size;
@@ -484,32 +500,15 @@ Status CudaEncoder::allocate_workspace() {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
   }
-  if (is_w8a8(options_.linear_format)) {
-    // Every linear whose input has a calibrated scale gets its weight scales times that scale.
+  if (!folded_scales_host_.empty()) {
     float* folded = static_cast<float*>(at(layout.folded_scales_at));
-    std::vector<float> host;
-    const int64_t hidden = config_.hidden_size, intermediate = config_.intermediate_size;
-    for (DeviceLayer& layer : layers_) {
-      for (const auto& [quant, out_features] :
-           {std::pair<DeviceQuant*, int64_t>{&layer.qkv_quant, 3 * hidden},
-            {&layer.attention_output_quant, hidden},
-            {&layer.ffn_in_quant, intermediate},
-            {&layer.ffn_out_quant, hidden}}) {
-        if (quant->input_scale) {
-          float input_scale = 0.f;
-          host.resize(static_cast<size_t>(out_features));
-          JN_CUDA_CHECK(cudaMemcpy(&input_scale, quant->input_scale, sizeof(float),
-                                   cudaMemcpyDeviceToHost));
-          JN_CUDA_CHECK(cudaMemcpy(host.data(), quant->weight_scales, host.size() * sizeof(float),
-                                   cudaMemcpyDeviceToHost));
-          for (float& scale : host) scale *= input_scale;
-          JN_CUDA_CHECK(cudaMemcpy(folded, host.data(), host.size() * sizeof(float),
-                                   cudaMemcpyHostToDevice));
-          quant->folded_scales = folded;
-        }
-        folded += out_features;
-      }
-    }
+    JN_CUDA_CHECK(cudaMemcpy(folded, folded_scales_host_.data(),
+                             folded_scales_host_.size() * sizeof(float), cudaMemcpyHostToDevice));
+    for (DeviceLayer& layer : layers_)
+      for (DeviceQuant* quant : {&layer.qkv_quant, &layer.attention_output_quant,
+                                 &layer.ffn_in_quant, &layer.ffn_out_quant})
+        if (quant->input_scale) quant->folded_scales = folded + quant->folded_at;
+    folded_scales_host_ = {};
   }
 
   const size_t sequences =
@@ -659,7 +658,7 @@ Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_fea
 
 Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                                      int64_t rows, int64_t in_features, int64_t out_features,
-                                     void* out, const void* codes) {
+                                     void* out, const void* codes, const float* gelu_codes_scale) {
   cuda::Sm90ScaledGemmArgs gemm;
   gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
                                                              : cuda::Sm90Codes::kInt8;
@@ -668,20 +667,7 @@ Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quan
   gemm.row_scales = quant.folded_scales ? nullptr : code_scales_;
   gemm.col_scales = quant.folded_scales ? quant.folded_scales : quant.weight_scales;
   gemm.bias = bias, gemm.out = out;
-  return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
-                                       options_.autotune_gemms);
-}
-
-Status CudaEncoder::ffn_in_gelu_codes(size_t layer_idx, int64_t tokens) {
-  const DeviceLayer& layer = layers_[layer_idx];
-  cuda::Sm90ScaledGemmArgs gemm;
-  gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
-                                                             : cuda::Sm90Codes::kInt8;
-  gemm.rows = tokens, gemm.cols = config_.intermediate_size, gemm.depth = config_.hidden_size;
-  gemm.input_codes = codes_, gemm.weight_codes = layer.ffn_in_weight;
-  gemm.col_scales = layer.ffn_in_quant.folded_scales;
-  gemm.bias = layer.ffn_in_bias, gemm.out = ffn_;
-  gemm.gelu_codes_scale = layer.ffn_out_quant.input_scale;
+  gemm.gelu_codes_scale = gelu_codes_scale;
   return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
                                        options_.autotune_gemms);
 }
@@ -769,7 +755,9 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
     if (static_codes_) {
       // The FFN-out input has a calibrated scale: the FFN-in GEMM writes its codes (GELU applied)
       // into ffn_, so no row pass reads the 4x-wide activations again.
-      JN_RETURN_IF_ERROR(ffn_in_gelu_codes(layer_idx, tokens));
+      JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
+                                          layer.ffn_in_bias, tokens, hidden, intermediate, ffn_,
+                                          nullptr, layer.ffn_out_quant.input_scale));
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
                                           layer.ffn_out_bias, tokens, intermediate, hidden,
                                           ffn_out_, ffn_));

@@ -176,13 +176,8 @@ using FoldedScaledTree =
 // clamped to +-127 here, as the row epilogue and the CPU quantiser do (the conversion's
 // round-to-nearest then has nothing to round).
 struct GeluOverScaleInt8 {
-  CUTLASS_DEVICE static float code(float x, float inverse) {
-    return int8_code(gelu_erf_for_codes(x) * inverse);
-  }
   template <class T>
-  struct Op {
-    CUTLASS_DEVICE T operator()(T const& x, T const& scale) const { return code(x, 1.f / scale); }
-  };
+  struct Op {};  // only arrays of floats are visited
   template <int N>
   struct Op<cutlass::Array<float, N>> {
     CUTLASS_DEVICE cutlass::Array<float, N> operator()(
@@ -190,7 +185,7 @@ struct GeluOverScaleInt8 {
       const float inverse = 1.f / scale[0];  // one scalar, broadcast
       cutlass::Array<float, N> out;
       CUTLASS_PRAGMA_UNROLL
-      for (int i = 0; i < N; ++i) out[i] = code(x[i], inverse);
+      for (int i = 0; i < N; ++i) out[i] = int8_code(gelu_erf_for_codes(x[i]) * inverse);
       return out;
     }
   };
