@@ -17,8 +17,8 @@
 //                            as beside an engine plan)
 //     [--static-scales]  (fp8 / int8: calibrated per-tensor activation scales,
 //                         calibrate_random_model in random_model.h)
-//     [--smoothquant-alpha X]  (int8 with --static-scales: SmoothQuant divisors; the producers
-//                               that write codes themselves then step aside for the row passes)
+//     [--smoothquant-alpha X]  (int8 with --static-scales: SmoothQuant divisors, which the
+//                               producers writing codes divide by)
 #include <cuda_runtime.h>
 
 #include <algorithm>

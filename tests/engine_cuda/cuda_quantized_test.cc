@@ -412,9 +412,10 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
 }
 
 // The FFN-in GEMM that writes the next GEMM's codes: codes of gelu(scaled sum + bias) / scale
-// against a double loop, for FP8 (E4M3, saturating at 448) and INT8 (rounded, clamped to +-127),
-// through every schedule and the tuned choice, with a scale small enough that the largest values
-// saturate. Its input has one calibrated scale, folded into the column scales (no row scales).
+// against a double loop, for FP8 (E4M3, saturating at 448; one scale) and INT8 (rounded, clamped
+// to +-127; a multiplier per column, 1 / (scale x a SmoothQuant-like divisor in [0.5, 2])), through
+// every schedule and the tuned choice, with a scale small enough that the largest values saturate.
+// Its input has one calibrated scale, folded into the column scales (no row scales).
 TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
   const int64_t in = 384, out = 1536;
   for (const cuda::Sm90Codes format : {cuda::Sm90Codes::kFp8E4M3, cuda::Sm90Codes::kInt8}) {
@@ -441,10 +442,24 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
       }
       const float next_scale = static_cast<float>(largest / max_code * 0.6);  // top 40% saturate
       auto next_scale_gpu = upload_raw(std::vector<float>{next_scale});
+      std::vector<float> divisors(out, 1.f), multipliers(out);
+      std::mt19937 rng(54);
+      std::uniform_real_distribution<float> exponent(-1.f, 1.f);
+      if (!fp8)
+        for (float& divisor : divisors) divisor = std::exp2(exponent(rng));
+      for (int64_t o = 0; o < out; ++o) multipliers[o] = 1.f / (next_scale * divisors[o]);
+      auto multipliers_gpu = upload_raw(multipliers);
       for (const ScheduleCase& schedule : kScaledSchedules) {
         auto out_gpu = poisoned(rows * out, 1);
         cuda::Sm90ScaledGemmArgs args = operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
+        // Each format takes its own form of the next scale and refuses the other's.
         args.gelu_codes_scale = static_cast<const float*>(next_scale_gpu.data());
+        args.gelu_code_multipliers = static_cast<const float*>(multipliers_gpu.data());
+        EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr,
+                                                schedule.autotune)
+                      .code(),
+                  StatusCode::kInvalidArgument);
+        (fp8 ? args.gelu_code_multipliers : args.gelu_codes_scale) = nullptr;
         args.schedule = schedule.schedule;
         // Row scales are refused here: the caller must have folded them.
         EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr,
@@ -460,7 +475,7 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
         const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
         size_t exact = 0, saturated = 0;
         for (size_t idx = 0; idx < codes.size(); ++idx) {
-          const double target = activated[idx] / next_scale;
+          const double target = activated[idx] / next_scale / divisors[idx % out];
           const double clamped = std::clamp(target, -max_code, max_code);
           const double decoded = operands.decode(codes[idx]);
           // FP8: half an E4M3 step (6.25% of the value) plus fast accumulation's error, and a floor
@@ -472,7 +487,7 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
               << static_cast<int>(schedule.schedule) << ", element " << idx;
           const uint8_t want = fp8 ? float_to_fp8_e4m3(static_cast<float>(target))
                                    : static_cast<uint8_t>(quantize_int8_value(
-                                         static_cast<float>(activated[idx]), 1.f / next_scale));
+                                         static_cast<float>(activated[idx]), multipliers[idx % out]));
           exact += codes[idx] == want;
           saturated += std::abs(target) > max_code;
         }
@@ -566,8 +581,9 @@ TEST_F(Sm90GemmTest, BiasGemmMatchesLoop) {
 
 // Attention writing the next GEMM's codes against the fp16 attention quantised on the host, for
 // both formats, the three tensor-core head dims and every mma.sync kernel (each against its own
-// fp16 output), with a scale that makes the largest saturate; batches whose longest sequence is 128
-// and 200 tokens (kAuto's choice depends on the length).
+// fp16 output), with a scale that makes the largest saturate and a multiplier per column
+// (1 / (scale x divisor[c]); INT8 with SmoothQuant-like divisors in [0.5, 2], FP8 without);
+// batches whose longest sequence is 128 and 200 tokens (kAuto's choice depends on the length).
 TEST(AttentionCodes, MatchFp16Attention) {
   JN_SKIP_WITHOUT_GPU();
   const int64_t heads = 4;
@@ -596,18 +612,25 @@ TEST(AttentionCodes, MatchFp16Attention) {
       float largest = 0.f;
       for (float value : reference) largest = std::max(largest, std::abs(value));
       const float scale = largest / max_code * 0.8f;  // the largest 20% of the range saturate
-      auto scale_gpu = upload_raw(std::vector<float>{scale});
+      std::vector<float> divisors(hidden, 1.f), multipliers(hidden);
+      std::mt19937 rng(62);
+      std::uniform_real_distribution<float> exponent(-1.f, 1.f);
+      if (!fp8)
+        for (float& divisor : divisors) divisor = std::exp2(exponent(rng));
+      for (int64_t col = 0; col < hidden; ++col) multipliers[col] = 1.f / (scale * divisors[col]);
+      auto multipliers_gpu = upload_raw(multipliers);
       auto codes_gpu = poisoned(tokens * hidden, 1);
       const Status status = cuda::launch_attention_codes(
           qkv_gpu.data(), static_cast<const int32_t*>(offsets_gpu.data()), 3, longest, heads,
           head_dim, format, static_cast<uint8_t*>(codes_gpu.data()),
-          static_cast<const float*>(scale_gpu.data()), nullptr, kernel);
+          static_cast<const float*>(multipliers_gpu.data()), nullptr, kernel);
       ASSERT_TRUE(status.ok()) << status.to_string();
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const std::vector<uint8_t> codes = download<uint8_t>(codes_gpu, tokens * hidden);
       size_t exact = 0;
       for (size_t idx = 0; idx < codes.size(); ++idx) {
-        const float target = std::clamp(reference[idx] / scale, -max_code, max_code);
+        const float target =
+            std::clamp(reference[idx] * multipliers[idx % hidden], -max_code, max_code);
         if (fp8) {
           // Half an E4M3 step, plus the fp16 rounding of the reference and the subnormal floor.
           ASSERT_NEAR(fp8_e4m3_to_float(codes[idx]), target, 0.07f * std::abs(target) + 0.02f)
@@ -620,7 +643,7 @@ TEST(AttentionCodes, MatchFp16Attention) {
           ASSERT_NEAR(code, target, 0.57f)
               << "int8, head_dim " << head_dim << ", longest " << longest << ", element " << idx
               << ", kernel " << static_cast<int>(kernel);
-          exact += code == quantize_int8_value(reference[idx], 1.f / scale);
+          exact += code == quantize_int8_value(reference[idx], multipliers[idx % hidden]);
         }
       }
       // The fp16 path rounds before quantising; codes differ only next to rounding boundaries.
@@ -825,8 +848,9 @@ TEST_F(QuantizedEncoderTest, CloseToFp32) {
 }
 
 // The GPU INT8 path against the CPU INT8 path: same per-channel weights, per-token activations (or
-// calibrated scales, with SmoothQuant or without: without, attention and the FFN-in GEMM write the
-// next GEMM's codes themselves), so the only differences are fp16 activations and rounding.
+// calibrated scales, with SmoothQuant or without: attention and the FFN-in GEMM then write the next
+// GEMM's codes themselves, divided by the SmoothQuant divisors where there are some), so the only
+// differences are fp16 activations and rounding.
 TEST_F(QuantizedEncoderTest, Int8MatchesCpuInt8) {
   const RandomModel model = make_random_model(bert_like_shape(), 78);
   const PackedBatch batch = make_random_batch(model.config, kLengths, 4);

@@ -426,7 +426,7 @@ constexpr int mma_min_blocks_per_sm() {
 template <typename T, int kHeadDim, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32, (mma_min_blocks_per_sm<kHeadDim, kWarps>()))
     attention_mma_kernel(const T* qkv, const int32_t* seq_offsets, int num_heads, float scale_log2,
-                         T* out, uint8_t* codes, const float* code_scale, bool int8_codes) {
+                         T* out, uint8_t* codes, const float* code_multipliers, bool int8_codes) {
   wait_for_previous_kernel();
   using Layout = MmaLayout<T, kHeadDim, kWarps>;
   constexpr int kQueryTile = Layout::kQueryTile;
@@ -516,13 +516,21 @@ __global__ void __launch_bounds__(kWarps * 32, (mma_min_blocks_per_sm<kHeadDim, 
     total += __shfl_xor_sync(0xffffffffu, total, 2);
     inv_sum[half] = 1.f / total;
   }
-  // Codes for the next GEMM (a calibrated per-tensor scale): the context never exists in fp16.
-  // E4M3 saturates; INT8 rounds half away from zero and clamps to +-127, as the row epilogue does.
+  // Codes for the next GEMM (a calibrated per-tensor scale, and SmoothQuant divisors for INT8):
+  // the context never exists in fp16. A multiplier per column, 1 / (scale x divisor[c]); each
+  // thread owns two adjacent columns of every n-tile. E4M3 saturates; INT8 rounds half away from
+  // zero and clamps to +-127, as the row epilogue does.
   // The warp's 16 output rows are staged in its own rows of the Q tile (read into registers at the
   // first key tile, never again), so the global stores are whole 16-byte pieces of each row instead
   // of 4-byte (fp16) or 2-byte (codes) pieces spread over 8 rows: under Nsight Compute the codes
   // kernel ran 12% slower than the fp16 one with the scattered stores.
-  const float code_multiplier = codes ? 1.f / *code_scale : 0.f;
+  float2 multiplier[kOutTiles];
+  if (codes) {
+#pragma unroll
+    for (int tile = 0; tile < kOutTiles; ++tile)
+      multiplier[tile] = *reinterpret_cast<const float2*>(code_multipliers + head * kHeadDim +
+                                                          tile * 8 + quad * 2);
+  }
   const int element_bytes = codes ? 1 : static_cast<int>(sizeof(T));
   constexpr int kStagedPitch = kLd * static_cast<int>(sizeof(T));  // bytes, a multiple of 16
   unsigned char* staged = reinterpret_cast<unsigned char*>(q_tile + warp * 16 * kLd);
@@ -536,13 +544,15 @@ __global__ void __launch_bounds__(kWarps * 32, (mma_min_blocks_per_sm<kHeadDim, 
       unsigned char* at = staged_row + (tile * 8 + quad * 2) * element_bytes;
       if (codes && int8_codes) {
         const auto code = [&](float value) {
-          return static_cast<uint8_t>(static_cast<int8_t>(int8_code(value * code_multiplier)));
+          return static_cast<uint8_t>(static_cast<int8_t>(int8_code(value)));
         };
-        *reinterpret_cast<uint16_t*>(at) =
-            static_cast<uint16_t>(code(low) | (static_cast<uint16_t>(code(high)) << 8));
+        *reinterpret_cast<uint16_t*>(at) = static_cast<uint16_t>(
+            code(low * multiplier[tile].x) |
+            (static_cast<uint16_t>(code(high * multiplier[tile].y)) << 8));
       } else if (codes) {
         *reinterpret_cast<__nv_fp8x2_storage_t*>(at) = __nv_cvt_float2_to_fp8x2(
-            make_float2(low * code_multiplier, high * code_multiplier), __NV_SATFINITE, __NV_E4M3);
+            make_float2(low * multiplier[tile].x, high * multiplier[tile].y), __NV_SATFINITE,
+            __NV_E4M3);
       } else {
         *reinterpret_cast<uint32_t*>(at) = pack_pair<T>(low, high);
       }
@@ -579,7 +589,8 @@ Status launch_tensor_core(const T* qkv, const int32_t* seq_offsets, int64_t num_
                        static_cast<int>(num_heads), scale_log2, out);
 }
 
-// The arguments every mma.sync launch takes; `codes` (with `code_scale`) replaces `out` when set.
+// The arguments every mma.sync launch takes; `codes` (with `code_multipliers`) replaces `out` when
+// set.
 template <typename T>
 struct MmaLaunch {
   const T* qkv;
@@ -591,7 +602,7 @@ struct MmaLaunch {
   T* out;
   cudaStream_t stream;
   uint8_t* codes = nullptr;
-  const float* code_scale = nullptr;
+  const float* code_multipliers = nullptr;
   bool int8_codes = false;
 };
 
@@ -610,7 +621,7 @@ Status launch_mma(const MmaLaunch<T>& args) {
   return launch_kernel("attention_mma_kernel", attention_mma_kernel<T, kHeadDim, kWarps>, grid,
                        Layout::kThreads, kSharedBytes, args.stream, args.qkv, args.seq_offsets,
                        static_cast<int>(args.num_heads), args.scale_log2, args.out, args.codes,
-                       args.code_scale, args.int8_codes);
+                       args.code_multipliers, args.int8_codes);
 }
 
 // Calls launch(std::integral_constant<int, D>{}) with the tensor-core head_dim D (32, 64, 128).
@@ -708,10 +719,10 @@ bool attention_kernel_writes_codes(AttentionKernel kernel) {
 
 Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64_t num_sequences,
                               int64_t max_sequence_length, int64_t num_heads, int64_t head_dim,
-                              CodeFormat format, uint8_t* codes, const float* code_scale,
+                              CodeFormat format, uint8_t* codes, const float* code_multipliers,
                               cudaStream_t stream, AttentionKernel kernel) {
-  if (!codes || !code_scale)
-    return invalid_argument("attention (codes): codes and their scale are required");
+  if (!codes || !code_multipliers)
+    return invalid_argument("attention (codes): codes and their multipliers are required");
   if (num_heads <= 0) return invalid_argument("attention: num_heads must be positive");
   if (!attention_kernel_writes_codes(kernel))
     return unsupported("attention (codes): only the mma.sync kernels write codes");
@@ -721,7 +732,7 @@ Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64
   MmaLaunch<__half> args{static_cast<const __half*>(qkv), seq_offsets, num_sequences,
                          max_sequence_length, num_heads, scale_log2, nullptr, stream};
   args.codes = codes;
-  args.code_scale = code_scale;
+  args.code_multipliers = code_multipliers;
   args.int8_codes = format == CodeFormat::kInt8;
   return launch_mma_kernel<__half>(kernel, head_dim, args);
 }

@@ -54,10 +54,12 @@ struct DeviceQuant {
   const float* weight_scales = nullptr;  // [out_features]
   const float* input_scale = nullptr;    // one float, or null for per-token scales
   const float* input_divisor = nullptr;  // [in_features], or null
-  // With input_scale: weight_scales times it (the workspace's folded region), which the GEMM
-  // takes instead of a scale per row.
-  const float* folded_scales = nullptr;  // [out_features]
-  size_t folded_at = 0;                  // its offset in floats within the folded region
+  // With input_scale, in the workspace's calibrated region: weight_scales times it, which the GEMM
+  // takes instead of a scale per row; and the multipliers 1 / (input_scale x input_divisor[c])
+  // with which a producer (attention, the FFN-in GEMM) writes this input's codes.
+  const float* folded_scales = nullptr;     // [out_features]
+  const float* code_multipliers = nullptr;  // [in_features]
+  size_t folded_at = 0, code_multipliers_at = 0;  // offsets in floats within the region
 };
 
 struct DeviceLayer {
@@ -90,7 +92,7 @@ struct DeviceHead {
 struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
-  size_t folded_scales_at = 0;              // kFp8 / kInt8: DeviceQuant::folded_scales
+  size_t calibrated_at = 0;  // kFp8 / kInt8: DeviceQuant::folded_scales and code_multipliers
   size_t decoded_weight_at = 0;  // weight-only formats (kInt4 / kNf4 / kInt8WeightOnly) only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
@@ -138,11 +140,12 @@ class CudaEncoder final : public Encoder {
   // out = (codes . weight^T) * row_scales[row] * weight_scales[col] + bias in fp16, scales and bias
   // fused into the GEMM (sm90/); codes default to codes_, row scales are code_scales_, or folded
   // into the weight scales when the input's scale is calibrated.
-  // With gelu_codes_scale (the static path's FFN-in GEMM, folded scales): writes the codes of
-  // GELU(...) / *gelu_codes_scale instead of fp16.
+  // With gelu_codes_for (the static path's FFN-in GEMM, folded scales): writes the codes of
+  // GELU(...) for the linear that gelu_codes_for describes instead of fp16.
   Status quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                           int64_t rows, int64_t in_features, int64_t out_features, void* out,
-                          const void* codes = nullptr, const float* gelu_codes_scale = nullptr);
+                          const void* codes = nullptr,
+                          const DeviceQuant* gelu_codes_for = nullptr);
   Status run_layers_maybe_graph(int64_t tokens, int64_t sequences, int64_t length_bucket);
   void* at(size_t offset) const { return static_cast<uint8_t*>(workspace_.data()) + offset; }
 
@@ -159,9 +162,9 @@ class CudaEncoder final : public Encoder {
   const void* embedding_norm_beta_ = nullptr;
   std::vector<DeviceLayer> layers_;
   DeviceHead head_;
-  // kFp8 / kInt8: weight scales times calibrated input scales, folded on the host by upload_plan
-  // and copied once into the workspace's folded region (DeviceQuant::folded_at).
-  std::vector<float> folded_scales_host_;
+  // kFp8 / kInt8: the calibrated region (DeviceQuant::folded_at, code_multipliers_at), computed
+  // on the host from the plan by upload_plan and copied once into the workspace.
+  std::vector<float> calibrated_host_;
 
   DeviceBuffer workspace_;
   PinnedBuffer input_staging_;   // int32 ids, type ids, positions, offsets
@@ -188,9 +191,9 @@ class CudaEncoder final : public Encoder {
   bool fused_gelu_gemm_ = false;
   // The bias GEMMs may run as sm90 GEMMs (CudaEncoderOptions::sm90_bias_gemm).
   bool sm90_bias_gemm_ = false;
-  // kFp8 / kInt8 with calibrated scales and no SmoothQuant divisors (erf-GELU models, tensor-core
-  // head dims): the attention kernel writes the output projection's codes into codes_, the FFN-in
-  // GEMM the FFN-out GEMM's codes (with GELU) into ffn_.
+  // kFp8 / kInt8 with calibrated scales (INT8 with or without SmoothQuant divisors; erf-GELU
+  // models, tensor-core head dims): the attention kernel writes the output projection's codes into
+  // codes_, the FFN-in GEMM the FFN-out GEMM's codes (with GELU) into ffn_.
   bool static_codes_ = false;
   size_t reused_gemm_choices_ = 0;  // entries taken from the timing cache
   std::set<ShapeKey> seen_shapes_;
@@ -215,8 +218,11 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
   }
   JN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   JN_RETURN_IF_ERROR(upload_plan(plan));
-  const auto static_input = [](const DeviceQuant& quant) {
-    return quant.input_scale && !quant.input_divisor;
+  // The producers write INT8 codes with SmoothQuant divisors too (code_multipliers); the E4M3
+  // GELU codes take one scale (FP8 plans have no divisors).
+  const auto static_input = [&](const DeviceQuant& quant) {
+    return quant.input_scale &&
+           (options_.linear_format == LinearFormat::kInt8 || !quant.input_divisor);
   };
   static_codes_ =
       is_w8a8(options_.linear_format) && config_.activation == Activation::kGeluErf &&
@@ -355,11 +361,17 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
       };
       float calibrated_scale;
       std::memcpy(&calibrated_scale, host_bytes("_input_scale"), sizeof(float));
-      quant.folded_at = folded_scales_host_.size();
-      folded_scales_host_.resize(quant.folded_at + static_cast<size_t>(out_features));
-      float* folded = folded_scales_host_.data() + quant.folded_at;
+      quant.folded_at = calibrated_host_.size();
+      quant.code_multipliers_at = quant.folded_at + static_cast<size_t>(out_features);
+      calibrated_host_.resize(quant.code_multipliers_at + static_cast<size_t>(in_features));
+      float* folded = calibrated_host_.data() + quant.folded_at;
       std::memcpy(folded, host_bytes("_weight_scale"), out_features * sizeof(float));
       for (int64_t col = 0; col < out_features; ++col) folded[col] *= calibrated_scale;
+      float* multipliers = calibrated_host_.data() + quant.code_multipliers_at;
+      std::fill(multipliers, multipliers + in_features, 1.f);
+      if (divisor) std::memcpy(multipliers, host_bytes("_input_divisor"), in_features * sizeof(float));
+      for (int64_t col = 0; col < in_features; ++col)
+        multipliers[col] = 1.f / (calibrated_scale * multipliers[col]);
     }
     return device_raw(weight_name, static_cast<uint64_t>(out_features * in_features), false);
   };
@@ -462,8 +474,9 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   if (is_weight_only(options.linear_format))  // the largest layer weight, decoded
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
   if (is_w8a8(options.linear_format))  // written once at load, outside the reused scratch
-    region(layout.folded_scales_at, static_cast<size_t>(config.num_layers) *
-                                        (5 * hidden + intermediate) * sizeof(float));
+    region(layout.calibrated_at, static_cast<size_t>(config.num_layers) *
+                                     ((5 * hidden + intermediate) + (3 * hidden + intermediate)) *
+                                     sizeof(float));  // out features + in features of each linear
   region(layout.gemm_at, options.workspace_bytes);
   layout.total_bytes = offset;
   return layout;
@@ -500,15 +513,18 @@ Status CudaEncoder::allocate_workspace() {
     codes_ = at(layout.codes_at);
     code_scales_ = static_cast<float*>(at(layout.code_scales_at));
   }
-  if (!folded_scales_host_.empty()) {
-    float* folded = static_cast<float*>(at(layout.folded_scales_at));
-    JN_CUDA_CHECK(cudaMemcpy(folded, folded_scales_host_.data(),
-                             folded_scales_host_.size() * sizeof(float), cudaMemcpyHostToDevice));
+  if (!calibrated_host_.empty()) {
+    float* calibrated = static_cast<float*>(at(layout.calibrated_at));
+    JN_CUDA_CHECK(cudaMemcpy(calibrated, calibrated_host_.data(),
+                             calibrated_host_.size() * sizeof(float), cudaMemcpyHostToDevice));
     for (DeviceLayer& layer : layers_)
       for (DeviceQuant* quant : {&layer.qkv_quant, &layer.attention_output_quant,
-                                 &layer.ffn_in_quant, &layer.ffn_out_quant})
-        if (quant->input_scale) quant->folded_scales = folded + quant->folded_at;
-    folded_scales_host_ = {};
+                                 &layer.ffn_in_quant, &layer.ffn_out_quant}) {
+        if (!quant->input_scale) continue;
+        quant->folded_scales = calibrated + quant->folded_at;
+        quant->code_multipliers = calibrated + quant->code_multipliers_at;
+      }
+    calibrated_host_ = {};
   }
 
   const size_t sequences =
@@ -658,7 +674,8 @@ Status CudaEncoder::layer_linear(const void* input, int64_t rows, int64_t in_fea
 
 Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quant, const void* bias,
                                      int64_t rows, int64_t in_features, int64_t out_features,
-                                     void* out, const void* codes, const float* gelu_codes_scale) {
+                                     void* out, const void* codes,
+                                     const DeviceQuant* gelu_codes_for) {
   cuda::Sm90ScaledGemmArgs gemm;
   gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
                                                              : cuda::Sm90Codes::kInt8;
@@ -667,7 +684,10 @@ Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quan
   gemm.row_scales = quant.folded_scales ? nullptr : code_scales_;
   gemm.col_scales = quant.folded_scales ? quant.folded_scales : quant.weight_scales;
   gemm.bias = bias, gemm.out = out;
-  gemm.gelu_codes_scale = gelu_codes_scale;
+  if (gelu_codes_for && gemm.codes == cuda::Sm90Codes::kFp8E4M3)
+    gemm.gelu_codes_scale = gelu_codes_for->input_scale;  // E4M3 inputs have no divisors
+  else if (gelu_codes_for)
+    gemm.gelu_code_multipliers = gelu_codes_for->code_multipliers;
   return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
                                        options_.autotune_gemms);
 }
@@ -733,7 +753,7 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
           qkv_, seq_offsets, sequences, length_bucket, config_.num_heads, config_.head_dim(),
           options_.linear_format == LinearFormat::kFp8 ? cuda::CodeFormat::kFp8E4M3
                                                        : cuda::CodeFormat::kInt8,
-          static_cast<uint8_t*>(codes_), layer.attention_output_quant.input_scale, stream_,
+          static_cast<uint8_t*>(codes_), layer.attention_output_quant.code_multipliers, stream_,
           options_.attention_kernel));
       JN_RETURN_IF_ERROR(quantized_linear(layer.attention_output_weight, layer.attention_output_quant,
                                           layer.attention_output_bias, tokens, hidden, hidden,
@@ -757,7 +777,7 @@ Status CudaEncoder::run_layers_w8a8(int64_t tokens, int64_t sequences, int64_t l
       // into ffn_, so no row pass reads the 4x-wide activations again.
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_in_weight, layer.ffn_in_quant,
                                           layer.ffn_in_bias, tokens, hidden, intermediate, ffn_,
-                                          nullptr, layer.ffn_out_quant.input_scale));
+                                          nullptr, &layer.ffn_out_quant));
       JN_RETURN_IF_ERROR(quantized_linear(layer.ffn_out_weight, layer.ffn_out_quant,
                                           layer.ffn_out_bias, tokens, intermediate, hidden,
                                           ffn_out_, ffn_));

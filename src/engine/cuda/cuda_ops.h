@@ -62,13 +62,14 @@ Status launch_attention(Precision precision, const void* qkv, const int32_t* seq
 enum class CodeFormat { kFp8E4M3, kInt8 };
 
 // The same attention (fp16 qkv, an mma.sync kernel: kAuto's pick or the one named; head_dim
-// 32 / 64 / 128) writing
-// codes of out / *code_scale into codes [tokens, heads * head_dim] instead of fp16 (E4M3
-// saturating; INT8 rounded half away from zero, clamped to +-127): the context as the next GEMM's
-// input when that input has a calibrated per-tensor scale.
+// 32 / 64 / 128) writing codes of out[t, c] * code_multipliers[c] (device floats [heads *
+// head_dim]: 1 / (scale x SmoothQuant divisor[c]), or 1 / scale without divisors) into codes
+// [tokens, heads * head_dim] instead of fp16 (E4M3 saturating; INT8 rounded half away from zero,
+// clamped to +-127): the context as the next GEMM's input when that input has a calibrated
+// per-tensor scale.
 Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64_t num_sequences,
                               int64_t max_sequence_length, int64_t num_heads, int64_t head_dim,
-                              CodeFormat format, uint8_t* codes, const float* code_scale,
+                              CodeFormat format, uint8_t* codes, const float* code_multipliers,
                               cudaStream_t stream, AttentionKernel kernel = AttentionKernel::kAuto);
 
 // Pools each sequence's rows (CLS = first token, mean, max) into float32 out[num_sequences, hidden],

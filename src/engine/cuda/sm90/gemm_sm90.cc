@@ -238,14 +238,19 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
                                size_t workspace_bytes, cudaStream_t stream, bool autotune) {
   JN_RETURN_IF_ERROR(check_common(args.rows, args.cols, args.depth, args.input_codes,
                                   args.weight_codes, args.out, "sm90 scaled GEMM"));
-  const bool gelu_codes = args.gelu_codes_scale != nullptr;
+  const bool fp8 = args.codes == Sm90Codes::kFp8E4M3;
+  if (fp8 ? args.gelu_code_multipliers != nullptr : args.gelu_codes_scale != nullptr)
+    return invalid_argument(fp8 ? "sm90 scaled GEMM: E4M3 GELU codes take gelu_codes_scale, not "
+                                  "per-column multipliers"
+                                : "sm90 scaled GEMM: INT8 GELU codes take gelu_code_multipliers, "
+                                  "not gelu_codes_scale");
+  const bool gelu_codes = (fp8 ? args.gelu_codes_scale : args.gelu_code_multipliers) != nullptr;
   if (!args.col_scales) return invalid_argument("sm90 scaled GEMM: column scales are required");
   if (gelu_codes && args.row_scales)
     return invalid_argument(
         "sm90 scaled GEMM: the GELU-codes GEMM takes no row scales (fold the input's calibrated "
         "scale into the column scales)");
   if (args.rows == 0) return ok_status();
-  const bool fp8 = args.codes == Sm90Codes::kFp8E4M3;
   const auto run_schedule = [&](Sm90Schedule schedule) -> Status {
     const sm90::ScaledRunner runner = scaled_runner(fp8, gelu_codes, schedule);
     if (!runner)

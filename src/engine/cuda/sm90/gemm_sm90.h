@@ -33,15 +33,19 @@ struct Sm90ScaledGemmArgs {
   int64_t rows = 0, cols = 0, depth = 0;
   const void* input_codes = nullptr;   // [rows, depth]
   const void* weight_codes = nullptr;  // [cols, depth]
-  const float* row_scales = nullptr;   // [rows], or null (folded; always with gelu_codes_scale)
+  const float* row_scales = nullptr;   // [rows], or null (folded; always for GELU codes)
   const float* col_scales = nullptr;   // [cols]
   const void* bias = nullptr;          // [cols] fp16, or null
   void* out = nullptr;                 // [rows, cols] fp16
-  // When set (one device float, the next GEMM's calibrated input scale), `out` receives codes of
-  // gelu_erf(value) / *gelu_codes_scale instead of fp16 values, in the input's format: E4M3
-  // (saturating), or INT8 (rounded half away from zero, clamped to +-127). The input then has a
-  // calibrated scale too, folded into col_scales: row_scales must be null.
-  const float* gelu_codes_scale = nullptr;
+  // GELU codes: `out` receives the next GEMM's input codes of gelu_erf(value) instead of fp16
+  // values, in the input's format, when the next input has a calibrated scale. E4M3 takes that
+  // scale (gelu_codes_scale, one device float; codes of gelu / scale, saturating). INT8 takes a
+  // multiplier per column (gelu_code_multipliers, [cols]: 1 / (scale x SmoothQuant divisor[c]),
+  // or 1 / scale without divisors; codes of gelu x multiplier rounded half away from zero, clamped
+  // to +-127). The input then has a calibrated scale too, folded into col_scales: row_scales must
+  // be null.
+  const float* gelu_codes_scale = nullptr;       // kFp8E4M3 only
+  const float* gelu_code_multipliers = nullptr;  // kInt8 only
   Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative, kPingpong or kSmall when forced
 };
 

@@ -171,21 +171,20 @@ using FoldedScaledTree =
     Sm90EVT<Sm90Compute<cutlass::multiply_add, cutlass::half_t, float, kRound>, Sm90AccFetch,
             ColumnVector<TileShape, float>, ColumnVector<TileShape, cutlass::half_t>>;
 
-// gelu_erf(x) / scale, the scale a broadcast scalar: the INT8 codes of GeluCodesTree (GELU in its
-// cheaper form for values that become codes, element_types.cuh), rounded half away from zero and
-// clamped to +-127 here, as the row epilogue and the CPU quantiser do (the conversion's
-// round-to-nearest then has nothing to round).
-struct GeluOverScaleInt8 {
+// gelu_erf(x) * multiplier[n], a multiplier per column (1 / (scale x SmoothQuant divisor[n])):
+// the INT8 codes of GeluCodesTree (GELU in its cheaper form for values that become codes,
+// element_types.cuh), rounded half away from zero and clamped to +-127 here, as the row epilogue
+// and the CPU quantiser do (the conversion's round-to-nearest then has nothing to round).
+struct GeluTimesMultiplierInt8 {
   template <class T>
   struct Op {};  // only arrays of floats are visited
   template <int N>
   struct Op<cutlass::Array<float, N>> {
     CUTLASS_DEVICE cutlass::Array<float, N> operator()(
-        cutlass::Array<float, N> const& x, cutlass::Array<float, N> const& scale) const {
-      const float inverse = 1.f / scale[0];  // one scalar, broadcast
+        cutlass::Array<float, N> const& x, cutlass::Array<float, N> const& multiplier) const {
       cutlass::Array<float, N> out;
       CUTLASS_PRAGMA_UNROLL
-      for (int i = 0; i < N; ++i) out[i] = int8_code(gelu_erf_for_codes(x[i]) * inverse);
+      for (int i = 0; i < N; ++i) out[i] = int8_code(gelu_erf_for_codes(x[i]) * multiplier[i]);
       return out;
     }
   };
@@ -212,20 +211,24 @@ struct GeluOverScaleFp16x2 {
   };
 };
 
-// Codes (E4M3 or INT8) of gelu_erf(acc * col_scale[n] + bias[n]) / next_scale: the FFN-in GEMM
-// writing the FFN-out GEMM's input codes when that input has a calibrated per-tensor scale, so no
-// row pass (GELU, absmax, codes) follows it. Its own input has a calibrated per-tensor scale too,
-// so the caller folds that into col_scale: one FMA per value before the GELU, no row vector.
+// Codes of gelu_erf(acc * col_scale[n] + bias[n]) for the next GEMM's input, which has a
+// calibrated per-tensor scale: E4M3 codes of that / next_scale (a broadcast scalar; FP8 inputs have
+// no SmoothQuant divisors), INT8 codes of that * multiplier[n] (1 / (next_scale x divisor[n])). The
+// FFN-in GEMM writes the FFN-out GEMM's input this way, so no row pass (GELU, absmax, codes)
+// follows it. Its own input has a calibrated per-tensor scale too, so the caller folds that into
+// col_scale: one FMA per value before the GELU, no row vector.
 template <class Codes>
 struct GeluCodesTree {
   static constexpr bool kInt8 = std::is_same_v<Codes, int8_t>;
   template <class TileShape>
   using For = Sm90EVT<
-      Sm90Compute<std::conditional_t<kInt8, GeluOverScaleInt8, GeluOverScaleFp16x2>::template Op,
-                  Codes, float, kRound>,
+      Sm90Compute<
+          std::conditional_t<kInt8, GeluTimesMultiplierInt8, GeluOverScaleFp16x2>::template Op,
+          Codes, float, kRound>,
       Sm90EVT<Sm90Compute<cutlass::multiply_add, float, float, kRound>, Sm90AccFetch,
               ColumnVector<TileShape, float>, ColumnVector<TileShape, cutlass::half_t>>,
-      cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>>;
+      std::conditional_t<kInt8, ColumnVector<TileShape, float>,
+                         cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>>>;
 };
 
 // gelu_erf(acc + bias): the two-input node of BiasGeluTree.
@@ -289,12 +292,18 @@ Status run_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size
                            cudaStream_t stream) {
   using Accumulator = std::conditional_t<std::is_same_v<Codes, int8_t>, int32_t, float>;
   using Gemm = TmaGemm<Codes, Accumulator, Codes, Schedule, GeluCodesTree<Codes>::template For>;
-  typename Gemm::Tree::Arguments tree{
-      {{}, {args.col_scales}, {static_cast<const cutlass::half_t*>(args.bias)}, {}},
-      {{}, {args.gelu_codes_scale}, {}},
-      {}};
-  return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.out,
-                   tree, workspace, workspace_bytes, stream);
+  const auto* bias = static_cast<const cutlass::half_t*>(args.bias);
+  if constexpr (std::is_same_v<Codes, int8_t>) {
+    typename Gemm::Tree::Arguments tree{
+        {{}, {args.col_scales}, {bias}, {}}, {args.gelu_code_multipliers}, {}};
+    return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes,
+                     args.out, tree, workspace, workspace_bytes, stream);
+  } else {
+    typename Gemm::Tree::Arguments tree{
+        {{}, {args.col_scales}, {bias}, {}}, {{}, {args.gelu_codes_scale}, {}}, {}};
+    return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes,
+                     args.out, tree, workspace, workspace_bytes, stream);
+  }
 }
 
 // gelu_erf(acc + bias) with kGelu, acc + bias without.
