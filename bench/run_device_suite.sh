@@ -172,9 +172,10 @@ for step in "$@"; do
     before_after)
       # This build's bench against an earlier build's (.carry/before/cuda_encoder_bench.xz, linked
       # against the same libraries), interleaved, for a change no run-time switch can undo.
-      xz -dkf .carry/before/cuda_encoder_bench.xz
+      xz -dkf .carry/before/cuda_encoder_bench.xz && chmod +x .carry/before/cuda_encoder_bench
       news_mix=.carry/news_mix.ids
-      for args in "fp16" "fp8 --static-scales" "int8 --static-scales"; do
+      for args in "fp16" "fp8 --static-scales" "int8 --static-scales" \
+                  "int8 --static-scales --smoothquant-alpha 0.7"; do
         for bench in .carry/before/cuda_encoder_bench .carry/bin/cuda_encoder_bench; do
           echo "## $bench --precision $args"
           $bench --precision $args --iterations 100 --models bert-base,minilm --news-mix $news_mix
