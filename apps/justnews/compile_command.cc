@@ -13,6 +13,7 @@
 
 #ifdef JUSTNEWS_WITH_CUDA
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,7 +48,9 @@ constexpr const char* kCompileUsage = R"(usage: justnews compile MODEL_DIR [opti
   --no-gptq                round weights to nearest instead of GPTQ (which --calibrate enables for
                            fp8 / int8 / int4 / nf4 weights)
  automatic choice (--precision auto):
-  --max-accuracy-drop X    largest top-1 agreement (and task accuracy) drop allowed (default 0.005)
+  --max-accuracy-drop X    largest top-1 agreement (and task accuracy) drop allowed (default 0.005);
+                           with --calibrate, fp8 and int8 are measured per token and with the
+                           calibrated per-tensor scales (rows fp8-static, int8-static)
   --eval FILE.jsonl        texts to measure it on (default: the --calibrate file)
   --eval-field NAME        default "title"; --eval-limit N default 1000; --label-field NAME
 )";
@@ -67,8 +70,12 @@ Result<float> parse_float(const CliArgs& args, const std::string& name, float fa
   }
 }
 
+// The suffix of the automatic choice's rows with calibrated per-tensor activation scales.
+constexpr std::string_view kStaticSuffix = "-static";
+
 // Measures every CUDA precision against the FP32 CPU encoder on the evaluation texts and returns
-// the fastest whose agreement drop stays within `max_drop`, with the evidence as text.
+// the fastest whose agreement drop stays within `max_drop` (a name of apply_precision_name, or one
+// with kStaticSuffix), with the evidence as text.
 Result<std::pair<std::string, std::string>> choose_cuda_precision(
     const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
     const CudaEncoderOptions& base, double max_drop, ThreadPool* pool) {
@@ -76,6 +83,18 @@ Result<std::pair<std::string, std::string>> choose_cuda_precision(
   // Each row is `base` (the calibration and scale choices this compile will use) at one precision.
   JN_ASSIGN_OR_RETURN(auto variants, cuda_report_variants(model, pool, all_cuda_precision_names(),
                                                           base, nullptr, eval_options));
+  if (base.calibration && !base.static_activation_scales) {
+    // The 8-bit formats with the calibrated per-tensor scales are candidates too (faster than per
+    // token, usually less accurate): rows "fp8-static" and "int8-static".
+    CudaEncoderOptions calibrated = base;
+    calibrated.static_activation_scales = true;
+    JN_ASSIGN_OR_RETURN(auto static_rows, cuda_report_variants(model, pool, {"fp8", "int8"},
+                                                               calibrated, nullptr, eval_options));
+    for (size_t row = 1; row < static_rows.size(); ++row) {  // row 0: the CPU reference again
+      static_rows[row].name += kStaticSuffix;
+      variants.push_back(std::move(static_rows[row]));
+    }
+  }
   std::vector<std::string> skipped;
   JN_ASSIGN_OR_RETURN(auto reports,
                       evaluate_encoders(model, tokenizer, eval, variants, eval_options, &skipped));
@@ -193,7 +212,12 @@ int run_compile_command(int argc, char** argv) {
       auto chosen = choose_cuda_precision(*model, *tokenizer, *eval, options, *max_drop, &pool);
       if (!chosen.ok()) return fail(chosen.status());
       std::fputs(chosen->second.c_str(), stdout);
-      if (Status applied = apply_precision_name(chosen->first, options); !applied.ok())
+      std::string name = chosen->first;
+      if (name.size() > kStaticSuffix.size() && name.ends_with(kStaticSuffix)) {
+        name.resize(name.size() - kStaticSuffix.size());
+        options.static_activation_scales = true;
+      }
+      if (Status applied = apply_precision_name(name, options); !applied.ok())
         return fail(applied);
       options.plan_notes += chosen->second;
     }
