@@ -187,7 +187,8 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
     const QuantEvalOptions& options, ThreadPool* pool) {
   std::vector<EncoderVariant> variants;
   auto add = [&](std::string name, Precision precision, const ActivationCalibration* calibrated,
-                 float alpha, bool ffn_out_bf16, bool static_scales, bool gptq) {
+                 float alpha, bool ffn_out_bf16, bool static_scales, bool gptq,
+                 bool asymmetric_ffn_codes = false) {
     CpuEncoderOptions encoder_options;
     encoder_options.precision = precision;
     encoder_options.group_size = options.group_size;
@@ -196,6 +197,7 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
     encoder_options.smoothquant_alpha = alpha;
     encoder_options.int8_ffn_out_bf16 = ffn_out_bf16;
     encoder_options.static_activation_scales = static_scales;
+    encoder_options.int8_asymmetric_ffn_codes = asymmetric_ffn_codes;
     variants.push_back({std::move(name), precision, ffn_out_bf16,
                         [&model, pool, encoder_options]() {
                           return make_cpu_encoder(model, pool, encoder_options);
@@ -217,9 +219,13 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
       add("int8-smooth", precision, calibration, alpha, false, false, false);
       add("int8-mixed", precision, calibration, alpha, true, false, false);
       add("int8-static", precision, calibration, alpha, false, true, false);
+      add("int8-smooth-asym", precision, calibration, alpha, false, false, false, true);
+      add("int8-static-asym", precision, calibration, alpha, false, true, false, true);
       if (has_gram) {
         add("int8-smooth-gptq", precision, calibration, alpha, false, false, true);
         add("int8-mixed-gptq", precision, calibration, alpha, true, false, true);
+        add("int8-smooth-asym-gptq", precision, calibration, alpha, false, false, true, true);
+        add("int8-static-asym-gptq", precision, calibration, alpha, false, true, true, true);
       }
     }
   }

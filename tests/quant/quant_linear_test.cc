@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -119,6 +120,67 @@ TEST(Int8Linear, SmoothQuantShrinksTheErrorOfAnOutlierChannel) {
     smooth_error += std::pow(smooth_out[idx] - exact[idx], 2);
   }
   EXPECT_LT(smooth_error, 0.5 * plain_error);
+}
+
+// GELU outputs (floor -0.17) through asymmetric codes (0..255 over [floor, max]) against symmetric
+// ones (+-127): per token and with a calibrated scale, plain and with SmoothQuant-like factors. The
+// step is about half as large, so the activations' share of the squared error (measured against
+// the GEMM with the same int8 weights, dequantised) about a quarter; SIMD equals scalar.
+TEST(Int8Linear, AsymmetricCodesShrinkTheErrorOfAGeluOutput) {
+  Problem problem = make_problem(48, 384, 96, 15);
+  float largest = 0.0f;
+  for (float& value : problem.input) {
+    value = 0.5f * value * (1.0f + std::erf(value / std::sqrt(2.0f)));
+    largest = std::max(largest, value);
+  }
+  std::mt19937 generator(16);
+  std::uniform_real_distribution<float> exponent(-1.0f, 1.0f);
+  std::vector<float> factors(384);
+  for (float& factor : factors) factor = std::exp2(exponent(generator));
+  for (const bool smooth : {false, true}) {
+    // x · Wᵀ = (x / s) · (W s)ᵀ: the weights the kernel quantises, rounded as it rounds them.
+    std::vector<float> scaled = problem.weight;
+    for (size_t idx = 0; idx < scaled.size(); ++idx)
+      if (smooth) scaled[idx] *= factors[idx % 384];
+    auto matrix = quantize_int8_per_row(scaled.data(), 96, 384, "w");
+    ASSERT_TRUE(matrix.ok());
+    std::vector<float> dequantised = dequantize_int8(*matrix);
+    for (size_t idx = 0; idx < dequantised.size(); ++idx)
+      if (smooth) dequantised[idx] /= factors[idx % 384];
+    const std::vector<double> exact = reference_gemm(problem, dequantised);
+    for (const float static_absmax : {0.0f, smooth ? largest * 2.0f : largest}) {
+      const float* smoothing = smooth ? factors.data() : nullptr;
+      auto symmetric =
+          prepare_int8_linear(problem.weight.data(), 96, 384, smoothing, static_absmax, "w");
+      auto asymmetric = prepare_int8_linear(problem.weight.data(), 96, 384, smoothing,
+                                            static_absmax, "w", nullptr, kGeluFloor);
+      ASSERT_TRUE(symmetric.ok() && asymmetric.ok());
+      EXPECT_EQ(asymmetric->input_offset.size(), 384u);
+      std::vector<float> symmetric_out(48 * 96), asymmetric_out(48 * 96), scalar_out(48 * 96);
+      linear_int8_cpu(problem.input.data(), 48, *symmetric, problem.bias.data(), Epilogue::kNone,
+                      symmetric_out.data(), nullptr);
+      linear_int8_cpu(problem.input.data(), 48, *asymmetric, problem.bias.data(), Epilogue::kNone,
+                      asymmetric_out.data(), nullptr);
+      linear_int8_cpu(problem.input.data(), 48, *asymmetric, problem.bias.data(), Epilogue::kNone,
+                      scalar_out.data(), nullptr, /*use_simd=*/false);
+      double symmetric_error = 0.0, asymmetric_error = 0.0;
+      for (size_t idx = 0; idx < exact.size(); ++idx) {
+        symmetric_error += std::pow(symmetric_out[idx] - exact[idx], 2);
+        asymmetric_error += std::pow(asymmetric_out[idx] - exact[idx], 2);
+        EXPECT_NEAR(asymmetric_out[idx], scalar_out[idx], 1e-4 * (1 + std::fabs(scalar_out[idx])));
+      }
+      std::printf("%s, static absmax %.2f: asymmetric / symmetric squared error %.3f\n",
+                  smooth ? "smoothed" : "plain", static_absmax, asymmetric_error / symmetric_error);
+      EXPECT_LT(asymmetric_error, 0.4 * symmetric_error)
+          << (smooth ? "smoothed" : "plain") << ", static absmax " << static_absmax;
+    }
+  }
+  for (const float bad : {0.5f, -std::numeric_limits<float>::infinity()}) {
+    auto refused = prepare_int8_linear(problem.weight.data(), 96, 384, nullptr, 0.0f, "w", nullptr,
+                                       bad);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("input floor"), std::string::npos);
+  }
 }
 
 TEST(Int8Linear, StaticScaleClipsBeyondTheCalibratedRange) {

@@ -178,6 +178,9 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
     if (options_.static_activation_scales)
       quant.static_activation_absmax = static_activation_absmax(stats, smoothing);
   }
+  if (options_.precision == Precision::kInt8 && options_.int8_asymmetric_ffn_codes &&
+      site == LinearSite::kFfnOut)
+    quant.input_floor = config_.activation == Activation::kRelu ? 0.0f : kGeluFloor;
   if (options_.precision == Precision::kInt8 && options_.int8_ffn_out_bf16 &&
       site == LinearSite::kFfnOut)
     return QuantizedLinearCpu::prepare(weight, Precision::kBf16, quant, name);

@@ -42,6 +42,9 @@ struct CpuEncoderOptions {
   // int8: run the FFN output projection in BF16 instead; its input (the GELU output) has the
   // heaviest tails, and on MiniLM it carries most of the W8A8 error.
   bool int8_ffn_out_bf16 = false;
+  // int8: asymmetric codes for the FFN output projection's input (the activation's output, whose
+  // floor is known: GELU -0.17, ReLU 0), twice the resolution of symmetric codes.
+  bool int8_asymmetric_ffn_codes = false;
   ActivationObserver* observer = nullptr;  // sees every linear layer's input
 };
 

@@ -22,6 +22,7 @@ constexpr int64_t kTileRows = 6;        // 24 accumulators + 4 weight registers 
 constexpr int64_t kQuadsPerBlock = 96;  // K block of 384: a 24 KB weight panel that stays in L1
 constexpr int64_t kRowChunk = 192;      // rows whose activations stay in L2 while tiles sweep them
 constexpr uint8_t kActivationShift = 128;
+constexpr float kAsymmetricMaxCode = 255.0f;
 
 int64_t round_up(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
@@ -34,31 +35,42 @@ int64_t packed_index(int64_t column, int64_t k, int64_t padded_in) {
   return (((tile * (padded_in / 4) + quad) * 4 + lane_block) * 16 + lane) * 4 + within;
 }
 
-// Quantises rows [row_begin, row_end) to uint8 codes (+128 shift) and their scales.
+// The per-token scale of a row whose largest value is `absmax`: symmetric codes span +-127,
+// asymmetric ones (non-negative values) 0..255.
+float row_scale(float absmax, bool asymmetric) {
+  return asymmetric ? absmax / kAsymmetricMaxCode : int8_scale_for_absmax(absmax);
+}
+
+// Quantises rows [row_begin, row_end) to uint8 codes (symmetric: +128 shift; asymmetric: the
+// offset values themselves) and their scales.
 void quantize_rows_scalar(const float* input, int64_t row_begin, int64_t row_end,
                           const Int8LinearWeights& weights, uint8_t* codes, float* scales) {
   const int64_t in = weights.in_features;
   const bool smooth = !weights.inv_smoothing.empty();
+  const bool asymmetric = !weights.input_offset.empty();
   std::vector<float> row_values(static_cast<size_t>(in));
   for (int64_t row_idx = row_begin; row_idx < row_end; ++row_idx) {
     const float* row = input + row_idx * in;
     float absmax = 0.0f;
     for (int64_t k = 0; k < in; ++k) {
-      const float value = smooth ? row[k] * weights.inv_smoothing[static_cast<size_t>(k)] : row[k];
+      float value = smooth ? row[k] * weights.inv_smoothing[static_cast<size_t>(k)] : row[k];
+      if (asymmetric) value = std::max(0.0f, value + weights.input_offset[static_cast<size_t>(k)]);
       row_values[static_cast<size_t>(k)] = value;
       absmax = std::max(absmax, std::fabs(value));
     }
     float scale = weights.static_activation_scale > 0.0f ? weights.static_activation_scale
-                                                         : int8_scale_for_absmax(absmax);
+                                                         : row_scale(absmax, asymmetric);
     if (scale <= 0.0f) scale = 1.0f;  // an all-zero row: any scale gives zero codes
     const float inv_scale = 1.0f / scale;
     uint8_t* out = codes + row_idx * weights.padded_in;
     for (int64_t k = 0; k < in; ++k) {
-      const float code = std::clamp(std::nearbyint(row_values[static_cast<size_t>(k)] * inv_scale),
-                                    -127.0f, 127.0f);
-      out[k] = static_cast<uint8_t>(static_cast<int>(code) + kActivationShift);
+      const float scaled = std::nearbyint(row_values[static_cast<size_t>(k)] * inv_scale);
+      out[k] = asymmetric ? static_cast<uint8_t>(std::min(scaled, kAsymmetricMaxCode))
+                          : static_cast<uint8_t>(static_cast<int>(std::clamp(scaled, -127.0f,
+                                                                             127.0f)) +
+                                                 kActivationShift);
     }
-    std::fill(out + in, out + weights.padded_in, kActivationShift);
+    std::fill(out + in, out + weights.padded_in, asymmetric ? 0 : kActivationShift);
     scales[row_idx] = scale;
   }
 }
@@ -83,38 +95,54 @@ void gemm_rows_scalar(const uint8_t* codes, const float* scales, int64_t row_beg
   }
 }
 
+// Sixteen values the codes are of (from column k, `mask` for a short tail): smoothed when
+// inv_smoothing is given, and offset (never below zero) when input_offset is.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 code_values_avx512(
+    const float* row, int64_t k, __mmask16 mask, const float* inv_smoothing,
+    const float* input_offset) {
+  __m512 values = _mm512_maskz_loadu_ps(mask, row + k);
+  if (inv_smoothing)
+    values = _mm512_mul_ps(values, _mm512_maskz_loadu_ps(mask, inv_smoothing + k));
+  if (input_offset)
+    values = _mm512_max_ps(_mm512_setzero_ps(),
+                           _mm512_add_ps(values, _mm512_maskz_loadu_ps(mask, input_offset + k)));
+  return values;
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void quantize_rows_avx512(
     const float* input, int64_t row_begin, int64_t row_end, const Int8LinearWeights& weights,
     uint8_t* codes, float* scales) {
   const int64_t in = weights.in_features;
   const bool smooth = !weights.inv_smoothing.empty();
-  const float* inv_smoothing = weights.inv_smoothing.data();
+  const bool asymmetric = !weights.input_offset.empty();
+  const float* inv_smoothing = smooth ? weights.inv_smoothing.data() : nullptr;
+  const float* input_offset = asymmetric ? weights.input_offset.data() : nullptr;
   for (int64_t row_idx = row_begin; row_idx < row_end; ++row_idx) {
     const float* row = input + row_idx * in;
     __m512 absmax = _mm512_setzero_ps();
     for (int64_t k = 0; k < in; k += 16) {
       const __mmask16 mask = static_cast<__mmask16>(in - k >= 16 ? 0xFFFF : (1u << (in - k)) - 1);
-      __m512 values = _mm512_maskz_loadu_ps(mask, row + k);
-      if (smooth) values = _mm512_mul_ps(values, _mm512_maskz_loadu_ps(mask, inv_smoothing + k));
+      const __m512 values = code_values_avx512(row, k, mask, inv_smoothing, input_offset);
       absmax = _mm512_max_ps(absmax, _mm512_abs_ps(values));
     }
     float scale = weights.static_activation_scale > 0.0f
                       ? weights.static_activation_scale
-                      : int8_scale_for_absmax(_mm512_reduce_max_ps(absmax));
+                      : row_scale(_mm512_reduce_max_ps(absmax), asymmetric);
     if (scale <= 0.0f) scale = 1.0f;
     const __m512 inv_scale = _mm512_set1_ps(1.0f / scale);
-    const __m512i low = _mm512_set1_epi32(-127), high = _mm512_set1_epi32(127);
-    const __m512i shift = _mm512_set1_epi32(kActivationShift);
+    const __m512i low = _mm512_set1_epi32(asymmetric ? 0 : -127);
+    const __m512i high = _mm512_set1_epi32(asymmetric ? 255 : 127);
+    const __m512i shift = _mm512_set1_epi32(asymmetric ? 0 : kActivationShift);
     uint8_t* out = codes + row_idx * weights.padded_in;
     for (int64_t k = 0; k < in; k += 16) {
       const __mmask16 mask = static_cast<__mmask16>(in - k >= 16 ? 0xFFFF : (1u << (in - k)) - 1);
-      __m512 values = _mm512_maskz_loadu_ps(mask, row + k);
-      if (smooth) values = _mm512_mul_ps(values, _mm512_maskz_loadu_ps(mask, inv_smoothing + k));
-      __m512i ints = _mm512_cvtps_epi32(_mm512_mul_ps(values, inv_scale));  // nearest, ties even
+      // nearest, ties even; the low 8 bits of 0..255 are the unsigned code
+      const __m512 values = code_values_avx512(row, k, mask, inv_smoothing, input_offset);
+      __m512i ints = _mm512_cvtps_epi32(_mm512_mul_ps(values, inv_scale));
       ints = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(ints, low), high), shift);
       _mm_mask_storeu_epi8(out + k, mask, _mm512_cvtepi32_epi8(ints));
     }
-    std::fill(out + in, out + weights.padded_in, kActivationShift);
+    std::fill(out + in, out + weights.padded_in, asymmetric ? 0 : kActivationShift);
     scales[row_idx] = scale;
   }
 }
@@ -268,13 +296,19 @@ bool cpu_has_avx512_vnni() {
 int64_t Int8LinearWeights::memory_bytes() const {
   return static_cast<int64_t>(packed.size() + weight_scales.size() * sizeof(float) +
                               shift_correction.size() * sizeof(int32_t) +
-                              inv_smoothing.size() * sizeof(float));
+                              (inv_smoothing.size() + input_offset.size() + offset_bias.size()) *
+                                  sizeof(float));
 }
 
 Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_features,
                                               int64_t in_features, const float* smoothing,
                                               float static_activation_absmax,
-                                              const std::string& name, const float* gram) {
+                                              const std::string& name, const float* gram,
+                                              float input_floor) {
+  if (!std::isnan(input_floor) && !(input_floor <= 0.0f && std::isfinite(input_floor)))
+    return invalid_argument("int8 linear " + name + ": input floor must be finite and <= 0, got " +
+                            std::to_string(input_floor));
+  const bool asymmetric = !std::isnan(input_floor);
   std::vector<float> smoothed, smoothed_gram;
   if (smoothing) {
     smoothed.assign(weight, weight + out_features * in_features);
@@ -304,7 +338,7 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
       prepared.packed[static_cast<size_t>(packed_index(col, k, prepared.padded_in))] = code;
       code_sum += code;
     }
-    prepared.shift_correction[static_cast<size_t>(col)] = kActivationShift * code_sum;
+    prepared.shift_correction[static_cast<size_t>(col)] = asymmetric ? 0 : kActivationShift * code_sum;
     prepared.weight_scales[static_cast<size_t>(col)] = matrix.scales[static_cast<size_t>(col)];
   }
   if (smoothing) {
@@ -312,8 +346,29 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
     for (int64_t k = 0; k < in_features; ++k)
       prepared.inv_smoothing[static_cast<size_t>(k)] = 1.0f / smoothing[k];
   }
+  float largest_offset = 0.0f;
+  if (asymmetric) {
+    // The kernel's input is x / s; its floor is input_floor / s per channel.
+    prepared.input_offset.resize(static_cast<size_t>(in_features));
+    for (int64_t k = 0; k < in_features; ++k) {
+      const float offset = -input_floor / (smoothing ? smoothing[k] : 1.0f);
+      prepared.input_offset[static_cast<size_t>(k)] = offset;
+      largest_offset = std::max(largest_offset, offset);
+    }
+    prepared.offset_bias.resize(static_cast<size_t>(out_features));
+    for (int64_t col = 0; col < out_features; ++col) {
+      double sum = 0.0;
+      for (int64_t k = 0; k < in_features; ++k)
+        sum += static_cast<double>(prepared.input_offset[static_cast<size_t>(k)]) *
+               matrix.codes[static_cast<size_t>(col * in_features + k)];
+      prepared.offset_bias[static_cast<size_t>(col)] =
+          static_cast<float>(-sum * matrix.scales[static_cast<size_t>(col)]);
+    }
+  }
   if (static_activation_absmax > 0.0f)
-    prepared.static_activation_scale = int8_scale_for_absmax(static_activation_absmax);
+    prepared.static_activation_scale =
+        asymmetric ? (static_activation_absmax + largest_offset) / kAsymmetricMaxCode
+                   : int8_scale_for_absmax(static_activation_absmax);
   return prepared;
 }
 
@@ -328,6 +383,13 @@ void linear_int8_cpu(const float* input, int64_t rows, const Int8LinearWeights& 
   scales.resize(static_cast<size_t>(rows));
   uint8_t* codes_ptr = codes.data();
   float* scales_ptr = scales.data();
+  if (!weights.offset_bias.empty()) {  // asymmetric codes: the offset's share joins the bias
+    thread_local std::vector<float> offset_bias;
+    offset_bias = weights.offset_bias;
+    if (bias)
+      for (int64_t col = 0; col < weights.out_features; ++col) offset_bias[col] += bias[col];
+    bias = offset_bias.data();
+  }
   const TiledLinearShape shape{.rows = rows,
                                .out_features = weights.out_features,
                                .tile_columns = kTileColumns,

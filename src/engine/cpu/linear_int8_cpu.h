@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@
 #include "engine/cpu/linear_cpu.h"
 
 namespace justnews {
+
+// prepare_int8_linear's input_floor when the input has none (symmetric codes).
+inline constexpr float kNoInputFloor = std::numeric_limits<float>::quiet_NaN();
 
 struct Int8LinearWeights {
   int64_t out_features = 0, in_features = 0;
@@ -28,18 +32,31 @@ struct Int8LinearWeights {
   std::vector<int32_t> shift_correction;  // [padded_out]: 128 · Σk Wq[n, k]
   std::vector<float> inv_smoothing;       // [in_features] or empty
   float static_activation_scale = 0.0f;   // > 0: per-tensor activations; 0: per-token
-  int64_t memory_bytes() const;           // codes + scales + correction + smoothing
+  // Asymmetric codes (an input with a known floor, e.g. the GELU output): the codes are of
+  // x / s + input_offset[k] >= 0 over [0, 255] (twice the resolution of symmetric codes), no +128
+  // shift (shift_correction is zero), and offset_bias = -sw[n] · Σk input_offset[k] · Wq[n, k]
+  // is added to the bias. Both empty for symmetric codes.
+  std::vector<float> input_offset;        // [in_features]
+  std::vector<float> offset_bias;         // [out_features]
+  int64_t memory_bytes() const;           // codes + scales + correction + smoothing + offsets
 };
+
+// The lowest value of GELU (erf: -0.16997 at x = -0.7518; the tanh form -0.17004), slightly
+// rounded down so that no GELU output falls below it.
+inline constexpr float kGeluFloor = -0.1701f;
 
 // weight: [out_features, in_features] float32. smoothing: SmoothQuant factors [in_features] or
 // null. static_activation_absmax > 0 selects a calibrated per-tensor activation scale (of the
 // input after smoothing; values beyond it clip). gram: E[x xᵀ] of the input ([in, in], before
-// smoothing) or null; with it the codes come from GPTQ. Errors name `name`.
+// smoothing) or null; with it the codes come from GPTQ. input_floor (<= 0, or NaN for none): the
+// lowest value the input takes (GELU: kGeluFloor; ReLU: 0); with it the activation codes are
+// asymmetric (Int8LinearWeights::input_offset). Errors name `name`.
 Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_features,
                                               int64_t in_features, const float* smoothing,
                                               float static_activation_absmax,
                                               const std::string& name,
-                                              const float* gram = nullptr);
+                                              const float* gram = nullptr,
+                                              float input_floor = kNoInputFloor);
 
 // input [rows, in_features] → output [rows, out_features] (row-major, contiguous). `use_simd`
 // false forces the scalar kernel (tests compare the two).

@@ -41,7 +41,8 @@ Result<QuantizedLinearCpu> QuantizedLinearCpu::prepare(const Tensor& weight, Pre
       JN_ASSIGN_OR_RETURN(
           linear.int8_, prepare_int8_linear(values, out, in,
                                             options.smoothing ? options.smoothing->data() : nullptr,
-                                            options.static_activation_absmax, name, gram));
+                                            options.static_activation_absmax, name, gram,
+                                            options.input_floor));
       break;
     }
     case Precision::kInt8WeightOnly: {

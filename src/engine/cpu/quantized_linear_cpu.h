@@ -25,6 +25,7 @@ struct LinearQuantOptions {
   const std::vector<float>* smoothing = nullptr;  // int8 W8A8: SmoothQuant factors [in_features]
   float static_activation_absmax = 0.0f;          // int8 W8A8: > 0 selects a per-tensor scale
   const std::vector<float>* gram = nullptr;       // code formats: E[x xᵀ] of the input → GPTQ
+  float input_floor = kNoInputFloor;  // int8 W8A8: the input's lowest value → asymmetric codes
 };
 
 class QuantizedLinearCpu {
