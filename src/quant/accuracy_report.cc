@@ -188,7 +188,7 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
   std::vector<EncoderVariant> variants;
   auto add = [&](std::string name, Precision precision, const ActivationCalibration* calibrated,
                  float alpha, bool ffn_out_bf16, bool static_scales, bool gptq,
-                 bool asymmetric_ffn_codes = false) {
+                 bool asymmetric_ffn_codes = true) {
     CpuEncoderOptions encoder_options;
     encoder_options.precision = precision;
     encoder_options.group_size = options.group_size;
@@ -219,13 +219,12 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
       add("int8-smooth", precision, calibration, alpha, false, false, false);
       add("int8-mixed", precision, calibration, alpha, true, false, false);
       add("int8-static", precision, calibration, alpha, false, true, false);
-      add("int8-smooth-asym", precision, calibration, alpha, false, false, false, true);
-      add("int8-static-asym", precision, calibration, alpha, false, true, false, true);
+      // Symmetric FFN codes, for comparison: the calibrated scales are where they matter.
+      add("int8-static-sym", precision, calibration, alpha, false, true, false, false);
       if (has_gram) {
         add("int8-smooth-gptq", precision, calibration, alpha, false, false, true);
         add("int8-mixed-gptq", precision, calibration, alpha, true, false, true);
-        add("int8-smooth-asym-gptq", precision, calibration, alpha, false, false, true, true);
-        add("int8-static-asym-gptq", precision, calibration, alpha, false, true, true, true);
+        add("int8-static-gptq", precision, calibration, alpha, false, true, true);
       }
     }
   }

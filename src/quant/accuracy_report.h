@@ -66,9 +66,10 @@ struct PrecisionReport {
 };
 
 // calibration may be null (then int8 runs only with per-token dynamic scales; with it, int8 also
-// runs as int8-smooth (SmoothQuant), int8-mixed (SmoothQuant, FFN output projection in BF16) and
-// int8-static (SmoothQuant, calibrated per-tensor scales)). The FP32 row comes first and is the
-// reference for the others.
+// runs as int8-smooth (SmoothQuant), int8-mixed (SmoothQuant, FFN output projection in BF16),
+// int8-static (SmoothQuant, calibrated per-tensor scales) and int8-static-sym (the same with
+// symmetric FFN-out codes; every other int8 row has them asymmetric, the encoder's default)). The
+// FP32 row comes first and is the reference for the others.
 Result<std::vector<PrecisionReport>> evaluate_precisions(
     const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
     const std::vector<Precision>& precisions, const ActivationCalibration* calibration,

@@ -49,4 +49,18 @@ std::vector<float> dequantize_int8(const Int8Matrix& matrix) {
   return values;
 }
 
+std::vector<float> asymmetric_input_offsets(float floor, const std::vector<float>& divisor,
+                                            int64_t columns) {
+  std::vector<float> offsets(static_cast<size_t>(columns));
+  for (int64_t k = 0; k < columns; ++k)
+    offsets[static_cast<size_t>(k)] = -floor / (divisor.empty() ? 1.0f : divisor[static_cast<size_t>(k)]);
+  return offsets;
+}
+
+float int8_asymmetric_scale(float absmax, const std::vector<float>& offsets) {
+  float largest_offset = 0.0f;
+  for (float offset : offsets) largest_offset = std::max(largest_offset, offset);
+  return (absmax + largest_offset) / static_cast<float>(kInt8AsymmetricMaxCode);
+}
+
 }  // namespace justnews

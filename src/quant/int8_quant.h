@@ -33,4 +33,18 @@ int8_t quantize_int8_value(float value, float inv_scale);
 // The scale that maps `absmax` to 127 (0 stays 0: an all-zero row needs no scale).
 float int8_scale_for_absmax(float absmax);
 
+// Asymmetric activation codes, for inputs with a known floor (the GELU output): codes 0..255 of
+// x / divisor + offset[k], offset[k] = -floor / divisor[k] >= 0, about twice the resolution of
+// symmetric codes. x · Wᵀ = scale · Σk code[k] · W[n, k] - Σk offset[k] · W[n, k]: the second term
+// is one constant per output column, folded into the bias.
+inline constexpr int kInt8AsymmetricMaxCode = 255;
+// The lowest value of GELU (erf: -0.16997 at x = -0.7518; the tanh form -0.17004), slightly
+// rounded down so that no GELU output falls below it.
+inline constexpr float kGeluFloor = -0.1701f;
+// The offsets of an input with `floor` (<= 0) after division by `divisor` ([columns], or empty).
+std::vector<float> asymmetric_input_offsets(float floor, const std::vector<float>& divisor,
+                                            int64_t columns);
+// The calibrated scale of asymmetric codes whose input (after division) reaches `absmax` at most.
+float int8_asymmetric_scale(float absmax, const std::vector<float>& offsets);
+
 }  // namespace justnews

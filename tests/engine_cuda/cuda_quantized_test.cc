@@ -509,6 +509,135 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
   }
 }
 
+// Unsigned (asymmetric) activation codes times INT8 weights (the FFN-out GEMM of calibrated INT8
+// with asymmetric codes): acc * col_scale + bias against a double loop, through every schedule and
+// the tuned choice; row scales and GELU codes are refused for this input.
+TEST_F(Sm90GemmTest, UnsignedCodesMatchLoop) {
+  const int64_t in = 384, out = 208;
+  for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
+    std::mt19937 rng(71 + static_cast<uint32_t>(rows));
+    std::uniform_int_distribution<int> code(0, 255);
+    std::vector<uint8_t> x_codes(static_cast<size_t>(rows * in));
+    for (uint8_t& value : x_codes) value = static_cast<uint8_t>(code(rng));
+    auto weights = quantize_int8_per_row(random_values(out * in, 72, 0.f, 0.05f).data(), out, in, "w");
+    ASSERT_TRUE(weights.ok());
+    std::vector<float> col_scales = weights->scales;
+    for (float& scale : col_scales) scale *= 0.01f;  // the input's calibrated scale, folded
+    std::vector<float> bias = random_values(out, 73, 0.f, 0.5f);
+    auto bias_gpu = upload(bias, Precision::kFp16);
+    auto x_gpu = upload_raw(x_codes);
+    auto w_gpu = upload_raw(weights->codes);
+    auto scales_gpu = upload_raw(col_scales);
+    std::vector<double> expected(static_cast<size_t>(rows * out));
+    double largest = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < out; ++c) {
+        double sum = 0;
+        for (int64_t k = 0; k < in; ++k)
+          sum += static_cast<double>(x_codes[r * in + k]) * weights->codes[c * in + k];
+        expected[r * out + c] = sum * col_scales[c] + bias[c];
+        largest = std::max(largest, std::abs(expected[r * out + c]));
+      }
+    for (const ScheduleCase& schedule : kScaledSchedules) {
+      auto out_gpu = poisoned(rows * out, 2);
+      cuda::Sm90ScaledGemmArgs args;
+      args.codes = cuda::Sm90Codes::kUint8, args.rows = rows, args.cols = out, args.depth = in;
+      args.input_codes = x_gpu.data(), args.weight_codes = w_gpu.data();
+      args.col_scales = static_cast<const float*>(scales_gpu.data());
+      args.bias = bias_gpu.data(), args.out = out_gpu.data();
+      args.schedule = schedule.schedule;
+      args.row_scales = static_cast<const float*>(scales_gpu.data());
+      EXPECT_EQ(cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr,
+                                              schedule.autotune)
+                    .code(),
+                StatusCode::kInvalidArgument);
+      args.row_scales = nullptr;
+      const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
+                                                          nullptr, schedule.autotune);
+      ASSERT_TRUE(status.ok()) << status.to_string();
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::vector<float> actual = download_half(out_gpu, rows * out);
+      for (size_t idx = 0; idx < expected.size(); ++idx)
+        ASSERT_NEAR(actual[idx], expected[idx], 2e-3 * largest + 1e-3 * std::abs(expected[idx]))
+            << rows << " rows, schedule " << static_cast<int>(schedule.schedule) << ", element "
+            << idx;
+    }
+  }
+}
+
+// The INT8 FFN-in GEMM writing unsigned codes of (gelu - kGeluFloor) x multiplier[c] (0..255), with
+// SmoothQuant-like multipliers and a scale that makes the largest saturate, against a double loop
+// through every schedule and the tuned choice; unsigned GELU codes are refused for E4M3 inputs.
+TEST_F(Sm90GemmTest, UnsignedGeluCodesMatchLoop) {
+  const int64_t in = 384, out = 1536;
+  for (const int64_t rows : {int64_t{1}, int64_t{45}, int64_t{300}}) {
+    const CodeOperands operands =
+        CodeOperands::make(cuda::Sm90Codes::kInt8, random_values(rows * in, 81 + rows), rows,
+                           random_values(out * in, 82, 0.f, 0.05f), out, in,
+                           /*per_tensor_input=*/true);
+    std::vector<float> folded = operands.w_scales;
+    for (float& scale : folded) scale *= operands.x_scales.front();
+    auto folded_gpu = upload_raw(folded);
+    std::vector<float> bias = random_values(out, 83, 0.f, 0.5f);
+    auto bias_gpu = upload(bias, Precision::kFp16);
+    std::vector<double> activated(rows * out);
+    double largest = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; ++o) {
+        const double value = operands.scaled_sum(r, o, in) + bias[o];
+        activated[r * out + o] = 0.5 * value * (1.0 + std::erf(value / std::sqrt(2.0)));
+        largest = std::max(largest, activated[r * out + o]);
+      }
+    const double scale = (largest - kGeluFloor) / kInt8AsymmetricMaxCode * 0.6;  // top saturate
+    std::mt19937 rng(84);
+    std::uniform_real_distribution<float> exponent(-1.f, 1.f);
+    std::vector<float> multipliers(out);
+    for (float& multiplier : multipliers)
+      multiplier = static_cast<float>(1.0 / (scale * std::exp2(exponent(rng))));
+    auto multipliers_gpu = upload_raw(multipliers);
+    for (const ScheduleCase& schedule : kScaledSchedules) {
+      auto out_gpu = poisoned(rows * out, 1);
+      cuda::Sm90ScaledGemmArgs args =
+          operands.args(rows, out, in, bias_gpu.data(), out_gpu.data());
+      args.row_scales = nullptr;
+      args.col_scales = static_cast<const float*>(folded_gpu.data());
+      args.gelu_code_multipliers = static_cast<const float*>(multipliers_gpu.data());
+      args.gelu_codes_unsigned = true;
+      args.schedule = schedule.schedule;
+      const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
+                                                          nullptr, schedule.autotune);
+      ASSERT_TRUE(status.ok()) << status.to_string();
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
+      size_t exact = 0, saturated = 0;
+      for (size_t idx = 0; idx < codes.size(); ++idx) {
+        const double target = (activated[idx] - kGeluFloor) * multipliers[idx % out];
+        const double clamped = std::clamp(target, 0.0, double{kInt8AsymmetricMaxCode});
+        // One step at most (a sum next to a rounding boundary, the cheaper erf of the codes).
+        ASSERT_NEAR(codes[idx], clamped, 1.0)
+            << rows << " rows, schedule " << static_cast<int>(schedule.schedule) << ", element "
+            << idx;
+        exact += codes[idx] == std::nearbyint(clamped);
+        saturated += target > kInt8AsymmetricMaxCode;
+      }
+      std::printf("unsigned gelu codes, %lld rows, schedule %d: %.4f of codes exact, %zu saturated\n",
+                  static_cast<long long>(rows), static_cast<int>(schedule.schedule),
+                  static_cast<double>(exact) / codes.size(), saturated);
+      EXPECT_GT(static_cast<double>(exact) / codes.size(), 0.97);
+      if (rows > 1) EXPECT_GT(saturated, 0u);
+    }
+  }
+  cuda::Sm90ScaledGemmArgs fp8;
+  int dummy = 0;
+  fp8.codes = cuda::Sm90Codes::kFp8E4M3, fp8.rows = 1, fp8.cols = 16, fp8.depth = 16;
+  fp8.input_codes = fp8.weight_codes = fp8.out = &dummy;
+  fp8.col_scales = fp8.gelu_codes_scale = reinterpret_cast<const float*>(&dummy);
+  fp8.gelu_codes_unsigned = true;
+  EXPECT_EQ(cuda::launch_sm90_scaled_gemm(fp8, workspace_.data(), kWorkspaceBytes, nullptr, false)
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
 // The fp16 / bf16 bias GEMMs, with and without erf-GELU, against a double loop (exact erf),
 // through each schedule, the alternative (the encoder's path: cuBLASLt with its bias epilogue; with
 // GELU, cuBLASLt then the bias + GELU pass) and the tuned choice among them, at row and column counts
@@ -849,13 +978,15 @@ TEST_F(QuantizedEncoderTest, CloseToFp32) {
 
 // The GPU INT8 path against the CPU INT8 path: same per-channel weights, per-token activations (or
 // calibrated scales, with SmoothQuant or without: attention and the FFN-in GEMM then write the next
-// GEMM's codes themselves, divided by the SmoothQuant divisors where there are some), so the only
-// differences are fp16 activations and rounding.
+// GEMM's codes themselves, divided by the SmoothQuant divisors where there are some, the FFN-out
+// input's asymmetric unless asked otherwise), so the only differences are fp16 activations and
+// rounding. The plan records the asymmetric input (`_input_floor`) and the key says so.
 TEST_F(QuantizedEncoderTest, Int8MatchesCpuInt8) {
   const RandomModel model = make_random_model(bert_like_shape(), 78);
   const PackedBatch batch = make_random_batch(model.config, kLengths, 4);
   const ActivationCalibration calibration = calibrate(model);
-  for (const char* mode : {"dynamic", "calibrated + SmoothQuant", "calibrated"}) {
+  for (const char* mode : {"dynamic", "calibrated + SmoothQuant", "calibrated",
+                           "calibrated, symmetric FFN codes"}) {
     const std::string name = mode;
     CpuEncoderOptions cpu_options;
     cpu_options.precision = justnews::Precision::kInt8;
@@ -868,6 +999,10 @@ TEST_F(QuantizedEncoderTest, Int8MatchesCpuInt8) {
     }
     if (name == "calibrated + SmoothQuant")
       cpu_options.smoothquant_alpha = gpu_options.smoothquant_alpha = 0.5f;
+    // The GPU's per-token codes are symmetric (its row epilogue); calibrated ones are asymmetric
+    // for the FFN-out input by default, as on the CPU.
+    if (name == "dynamic" || name == "calibrated, symmetric FFN codes")
+      cpu_options.int8_asymmetric_ffn_codes = gpu_options.int8_asymmetric_ffn_codes = false;
     auto cpu = run_cpu(model, batch, cpu_options);
     auto gpu = run_gpu(model, batch, gpu_options);
     ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
@@ -879,6 +1014,24 @@ TEST_F(QuantizedEncoderTest, Int8MatchesCpuInt8) {
     EXPECT_GT(hidden, 0.9995) << mode;
     EXPECT_GT(min_row_cosine(gpu->embeddings, cpu->embeddings), 0.9995) << mode;
   }
+  CudaEncoderOptions options;
+  options.linear_format = LinearFormat::kInt8;
+  options.max_batch_tokens = 1024;
+  options.calibration = &calibration;
+  options.static_activation_scales = true;
+  const PlanKey key = cuda_plan_key("model-hash", CudaDeviceIdentity{"gpu", "9.0"}, options);
+  EXPECT_NE(key.build_options.find("asymmetric_ffn_codes=1"), std::string::npos);
+  auto plan = build_cuda_plan(model.config, model.weights, options, key);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_NE(plan->find("layer.0.ffn_out_input_floor"), nullptr);
+  EXPECT_EQ(plan->find("layer.0.qkv_input_floor"), nullptr);
+  // Only the calibrated codes path writes unsigned codes: the scalar attention kernel cannot.
+  CudaEncoderOptions scalar_attention;
+  scalar_attention.attention_kernel = cuda::AttentionKernel::kScalar;
+  auto refused = make_cuda_encoder(*plan, scalar_attention);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(refused.status().message().find("asymmetric FFN codes"), std::string::npos);
 }
 
 TEST_F(QuantizedEncoderTest, CalibratedFp8AndPlanRoundTrip) {

@@ -107,11 +107,10 @@ TEST_F(MiniLmReportTest, CalibratesAndMeasuresEveryPrecision) {
   std::vector<std::string> names;
   for (const PrecisionReport& report : *reports) names.push_back(report.name);
   EXPECT_EQ(names, (std::vector<std::string>{"fp32", "bf16", "int8", "int8-smooth", "int8-mixed",
-                                             "int8-static", "int8-smooth-asym", "int8-static-asym",
-                                             "nf4"}));
+                                             "int8-static", "int8-static-sym", "nf4"}));
   // Asymmetric codes for the GELU output halve the calibrated scales' error on MiniLM (1,000 AG
   // News titles: 0.9936 -> 0.9968).
-  EXPECT_GT((*reports)[7].mean_cosine, (*reports)[5].mean_cosine);
+  EXPECT_GT((*reports)[5].mean_cosine, (*reports)[6].mean_cosine);
   const PrecisionReport& fp32 = reports->front();
   EXPECT_EQ(fp32.top1_agreement, 1.0);
   ASSERT_TRUE(fp32.task_accuracy.has_value());

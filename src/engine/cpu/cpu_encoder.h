@@ -43,8 +43,9 @@ struct CpuEncoderOptions {
   // heaviest tails, and on MiniLM it carries most of the W8A8 error.
   bool int8_ffn_out_bf16 = false;
   // int8: asymmetric codes for the FFN output projection's input (the activation's output, whose
-  // floor is known: GELU -0.17, ReLU 0), twice the resolution of symmetric codes.
-  bool int8_asymmetric_ffn_codes = false;
+  // floor is known: GELU -0.17, ReLU 0), twice the resolution of symmetric codes. (The CUDA
+  // encoder has them on its calibrated codes path only: CudaEncoderOptions.)
+  bool int8_asymmetric_ffn_codes = true;
   ActivationObserver* observer = nullptr;  // sees every linear layer's input
 };
 

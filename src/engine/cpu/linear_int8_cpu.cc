@@ -22,7 +22,7 @@ constexpr int64_t kTileRows = 6;        // 24 accumulators + 4 weight registers 
 constexpr int64_t kQuadsPerBlock = 96;  // K block of 384: a 24 KB weight panel that stays in L1
 constexpr int64_t kRowChunk = 192;      // rows whose activations stay in L2 while tiles sweep them
 constexpr uint8_t kActivationShift = 128;
-constexpr float kAsymmetricMaxCode = 255.0f;
+constexpr float kAsymmetricMaxCode = kInt8AsymmetricMaxCode;
 
 int64_t round_up(int64_t value, int64_t multiple) {
   return (value + multiple - 1) / multiple * multiple;
@@ -346,15 +346,12 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
     for (int64_t k = 0; k < in_features; ++k)
       prepared.inv_smoothing[static_cast<size_t>(k)] = 1.0f / smoothing[k];
   }
-  float largest_offset = 0.0f;
   if (asymmetric) {
     // The kernel's input is x / s; its floor is input_floor / s per channel.
-    prepared.input_offset.resize(static_cast<size_t>(in_features));
-    for (int64_t k = 0; k < in_features; ++k) {
-      const float offset = -input_floor / (smoothing ? smoothing[k] : 1.0f);
-      prepared.input_offset[static_cast<size_t>(k)] = offset;
-      largest_offset = std::max(largest_offset, offset);
-    }
+    prepared.input_offset = asymmetric_input_offsets(
+        input_floor,
+        smoothing ? std::vector<float>(smoothing, smoothing + in_features) : std::vector<float>{},
+        in_features);
     prepared.offset_bias.resize(static_cast<size_t>(out_features));
     for (int64_t col = 0; col < out_features; ++col) {
       double sum = 0.0;
@@ -367,7 +364,7 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
   }
   if (static_activation_absmax > 0.0f)
     prepared.static_activation_scale =
-        asymmetric ? (static_activation_absmax + largest_offset) / kAsymmetricMaxCode
+        asymmetric ? int8_asymmetric_scale(static_activation_absmax, prepared.input_offset)
                    : int8_scale_for_absmax(static_activation_absmax);
   return prepared;
 }

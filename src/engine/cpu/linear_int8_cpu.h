@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "engine/cpu/linear_cpu.h"
+#include "quant/int8_quant.h"
 
 namespace justnews {
 
@@ -41,16 +42,12 @@ struct Int8LinearWeights {
   int64_t memory_bytes() const;           // codes + scales + correction + smoothing + offsets
 };
 
-// The lowest value of GELU (erf: -0.16997 at x = -0.7518; the tanh form -0.17004), slightly
-// rounded down so that no GELU output falls below it.
-inline constexpr float kGeluFloor = -0.1701f;
-
 // weight: [out_features, in_features] float32. smoothing: SmoothQuant factors [in_features] or
 // null. static_activation_absmax > 0 selects a calibrated per-tensor activation scale (of the
 // input after smoothing; values beyond it clip). gram: E[x xᵀ] of the input ([in, in], before
 // smoothing) or null; with it the codes come from GPTQ. input_floor (<= 0, or NaN for none): the
-// lowest value the input takes (GELU: kGeluFloor; ReLU: 0); with it the activation codes are
-// asymmetric (Int8LinearWeights::input_offset). Errors name `name`.
+// lowest value the input takes (GELU: kGeluFloor, quant/int8_quant.h; ReLU: 0); with it the
+// activation codes are asymmetric (Int8LinearWeights::input_offset). Errors name `name`.
 Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_features,
                                               int64_t in_features, const float* smoothing,
                                               float static_activation_absmax,

@@ -26,6 +26,8 @@
 #include "engine/cuda/row_epilogue.h"
 #include "engine/cuda/sm90/gemm_sm90.h"
 #include "engine/engine_plan.h"
+#include "quant/int8_quant.h"
+#include "tensor/dtype.h"
 
 namespace justnews {
 
@@ -60,6 +62,12 @@ struct DeviceQuant {
   const float* folded_scales = nullptr;     // [out_features]
   const float* code_multipliers = nullptr;  // [in_features]
   size_t folded_at = 0, code_multipliers_at = 0;  // offsets in floats within the region
+  // kInt8, a calibrated input with a floor (the plan's `_input_floor`: the FFN-out input): its codes
+  // are unsigned (quant/int8_quant.h), and the GEMM takes asymmetric_bias, the bias less the
+  // offset's share (fp16 [out_features], in the workspace's asymmetric-bias region).
+  bool asymmetric = false;
+  const void* asymmetric_bias = nullptr;
+  size_t asymmetric_bias_at = 0;  // offset in fp16 values within the region
 };
 
 struct DeviceLayer {
@@ -93,6 +101,7 @@ struct WorkspaceLayout {
   size_t inputs_at = 0, hidden_at = 0, wide_at = 0, narrow_at = 0;
   size_t codes_at = 0, code_scales_at = 0;  // kFp8 / kInt8 only
   size_t calibrated_at = 0;  // kFp8 / kInt8: DeviceQuant::folded_scales and code_multipliers
+  size_t asymmetric_bias_at = 0;  // kInt8: DeviceQuant::asymmetric_bias
   size_t decoded_weight_at = 0;  // weight-only formats (kInt4 / kNf4 / kInt8WeightOnly) only
   size_t hidden_f32_at = 0, logits_f32_at = 0, cls_at = 0, pre_at = 0, pooled_f32_at = 0;
   size_t gemm_at = 0, total_bytes = 0;
@@ -118,6 +127,11 @@ class CudaEncoder final : public Encoder {
   using ShapeKey = std::tuple<int64_t, int64_t, int64_t>;  // tokens, sequences, length bucket
 
   Status upload_plan(const EnginePlan& plan);
+  // For a linear whose input has a floor (asymmetric codes): its bias less the offset's share,
+  // bias[n] - weight_scale[n] * sum_k offset[k] * code[n, k], from the host plan into
+  // asymmetric_bias_host_; marks `quant` asymmetric.
+  Status fold_asymmetric_bias(const EnginePlan& plan, int64_t layer_idx, LinearSite site,
+                              int64_t out_features, int64_t in_features, DeviceQuant& quant);
   // The timing cache (options_.gemm_tuning_path): read after the GEMM runner exists, written at
   // destruction when this encoder tuned something the file did not have.
   void load_gemm_tuning();
@@ -165,6 +179,7 @@ class CudaEncoder final : public Encoder {
   // kFp8 / kInt8: the calibrated region (DeviceQuant::folded_at, code_multipliers_at), computed
   // on the host from the plan by upload_plan and copied once into the workspace.
   std::vector<float> calibrated_host_;
+  std::vector<uint16_t> asymmetric_bias_host_;  // fp16 bits, DeviceQuant::asymmetric_bias_at
 
   DeviceBuffer workspace_;
   PinnedBuffer input_staging_;   // int32 ids, type ids, positions, offsets
@@ -233,6 +248,15 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
         return static_input(layer.attention_output_quant) && static_input(layer.ffn_out_quant) &&
                layer.ffn_in_quant.input_scale;
       });
+  // Only the FFN-in GEMM of the calibrated codes path writes unsigned codes.
+  const bool asymmetric = std::any_of(layers_.begin(), layers_.end(), [](const DeviceLayer& layer) {
+    return layer.ffn_out_quant.asymmetric;
+  });
+  if (asymmetric && !static_codes_)
+    return unsupported(
+        "cuda encoder: the plan has asymmetric FFN codes, which only the calibrated codes path "
+        "writes (erf-GELU, head_dim 32 / 64 / 128, an mma.sync attention kernel, calibrated "
+        "scales at every layer); rebuild the plan with int8_asymmetric_ffn_codes off");
   JN_RETURN_IF_ERROR(allocate_workspace());
   JN_ASSIGN_OR_RETURN(
       gemm_, cuda::GemmRunner::create(options_.precision, gemm_workspace_, options_.workspace_bytes,
@@ -372,6 +396,9 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
       if (divisor) std::memcpy(multipliers, host_bytes("_input_divisor"), in_features * sizeof(float));
       for (int64_t col = 0; col < in_features; ++col)
         multipliers[col] = 1.f / (calibrated_scale * multipliers[col]);
+      if (plan.find(site_tensor(layer_idx, site, "_input_floor")))
+        JN_RETURN_IF_ERROR(fold_asymmetric_bias(plan, layer_idx, site, out_features, in_features,
+                                                quant));
     }
     return device_raw(weight_name, static_cast<uint64_t>(out_features * in_features), false);
   };
@@ -434,6 +461,45 @@ Status CudaEncoder::upload_plan(const EnginePlan& plan) {
   return ok_status();
 }
 
+Status CudaEncoder::fold_asymmetric_bias(const EnginePlan& plan, int64_t layer_idx, LinearSite site,
+                                         int64_t out_features, int64_t in_features,
+                                         DeviceQuant& quant) {
+  const std::string name = site_tensor(layer_idx, site, "_input_floor");
+  if (options_.linear_format != LinearFormat::kInt8 || site != LinearSite::kFfnOut)
+    return invalid_argument("cuda encoder: plan tensor " + name +
+                            ": only the INT8 FFN output projection's input has asymmetric codes");
+  const auto host = [&](const char* suffix) {
+    return plan.weights.data + plan.find(site_tensor(layer_idx, site, suffix))->offset;
+  };
+  float floor = 0.f;
+  std::memcpy(&floor, host("_input_floor"), sizeof(float));
+  std::vector<float> divisor;
+  if (plan.find(site_tensor(layer_idx, site, "_input_divisor"))) {
+    divisor.resize(static_cast<size_t>(in_features));
+    std::memcpy(divisor.data(), host("_input_divisor"), divisor.size() * sizeof(float));
+  }
+  const std::vector<float> offsets = asymmetric_input_offsets(floor, divisor, in_features);
+  std::vector<float> weight_scales(static_cast<size_t>(out_features));
+  std::memcpy(weight_scales.data(), host("_weight_scale"), weight_scales.size() * sizeof(float));
+  const PlanTensor* bias = plan.find(layer_tensor(layer_idx, "ffn_out_bias"));
+  if (!bias || bias->size_bytes != static_cast<uint64_t>(out_features) * sizeof(uint16_t))
+    return invalid_argument("cuda encoder: plan has no fp16 FFN output bias for layer " +
+                            std::to_string(layer_idx));
+  const auto* codes = reinterpret_cast<const int8_t*>(host("_weight"));
+  quant.asymmetric = true;
+  quant.asymmetric_bias_at = asymmetric_bias_host_.size();
+  for (int64_t col = 0; col < out_features; ++col) {
+    double share = 0.0;
+    for (int64_t k = 0; k < in_features; ++k) share += offsets[k] * codes[col * in_features + k];
+    uint16_t bias_bits;
+    std::memcpy(&bias_bits, plan.weights.data + bias->offset + col * sizeof(uint16_t),
+                sizeof(bias_bits));
+    asymmetric_bias_host_.push_back(f32_to_f16(static_cast<float>(
+        f16_to_f32(bias_bits) - weight_scales[static_cast<size_t>(col)] * share)));
+  }
+  return ok_status();
+}
+
 WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderOptions& options) {
   const size_t tokens = static_cast<size_t>(options.max_batch_tokens);
   const size_t sequences =
@@ -473,6 +539,8 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   offset = std::max(offset, layers_end);
   if (is_weight_only(options.linear_format))  // the largest layer weight, decoded
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
+  if (is_w8a8(options.linear_format))  // fp16, the FFN-out GEMMs' (the one asymmetric input)
+    region(layout.asymmetric_bias_at, static_cast<size_t>(config.num_layers) * hidden * 2);
   if (is_w8a8(options.linear_format))  // written once at load, outside the reused scratch
     region(layout.calibrated_at, static_cast<size_t>(config.num_layers) *
                                      ((5 * hidden + intermediate) + (3 * hidden + intermediate)) *
@@ -525,6 +593,16 @@ Status CudaEncoder::allocate_workspace() {
         quant->code_multipliers = calibrated + quant->code_multipliers_at;
       }
     calibrated_host_ = {};
+  }
+  if (!asymmetric_bias_host_.empty()) {
+    uint16_t* biases = static_cast<uint16_t*>(at(layout.asymmetric_bias_at));
+    JN_CUDA_CHECK(cudaMemcpy(biases, asymmetric_bias_host_.data(),
+                             asymmetric_bias_host_.size() * sizeof(uint16_t),
+                             cudaMemcpyHostToDevice));
+    for (DeviceLayer& layer : layers_)
+      if (layer.ffn_out_quant.asymmetric)
+        layer.ffn_out_quant.asymmetric_bias = biases + layer.ffn_out_quant.asymmetric_bias_at;
+    asymmetric_bias_host_ = {};
   }
 
   const size_t sequences =
@@ -678,16 +756,19 @@ Status CudaEncoder::quantized_linear(const void* weight, const DeviceQuant& quan
                                      const DeviceQuant* gelu_codes_for) {
   cuda::Sm90ScaledGemmArgs gemm;
   gemm.codes = options_.linear_format == LinearFormat::kFp8 ? cuda::Sm90Codes::kFp8E4M3
+               : quant.asymmetric                            ? cuda::Sm90Codes::kUint8
                                                              : cuda::Sm90Codes::kInt8;
   gemm.rows = rows, gemm.cols = out_features, gemm.depth = in_features;
   gemm.input_codes = codes ? codes : codes_, gemm.weight_codes = weight;
   gemm.row_scales = quant.folded_scales ? nullptr : code_scales_;
   gemm.col_scales = quant.folded_scales ? quant.folded_scales : quant.weight_scales;
-  gemm.bias = bias, gemm.out = out;
-  if (gelu_codes_for && gemm.codes == cuda::Sm90Codes::kFp8E4M3)
+  gemm.bias = quant.asymmetric ? quant.asymmetric_bias : bias, gemm.out = out;
+  if (gelu_codes_for && gemm.codes == cuda::Sm90Codes::kFp8E4M3) {
     gemm.gelu_codes_scale = gelu_codes_for->input_scale;  // E4M3 inputs have no divisors
-  else if (gelu_codes_for)
+  } else if (gelu_codes_for) {
     gemm.gelu_code_multipliers = gelu_codes_for->code_multipliers;
+    gemm.gelu_codes_unsigned = gelu_codes_for->asymmetric;
+  }
   return cuda::launch_sm90_scaled_gemm(gemm, gemm_workspace_, options_.workspace_bytes, stream_,
                                        options_.autotune_gemms);
 }

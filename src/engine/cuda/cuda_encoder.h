@@ -47,6 +47,10 @@ struct CudaEncoderOptions {
   bool gptq = true;
   bool static_activation_scales = false;    // needs calibration
   float smoothquant_alpha = 0.0f;           // kInt8, > 0 needs calibration
+  // kInt8 with static scales, erf-GELU models whose head dims the attention codes path takes
+  // (32 / 64 / 128): the FFN-out input (the GELU output) gets asymmetric codes (0..255 above its
+  // floor, quant/int8_quant.h), halving that input's step.
+  bool int8_asymmetric_ffn_codes = true;
   std::string calibration_id;               // fingerprint of the calibration data, part of the key
   std::string plan_notes;                   // recorded in the plan (EnginePlan::notes)
   int64_t max_batch_tokens = 16384;         // largest total_tokens one forward() accepts

@@ -6,7 +6,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -210,10 +212,12 @@ class WeightArena {
 
 // Appends one linear layer's [out, in] weight in the plan's format: as is (kNative), or as codes
 // plus per-output-channel scales (kFp8 / kInt8), with the calibrated input scale and the
-// SmoothQuant divisors when the options ask for them.
+// SmoothQuant divisors when the options ask for them. input_floor (not NaN): the input's lowest
+// value, recorded (`_input_floor`) for asymmetric codes with a calibrated scale.
 Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_features,
                      int64_t in_features, int64_t layer_idx, LinearSite site,
-                     const CudaEncoderOptions& options) {
+                     const CudaEncoderOptions& options,
+                     float input_floor = std::numeric_limits<float>::quiet_NaN()) {
   const std::string weight_name = site_tensor(layer_idx, site, "_weight");
   if (options.linear_format == LinearFormat::kNative) {
     arena.append(weight_name, weight.data(), static_cast<int64_t>(weight.size()));
@@ -286,8 +290,16 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     arena.append_raw(site_tensor(layer_idx, site, "_input_divisor"), divisor.data(),
                      divisor.size() * sizeof(float));
   if (static_absmax > 0.0f) {
-    const float scale = fp8 ? fp8_scale_for_absmax(static_absmax) : int8_scale_for_absmax(static_absmax);
+    const bool asymmetric = !fp8 && !std::isnan(input_floor);
+    const float scale =
+        fp8          ? fp8_scale_for_absmax(static_absmax)
+        : asymmetric ? int8_asymmetric_scale(
+                           static_absmax, asymmetric_input_offsets(input_floor, divisor, in_features))
+                     : int8_scale_for_absmax(static_absmax);
     arena.append_raw(site_tensor(layer_idx, site, "_input_scale"), &scale, sizeof(scale));
+    if (asymmetric)
+      arena.append_raw(site_tensor(layer_idx, site, "_input_floor"), &input_floor,
+                       sizeof(input_floor));
   }
   return ok_status();
 }
@@ -320,8 +332,17 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
     const auto linear = [&](Result<std::vector<float>> values, int64_t out_features,
                             int64_t in_features, LinearSite site) -> Status {
       if (!values.ok()) return values.status();
+      // Asymmetric FFN-out codes come from the FFN-in GEMM, which the encoder runs that way only
+      // on its calibrated codes path (erf-GELU, attention writing codes at these head dims).
+      const bool asymmetric = site == LinearSite::kFfnOut &&
+                              options.linear_format == LinearFormat::kInt8 &&
+                              options.static_activation_scales && options.int8_asymmetric_ffn_codes &&
+                              config.activation == Activation::kGeluErf &&
+                              (config.head_dim() == 32 || config.head_dim() == 64 ||
+                               config.head_dim() == 128);
       return append_linear(arena, std::move(values).value(), out_features, in_features,
-                           static_cast<int64_t>(layer_idx), site, options);
+                           static_cast<int64_t>(layer_idx), site, options,
+                           asymmetric ? kGeluFloor : std::numeric_limits<float>::quiet_NaN());
     };
     JN_RETURN_IF_ERROR(
         linear(WeightArena::fused(layer.query_weight, layer.key_weight, layer.value_weight,
@@ -438,6 +459,9 @@ PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& i
   if (uses_gptq(options)) key.build_options += ";gptq=1";
   if (options.smoothquant_alpha > 0.0f)
     key.build_options += ";smoothquant_alpha=" + std::to_string(options.smoothquant_alpha);
+  if (options.linear_format == LinearFormat::kInt8 && options.static_activation_scales &&
+      options.int8_asymmetric_ffn_codes)
+    key.build_options += ";asymmetric_ffn_codes=1";
   return key;
 }
 

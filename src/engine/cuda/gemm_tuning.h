@@ -32,6 +32,8 @@ enum Sm90Kind : int {
   kSm90Int8GeluCodes = 5,
   kSm90Fp16Bias = 6,
   kSm90Bf16Bias = 7,
+  kSm90Uint8Scaled = 8,
+  kSm90Int8GeluUnsignedCodes = 9,
 };
 inline int sm90_candidate_count(int kind) {
   switch (kind) {
@@ -39,6 +41,8 @@ inline int sm90_candidate_count(int kind) {
     case kSm90Int8Scaled:
     case kSm90Fp8GeluCodes:
     case kSm90Int8GeluCodes:
+    case kSm90Uint8Scaled:
+    case kSm90Int8GeluUnsignedCodes:
       return 3;
     case kSm90Fp16BiasGelu:
     case kSm90Bf16BiasGelu:

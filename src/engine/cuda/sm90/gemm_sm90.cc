@@ -160,21 +160,39 @@ std::string schedule_name(Sm90Schedule schedule) {
   return "unknown";
 }
 
+// The scaled GEMM variants (Sm90ScaledGemmArgs): their kernels and timing-cache kinds.
+enum class ScaledVariant { kFp8, kInt8, kUint8, kFp8GeluCodes, kInt8GeluCodes, kInt8GeluUnsignedCodes };
+
+int scaled_kind(ScaledVariant variant) {
+  switch (variant) {
+    case ScaledVariant::kFp8: return kSm90Fp8Scaled;
+    case ScaledVariant::kInt8: return kSm90Int8Scaled;
+    case ScaledVariant::kUint8: return kSm90Uint8Scaled;
+    case ScaledVariant::kFp8GeluCodes: return kSm90Fp8GeluCodes;
+    case ScaledVariant::kInt8GeluCodes: return kSm90Int8GeluCodes;
+    case ScaledVariant::kInt8GeluUnsignedCodes: return kSm90Int8GeluUnsignedCodes;
+  }
+  return -1;
+}
+
 // The kernel of a schedule, or null where that schedule was not instantiated.
-sm90::ScaledRunner scaled_runner(bool fp8, bool gelu_codes, Sm90Schedule schedule) {
+sm90::ScaledRunner scaled_runner(ScaledVariant variant, Sm90Schedule schedule) {
   using namespace sm90;
+  // Cooperative, ping-pong, small.
+  static constexpr ScaledRunner kRunners[][3] = {
+      {run_fp8_cooperative, run_fp8_pingpong, run_fp8_small},
+      {run_int8_cooperative, run_int8_pingpong, run_int8_small},
+      {run_uint8_cooperative, run_uint8_pingpong, run_uint8_small},
+      {run_fp8_gelu_codes_cooperative, run_fp8_gelu_codes_pingpong, run_fp8_gelu_codes_small},
+      {run_int8_gelu_codes_cooperative, run_int8_gelu_codes_pingpong, run_int8_gelu_codes_small},
+      {run_int8_gelu_ucodes_cooperative, run_int8_gelu_ucodes_pingpong,
+       run_int8_gelu_ucodes_small}};
+  const auto* row = kRunners[static_cast<int>(variant)];
   switch (schedule) {
-    case Sm90Schedule::kCooperative:
-      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_cooperative : run_int8_gelu_codes_cooperative)
-                        : (fp8 ? run_fp8_cooperative : run_int8_cooperative);
-    case Sm90Schedule::kPingpong:
-      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_pingpong : run_int8_gelu_codes_pingpong)
-                        : (fp8 ? run_fp8_pingpong : run_int8_pingpong);
-    case Sm90Schedule::kSmall:
-      return gelu_codes ? (fp8 ? run_fp8_gelu_codes_small : run_int8_gelu_codes_small)
-                        : (fp8 ? run_fp8_small : run_int8_small);
-    default:
-      return nullptr;
+    case Sm90Schedule::kCooperative: return row[0];
+    case Sm90Schedule::kPingpong: return row[1];
+    case Sm90Schedule::kSmall: return row[2];
+    default: return nullptr;
   }
 }
 
@@ -250,17 +268,29 @@ Status launch_sm90_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
     return invalid_argument(
         "sm90 scaled GEMM: the GELU-codes GEMM takes no row scales (fold the input's calibrated "
         "scale into the column scales)");
+  if (args.codes == Sm90Codes::kUint8 && (args.row_scales || gelu_codes))
+    return invalid_argument(
+        "sm90 scaled GEMM: unsigned codes come from calibrated scales only (folded into the "
+        "column scales: no row scales) and write fp16");
+  if (args.gelu_codes_unsigned && (!gelu_codes || args.codes != Sm90Codes::kInt8))
+    return invalid_argument(
+        "sm90 scaled GEMM: unsigned GELU codes need INT8 input codes and gelu_code_multipliers");
   if (args.rows == 0) return ok_status();
+  ScaledVariant variant = fp8 ? ScaledVariant::kFp8 : ScaledVariant::kInt8;
+  if (args.codes == Sm90Codes::kUint8) variant = ScaledVariant::kUint8;
+  if (gelu_codes)
+    variant = fp8                       ? ScaledVariant::kFp8GeluCodes
+              : args.gelu_codes_unsigned ? ScaledVariant::kInt8GeluUnsignedCodes
+                                         : ScaledVariant::kInt8GeluCodes;
   const auto run_schedule = [&](Sm90Schedule schedule) -> Status {
-    const sm90::ScaledRunner runner = scaled_runner(fp8, gelu_codes, schedule);
+    const sm90::ScaledRunner runner = scaled_runner(variant, schedule);
     if (!runner)
       return invalid_argument("sm90 scaled GEMM: schedule " + schedule_name(schedule) +
                               " does not exist for this kernel");
     return runner(args, workspace, workspace_bytes, stream);
   };
   if (args.schedule != Sm90Schedule::kTuned) return run_schedule(args.schedule);
-  const int kind = gelu_codes ? (fp8 ? kSm90Fp8GeluCodes : kSm90Int8GeluCodes)
-                              : (fp8 ? kSm90Fp8Scaled : kSm90Int8Scaled);
+  const int kind = scaled_kind(variant);
   // Without a measurement the ping-pong schedule runs (faster or equal on every BERT-base shape of
   // the first H200 run).
   constexpr int kPingpongIndex = 1;

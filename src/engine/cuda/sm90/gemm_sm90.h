@@ -17,7 +17,10 @@
 
 namespace justnews::cuda {
 
-enum class Sm90Codes { kFp8E4M3, kInt8 };
+// The input codes: E4M3 or INT8 activations with weights of the same format, or kUint8:
+// unsigned (asymmetric, quant/int8_quant.h) activation codes with INT8 weights, whose calibrated
+// scale the caller folds into col_scales and whose offset's share it folds into the bias.
+enum class Sm90Codes { kFp8E4M3, kInt8, kUint8 };
 // Which kernel runs: kTuned lets autotuning choose among the kind's candidates (below); the others
 // force one, for tests and benches. Cooperative: a 256 x 128 tile shared by two warpgroups. Pingpong:
 // a 128 x 128 tile per warpgroup, one's epilogue overlapping the other's MMAs. Small: ping-pong with
@@ -46,6 +49,9 @@ struct Sm90ScaledGemmArgs {
   // be null.
   const float* gelu_codes_scale = nullptr;       // kFp8E4M3 only
   const float* gelu_code_multipliers = nullptr;  // kInt8 only
+  // kInt8 with gelu_code_multipliers: unsigned codes 0..255 of (gelu_erf(value) - kGeluFloor) x
+  // multiplier instead (the next GEMM then runs as kUint8).
+  bool gelu_codes_unsigned = false;
   Sm90Schedule schedule = Sm90Schedule::kTuned;  // kCooperative, kPingpong or kSmall when forced
 };
 

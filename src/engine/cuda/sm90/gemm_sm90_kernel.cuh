@@ -26,6 +26,7 @@
 #include "engine/cuda/dependent_launch.h"
 #include "engine/cuda/element_types.cuh"
 #include "engine/cuda/sm90/gemm_sm90.h"
+#include "quant/int8_quant.h"
 
 namespace justnews::cuda::sm90 {
 
@@ -66,9 +67,11 @@ struct Small {
 
 // A TMA warp-specialised GEMM whose epilogue is the visitor tree `TreeFor<TileShape>`, writing
 // ElementD once: A [m, k] row-major, B [n, k] (column-major as wgmma's K-major operand), D [m, n].
+// ElementB differs from ElementAB (A's type) only for unsigned activation codes (uint8 x int8).
 template <class ElementAB, class ElementAccumulator, class ElementD, class Schedule,
-          template <class> class TreeFor>
+          template <class> class TreeFor, class ElementB = ElementAB>
 struct TmaGemm {
+  static_assert(sizeof(ElementB) == sizeof(ElementAB), "A and B codes share one tile depth");
   using TileShape = typename Schedule::template Tile<ElementAB>;
   using ClusterShape = typename Schedule::Cluster;
   using MainloopSchedule =
@@ -85,7 +88,7 @@ struct TmaGemm {
       typename Schedule::Epilogue, Tree>::CollectiveOp;
   using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, ElementAB, cutlass::layout::RowMajor,
-      kAlignAB, ElementAB, cutlass::layout::ColumnMajor, kAlignAB, ElementAccumulator, TileShape,
+      kAlignAB, ElementB, cutlass::layout::ColumnMajor, kAlignAB, ElementAccumulator, TileShape,
       ClusterShape,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
           sizeof(typename CollectiveEpilogue::SharedStorage))>,
@@ -106,7 +109,7 @@ struct TmaGemm {
         {m, n, k, 1},
         {static_cast<const ElementAB*>(a),
          cutlass::make_cute_packed_stride(StrideA{}, make_shape(m, k, 1)),
-         static_cast<const ElementAB*>(b),
+         static_cast<const ElementB*>(b),
          cutlass::make_cute_packed_stride(StrideB{}, make_shape(n, k, 1))},
         {tree,
          nullptr,
@@ -190,6 +193,25 @@ struct GeluTimesMultiplierInt8 {
   };
 };
 
+// (gelu_erf(x) - kGeluFloor) * multiplier[n]: the FFN-out input's asymmetric codes (0..255, about
+// twice the resolution of +-127 codes; quant/int8_quant.h), rounded to nearest and clamped.
+struct GeluTimesMultiplierUint8 {
+  template <class T>
+  struct Op {};  // only arrays of floats are visited
+  template <int N>
+  struct Op<cutlass::Array<float, N>> {
+    CUTLASS_DEVICE cutlass::Array<float, N> operator()(
+        cutlass::Array<float, N> const& x, cutlass::Array<float, N> const& multiplier) const {
+      cutlass::Array<float, N> out;
+      CUTLASS_PRAGMA_UNROLL
+      for (int i = 0; i < N; ++i)
+        out[i] = fminf(fmaxf(rintf((gelu_erf_for_codes(x[i]) - kGeluFloor) * multiplier[i]), 0.f),
+                       static_cast<float>(kInt8AsymmetricMaxCode));
+      return out;
+    }
+  };
+};
+
 // The E4M3 codes: GELU two values at a time in packed fp16 (gelu_for_codes_x2), returned as fp16
 // for the packed, saturating fp16 -> E4M3 conversion.
 struct GeluOverScaleFp16x2 {
@@ -217,18 +239,23 @@ struct GeluOverScaleFp16x2 {
 // FFN-in GEMM writes the FFN-out GEMM's input this way, so no row pass (GELU, absmax, codes)
 // follows it. Its own input has a calibrated per-tensor scale too, so the caller folds that into
 // col_scale: one FMA per value before the GELU, no row vector.
-template <class Codes>
+// OutCodes uint8_t: the INT8 path's asymmetric codes (GeluTimesMultiplierUint8), multipliers as
+// for INT8.
+template <class OutCodes>
 struct GeluCodesTree {
-  static constexpr bool kInt8 = std::is_same_v<Codes, int8_t>;
+  static constexpr bool kFp8 = std::is_same_v<OutCodes, cutlass::float_e4m3_t>;
+  template <class T>
+  using Op = typename std::conditional_t<
+      kFp8, GeluOverScaleFp16x2,
+      std::conditional_t<std::is_same_v<OutCodes, uint8_t>, GeluTimesMultiplierUint8,
+                         GeluTimesMultiplierInt8>>::template Op<T>;
   template <class TileShape>
   using For = Sm90EVT<
-      Sm90Compute<
-          std::conditional_t<kInt8, GeluTimesMultiplierInt8, GeluOverScaleFp16x2>::template Op,
-          Codes, float, kRound>,
+      Sm90Compute<Op, OutCodes, float, kRound>,
       Sm90EVT<Sm90Compute<cutlass::multiply_add, float, float, kRound>, Sm90AccFetch,
               ColumnVector<TileShape, float>, ColumnVector<TileShape, cutlass::half_t>>,
-      std::conditional_t<kInt8, ColumnVector<TileShape, float>,
-                         cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>>>;
+      std::conditional_t<kFp8, cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>,
+                         ColumnVector<TileShape, float>>>;
 };
 
 // gelu_erf(acc + bias): the two-input node of BiasGeluTree.
@@ -286,12 +313,14 @@ Status run_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t w
                    tree, workspace, workspace_bytes, stream);
 }
 
-// Codes: cutlass::float_e4m3_t (fp32 accumulation) or int8_t (int32), in and out.
-template <class Codes, class Schedule>
+// Codes: cutlass::float_e4m3_t (fp32 accumulation) or int8_t (int32) in; the same out, or for
+// int8_t in, uint8_t (asymmetric) codes out.
+template <class Codes, class Schedule, class OutCodes = Codes>
 Status run_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size_t workspace_bytes,
                            cudaStream_t stream) {
   using Accumulator = std::conditional_t<std::is_same_v<Codes, int8_t>, int32_t, float>;
-  using Gemm = TmaGemm<Codes, Accumulator, Codes, Schedule, GeluCodesTree<Codes>::template For>;
+  using Gemm =
+      TmaGemm<Codes, Accumulator, OutCodes, Schedule, GeluCodesTree<OutCodes>::template For>;
   const auto* bias = static_cast<const cutlass::half_t*>(args.bias);
   if constexpr (std::is_same_v<Codes, int8_t>) {
     typename Gemm::Tree::Arguments tree{
@@ -304,6 +333,20 @@ Status run_gelu_codes_gemm(const Sm90ScaledGemmArgs& args, void* workspace, size
     return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes,
                      args.out, tree, workspace, workspace_bytes, stream);
   }
+}
+
+// uint8 activation codes (asymmetric, quant/int8_quant.h) times int8 weights: acc * col_scale[n]
+// + bias[n] in fp16, the input's calibrated scale folded into col_scale and the offset's share into
+// the bias by the caller.
+template <class Schedule>
+Status run_unsigned_scaled_gemm(const Sm90ScaledGemmArgs& args, void* workspace,
+                                size_t workspace_bytes, cudaStream_t stream) {
+  using Gemm =
+      TmaGemm<uint8_t, int32_t, cutlass::half_t, Schedule, FoldedScaledTree, int8_t>;
+  typename Gemm::Tree::Arguments tree{
+      {}, {args.col_scales}, {static_cast<const cutlass::half_t*>(args.bias)}, {}};
+  return Gemm::run(args.rows, args.cols, args.depth, args.input_codes, args.weight_codes, args.out,
+                   tree, workspace, workspace_bytes, stream);
 }
 
 // gelu_erf(acc + bias) with kGelu, acc + bias without.

@@ -24,6 +24,15 @@ Status run_fp8_gelu_codes_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaSt
 Status run_int8_gelu_codes_cooperative(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_int8_gelu_codes_pingpong(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 Status run_int8_gelu_codes_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+// The INT8 one writing unsigned (asymmetric) codes.
+Status run_int8_gelu_ucodes_cooperative(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_int8_gelu_ucodes_pingpong(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_int8_gelu_ucodes_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+
+// Unsigned (asymmetric) activation codes x int8 weights: acc * col_scale + bias -> fp16.
+Status run_uint8_cooperative(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_uint8_pingpong(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
+Status run_uint8_small(const Sm90ScaledGemmArgs&, void*, size_t, cudaStream_t);
 
 // gelu_erf(acc + bias) in the element type.
 Status run_bias_gelu_fp16_cooperative(const Sm90BiasGemmArgs&, void*, size_t, cudaStream_t);
