@@ -159,10 +159,11 @@ for step in "$@"; do
       ;;
     smooth_ab)
       # INT8 with calibrated per-tensor scales, without and with SmoothQuant divisors (alpha 0.7,
-      # the accurate variant), calibrated FP8, the per-token paths (whose FFN codes come from a
-      # row pass) and fp16 beside them.
+      # the accurate variant) and with symmetric FFN-out codes, calibrated FP8, the per-token paths
+      # (whose FFN codes come from a row pass) and fp16 beside them.
       for round in 1 2; do
         for args in "int8 --static-scales" "int8 --static-scales --smoothquant-alpha 0.7" \
+                    "int8 --static-scales --smoothquant-alpha 0.7 --symmetric-ffn-codes" \
                     "fp8 --static-scales" "int8" "fp8" "fp16"; do
           echo "## round $round: --precision $args"
           .carry/bin/cuda_encoder_bench --precision $args --iterations 100 --models bert-base,minilm

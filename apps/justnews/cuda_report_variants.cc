@@ -37,12 +37,14 @@ Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& mode
         {row, memory, false, [&model, options]() { return make_cuda_encoder(model, options); }});
     return ok_status();
   };
-  const auto calibrated = [&](bool static_scales, float alpha, bool gptq) {
+  const auto calibrated = [&](bool static_scales, float alpha, bool gptq,
+                              bool asymmetric_ffn_codes = true) {
     CudaEncoderOptions options = base;
     options.calibration = calibration;
     options.gptq = gptq;
     options.static_activation_scales = static_scales;
     options.smoothquant_alpha = alpha;
+    options.int8_asymmetric_ffn_codes = asymmetric_ffn_codes;
     return options;
   };
   const bool has_gram = calibration && !calibration->layers.empty() &&
@@ -63,6 +65,8 @@ Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& mode
     if (name == "int8") {
       JN_RETURN_IF_ERROR(add("int8-smooth", name, calibrated(false, alpha, false)));
       JN_RETURN_IF_ERROR(add("int8-static", name, calibrated(true, alpha, false)));
+      // Symmetric FFN-out codes, for comparison with the default asymmetric ones.
+      JN_RETURN_IF_ERROR(add("int8-static-sym", name, calibrated(true, alpha, false, false)));
       if (has_gram) {
         JN_RETURN_IF_ERROR(add("int8-smooth-gptq", name, calibrated(false, alpha, true)));
         JN_RETURN_IF_ERROR(add("int8-static-gptq", name, calibrated(true, alpha, true)));

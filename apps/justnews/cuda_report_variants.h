@@ -18,7 +18,8 @@ const std::vector<std::string>& all_cuda_precision_names();
 
 // Rows for `names` (fp16, bf16, fp32, fp8, int8, int8-weight-only, int4, nf4), each `base` with that precision and
 // batch limits from `eval_options`. With `calibration`, the calibrated variants follow their plain
-// row: fp8-static, int8-smooth, int8-static and (with Gram statistics) int4-gptq / nf4-gptq.
+// row: fp8-static, int8-smooth, int8-static, int8-static-sym (symmetric FFN-out codes) and (with
+// Gram statistics) the -gptq rows.
 // `model`, `pool` and `calibration` must outlive the rows.
 Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& model, ThreadPool* pool,
                                                          const std::vector<std::string>& names,

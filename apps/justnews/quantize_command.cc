@@ -23,7 +23,8 @@ constexpr const char* kUsage = R"(usage: justnews quantize MODEL_DIR --report [o
   --report                   evaluate every precision against the FP32 CPU encoder (required)
   --device cpu|cuda          backend whose precisions are evaluated (default cpu); cuda offers
                              fp16, bf16, fp8, int8, int8-weight-only, int4, nf4 (+ fp8-static,
-                             int8-smooth, int8-static and -gptq rows with --calibrate)
+                             int8-smooth, int8-static, int8-static-sym and -gptq rows with
+                             --calibrate)
   --eval FILE.jsonl          evaluation texts (default ../shared/data/news/agnews_test.jsonl)
   --field NAME               JSON field with the text (default "title")
   --label-field NAME         JSON field with the label: adds task accuracy

@@ -19,6 +19,8 @@
 //                         calibrate_random_model in random_model.h)
 //     [--smoothquant-alpha X]  (int8 with --static-scales: SmoothQuant divisors, which the
 //                               producers writing codes divide by)
+//     [--symmetric-ffn-codes]  (int8 with --static-scales: +-127 codes for the FFN-out input
+//                               instead of the default asymmetric ones)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -142,6 +144,8 @@ int main(int argc, char** argv) {
       static_scales = true;
     } else if (flag == "--smoothquant-alpha" && has_value) {
       options.smoothquant_alpha = std::strtof(argv[++arg], nullptr);
+    } else if (flag == "--symmetric-ffn-codes") {
+      options.int8_asymmetric_ffn_codes = false;
     } else if (flag == "--no-fused-gelu") {
       options.fused_gelu_gemm = false;
     } else if (flag == "--no-sm90-bias") {
