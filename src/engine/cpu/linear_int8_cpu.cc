@@ -136,8 +136,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void quantize_rows_avx512(
     uint8_t* out = codes + row_idx * weights.padded_in;
     for (int64_t k = 0; k < in; k += 16) {
       const __mmask16 mask = static_cast<__mmask16>(in - k >= 16 ? 0xFFFF : (1u << (in - k)) - 1);
-      // nearest, ties even; the low 8 bits of 0..255 are the unsigned code
       const __m512 values = code_values_avx512(row, k, mask, inv_smoothing, input_offset);
+      // nearest, ties even; the low 8 bits of 0..255 are the unsigned code
       __m512i ints = _mm512_cvtps_epi32(_mm512_mul_ps(values, inv_scale));
       ints = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(ints, low), high), shift);
       _mm_mask_storeu_epi8(out + k, mask, _mm512_cvtepi32_epi8(ints));

@@ -468,6 +468,9 @@ Status CudaEncoder::fold_asymmetric_bias(const EnginePlan& plan, int64_t layer_i
   if (options_.linear_format != LinearFormat::kInt8 || site != LinearSite::kFfnOut)
     return invalid_argument("cuda encoder: plan tensor " + name +
                             ": only the INT8 FFN output projection's input has asymmetric codes");
+  if (plan.find(name)->size_bytes != sizeof(float))
+    return invalid_argument("cuda encoder: plan tensor " + name + " has " +
+                            std::to_string(plan.find(name)->size_bytes) + " bytes, expected 4");
   const auto host = [&](const char* suffix) {
     return plan.weights.data + plan.find(site_tensor(layer_idx, site, suffix))->offset;
   };
