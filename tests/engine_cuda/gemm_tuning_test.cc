@@ -52,8 +52,9 @@ TEST(GemmTuningText, AnotherLibraryVersionOrAMalformedLineIsRefusedWhole) {
   EXPECT_EQ(parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 0 1 extra\n", "7").status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_TRUE(parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\n", "7").ok());  // empty is fine
-  // Candidates: the code GEMMs (kinds 0, 1, 4, 5) three schedules; the bias + GELU GEMMs (2, 3) three
-  // schedules and the unfused path; the bias GEMMs (6, 7) cuBLASLt and two schedules; kind 8 is unknown.
+  // Candidates: the code GEMMs (kinds 0, 1, 4, 5, and the unsigned-codes ones 8, 9) three
+  // schedules; the bias + GELU GEMMs (2, 3) three schedules and the unfused path; the bias GEMMs
+  // (6, 7) cuBLASLt and two schedules; kind 10 is unknown.
   const auto parses = [](int kind, int schedule) {
     return parse_gemm_tuning("justnews-gemm-tuning 2 cublasLt 7\nsm90 1 16 16 " + std::to_string(kind) +
                                  " " + std::to_string(schedule) + "\n",
@@ -61,11 +62,11 @@ TEST(GemmTuningText, AnotherLibraryVersionOrAMalformedLineIsRefusedWhole) {
         .ok();
   };
   for (const auto& [kind, count] : std::vector<std::pair<int, int>>{
-           {0, 3}, {1, 3}, {4, 3}, {5, 3}, {2, 4}, {3, 4}, {6, 3}, {7, 3}}) {
+           {0, 3}, {1, 3}, {4, 3}, {5, 3}, {2, 4}, {3, 4}, {6, 3}, {7, 3}, {8, 3}, {9, 3}}) {
     EXPECT_TRUE(parses(kind, count - 1)) << kind;
     EXPECT_FALSE(parses(kind, count)) << kind;
   }
-  EXPECT_FALSE(parses(8, 0));
+  EXPECT_FALSE(parses(10, 0));
   // A version-1 file chose among fewer candidates: not reused.
   EXPECT_FALSE(parse_gemm_tuning("justnews-gemm-tuning 1 cublasLt 7\n", "7").ok());
 }
