@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <utility>
 
 namespace justnews {
@@ -74,11 +75,32 @@ void ActivationStatsRecorder::observe(int64_t layer_idx, LinearSite site, const 
   for (size_t idx = 0; idx < channel_absmax.size(); ++idx)
     stats.channel_absmax[idx] = std::max(stats.channel_absmax[idx], channel_absmax[idx]);
   stats.token_absmax.insert(stats.token_absmax.end(), token_absmax.begin(), token_absmax.end());
+  keep_sample_rows(stats, input, rows, columns);
   if (gram.empty()) return;
   if (stats.gram.size() != gram.size()) {
     stats.gram = std::move(gram);
   } else {
     for (size_t idx = 0; idx < gram.size(); ++idx) stats.gram[idx] += gram[idx];
+  }
+}
+
+void ActivationStatsRecorder::keep_sample_rows(Site& stats, const float* input, int64_t rows,
+                                               int64_t columns) {
+  const auto width = static_cast<size_t>(columns);
+  for (int64_t row_idx = 0; row_idx < rows; ++row_idx, ++stats.rows_seen) {
+    if (stats.rows_seen % stats.sample_stride != 0) continue;
+    if (static_cast<int64_t>(stats.sample.size() / width) == kCalibrationSampleRows) {
+      // Full: keep the even rows (multiples of twice the stride) and halve the rate.
+      const size_t kept = stats.sample.size() / width;
+      for (size_t even = 0; 2 * even < kept; ++even)
+        std::copy_n(stats.sample.begin() + static_cast<std::ptrdiff_t>(2 * even * width), width,
+                    stats.sample.begin() + static_cast<std::ptrdiff_t>(even * width));
+      stats.sample.resize((kept + 1) / 2 * width);
+      stats.sample_stride *= 2;
+      if (stats.rows_seen % stats.sample_stride != 0) continue;
+    }
+    const float* row = input + row_idx * columns;
+    stats.sample.insert(stats.sample.end(), row, row + columns);
   }
 }
 
@@ -105,6 +127,8 @@ Result<ActivationCalibration> ActivationStatsRecorder::finish(float percentile) 
           std::ceil(static_cast<double>(percentile) / 100.0 * static_cast<double>(sorted.size())));
       out.clipped_absmax = sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
       out.channel_absmax = stats.channel_absmax;
+      out.sample = stats.sample;
+      out.sample_rows = static_cast<int64_t>(stats.sample.size() / stats.channel_absmax.size());
       if (!stats.gram.empty()) {
         const float inv_tokens = 1.0f / static_cast<float>(sorted.size());
         out.gram.resize(stats.gram.size());

@@ -1,7 +1,8 @@
 // Activation statistics for calibration: what the input of every linear layer looks like on real
 // text. The CPU encoder reports each linear input to an ActivationObserver; the recorder keeps,
-// per (layer, site), the absmax of every input channel (for SmoothQuant) and the absmax of every
-// token row (for percentile-clipped per-tensor scales).
+// per (layer, site), the absmax of every input channel (for SmoothQuant), the absmax of every
+// token row (for percentile-clipped per-tensor scales) and an evenly spaced sample of token rows
+// (to choose calibrated scales by their error: static_scale_search.h).
 #pragma once
 
 #include <array>
@@ -34,7 +35,14 @@ struct SiteCalibration {
   std::vector<float> channel_absmax;  // [columns]
   // E[x xᵀ] over every token seen, [columns, columns] (GPTQ); empty unless the recorder collects it.
   std::vector<float> gram;
+  // Up to kCalibrationSampleRows token rows, evenly spaced over everything seen: [rows, columns].
+  std::vector<float> sample;
+  int64_t sample_rows = 0;
 };
+
+// Enough rows to see the tails a clip search trades against the step (1 in 512 tokens), small
+// enough to keep for every site (BERT-base: 150 MB, less than its Gram matrices).
+inline constexpr int64_t kCalibrationSampleRows = 512;
 
 struct ActivationCalibration {
   float percentile = 100.0f;
@@ -68,7 +76,14 @@ class ActivationStatsRecorder final : public ActivationObserver {
     std::vector<float> channel_absmax;
     std::vector<float> token_absmax;
     std::vector<float> gram;  // sum of x xᵀ
+    // Rows whose index (counted over every row seen) is a multiple of sample_stride; the stride
+    // doubles, dropping every other kept row, whenever the sample is full.
+    std::vector<float> sample;
+    int64_t rows_seen = 0;
+    int64_t sample_stride = 1;
   };
+  static void keep_sample_rows(Site& stats, const float* input, int64_t rows, int64_t columns);
+
   GramAccumulator accumulate_gram_;
   mutable std::mutex mutex_;
   std::vector<std::array<Site, kNumLinearSites>> layers_;

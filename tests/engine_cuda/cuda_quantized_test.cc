@@ -1021,6 +1021,7 @@ TEST_F(QuantizedEncoderTest, Int8MatchesCpuInt8) {
   options.static_activation_scales = true;
   const PlanKey key = cuda_plan_key("model-hash", CudaDeviceIdentity{"gpu", "9.0"}, options);
   EXPECT_NE(key.build_options.find("asymmetric_ffn_codes=1"), std::string::npos);
+  EXPECT_NE(key.build_options.find("static_clip=searched"), std::string::npos);
   auto plan = build_cuda_plan(model.config, model.weights, options, key);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   EXPECT_NE(plan->find("layer.0.ffn_out_input_floor"), nullptr);
@@ -1049,6 +1050,7 @@ TEST_F(QuantizedEncoderTest, CalibratedFp8AndPlanRoundTrip) {
   const PlanKey key = cuda_plan_key("model-hash", CudaDeviceIdentity{"gpu", "9.0"}, options);
   EXPECT_EQ(key.precision, "fp8");
   EXPECT_NE(key.build_options.find("static_activation_scales=1"), std::string::npos);
+  EXPECT_EQ(key.build_options.find("static_clip"), std::string::npos);  // FP8 keeps the percentile
   auto plan = build_cuda_plan(model.config, model.weights, options, key);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   ASSERT_NE(plan->find("layer.0.qkv_input_scale"), nullptr);

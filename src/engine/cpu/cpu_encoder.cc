@@ -2,6 +2,7 @@
 #include "engine/cpu/cpu_encoder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -14,6 +15,8 @@
 #include "engine/cpu/ops_cpu.h"
 #include "engine/cpu/pooling_cpu.h"
 #include "engine/cpu/quantized_linear_cpu.h"
+#include "quant/int8_quant.h"
+#include "quant/static_scale_search.h"
 
 namespace justnews {
 namespace {
@@ -167,6 +170,9 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
                                                        const std::string& name) const {
   LinearQuantOptions quant;
   quant.group_size = options_.group_size;
+  if (options_.precision == Precision::kInt8 && options_.int8_asymmetric_ffn_codes &&
+      site == LinearSite::kFfnOut)
+    quant.input_floor = config_.activation == Activation::kRelu ? 0.0f : kGeluFloor;
   std::vector<float> smoothing;
   if (options_.precision == Precision::kInt8 && options_.calibration) {
     const SiteCalibration& stats = options_.calibration->site(layer_idx, site);
@@ -175,12 +181,15 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
                                     weight.dim(1), options_.smoothquant_alpha);
       quant.smoothing = &smoothing;
     }
-    if (options_.static_activation_scales)
-      quant.static_activation_absmax = static_activation_absmax(stats, smoothing);
+    if (options_.static_activation_scales) {
+      const std::vector<float> offsets =
+          std::isnan(quant.input_floor)
+              ? std::vector<float>{}
+              : asymmetric_input_offsets(quant.input_floor, smoothing, weight.dim(1));
+      quant.static_activation_absmax = searched_static_absmax(
+          stats, smoothing, offsets, weight.data_as<float>(), weight.dim(0), weight.dim(1));
+    }
   }
-  if (options_.precision == Precision::kInt8 && options_.int8_asymmetric_ffn_codes &&
-      site == LinearSite::kFfnOut)
-    quant.input_floor = config_.activation == Activation::kRelu ? 0.0f : kGeluFloor;
   if (options_.precision == Precision::kInt8 && options_.int8_ffn_out_bf16 &&
       site == LinearSite::kFfnOut)
     return QuantizedLinearCpu::prepare(weight, Precision::kBf16, quant, name);

@@ -22,6 +22,7 @@
 #include "quant/gptq.h"
 #include "quant/int4_quant.h"
 #include "quant/int8_quant.h"
+#include "quant/static_scale_search.h"
 #include "tensor/dtype.h"
 
 namespace justnews {
@@ -255,13 +256,22 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
   // Per-channel codes and scales; the W8A8 formats may add SmoothQuant divisors and a calibrated
   // input scale (the weight-only format keeps fp16 inputs).
   const bool fp8 = options.linear_format == LinearFormat::kFp8;
-  std::vector<float> divisor, smoothed_gram;
+  const bool asymmetric = !fp8 && !std::isnan(input_floor);
+  std::vector<float> divisor, smoothed_gram, offsets;
   float static_absmax = 0.0f;
   if (options.calibration && is_w8a8(options.linear_format)) {
     const SiteCalibration& stats = options.calibration->site(layer_idx, site);
-    if (!fp8 && options.smoothquant_alpha > 0.0f) {
+    if (!fp8 && options.smoothquant_alpha > 0.0f)
       divisor = smoothing_factors(stats.channel_absmax, weight.data(), out_features, in_features,
                                   options.smoothquant_alpha);
+    if (asymmetric) offsets = asymmetric_input_offsets(input_floor, divisor, in_features);
+    // FP8 keeps the percentile's clip: its codes are floating point, so the largest value costs
+    // the small ones little resolution.
+    if (options.static_activation_scales)
+      static_absmax = fp8 ? static_activation_absmax(stats, divisor)
+                          : searched_static_absmax(stats, divisor, offsets, weight.data(),
+                                                   out_features, in_features);
+    if (!divisor.empty()) {
       for (int64_t row = 0; row < out_features; ++row)
         for (int64_t col = 0; col < in_features; ++col)
           weight[row * in_features + col] *= divisor[col];
@@ -270,7 +280,6 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
         gram = smoothed_gram.data();
       }
     }
-    if (options.static_activation_scales) static_absmax = static_activation_absmax(stats, divisor);
   }
   std::vector<float> scales;
   if (fp8) {
@@ -290,12 +299,9 @@ Status append_linear(WeightArena& arena, std::vector<float> weight, int64_t out_
     arena.append_raw(site_tensor(layer_idx, site, "_input_divisor"), divisor.data(),
                      divisor.size() * sizeof(float));
   if (static_absmax > 0.0f) {
-    const bool asymmetric = !fp8 && !std::isnan(input_floor);
-    const float scale =
-        fp8          ? fp8_scale_for_absmax(static_absmax)
-        : asymmetric ? int8_asymmetric_scale(
-                           static_absmax, asymmetric_input_offsets(input_floor, divisor, in_features))
-                     : int8_scale_for_absmax(static_absmax);
+    const float scale = fp8          ? fp8_scale_for_absmax(static_absmax)
+                        : asymmetric ? int8_asymmetric_scale(static_absmax, offsets)
+                                     : int8_scale_for_absmax(static_absmax);
     arena.append_raw(site_tensor(layer_idx, site, "_input_scale"), &scale, sizeof(scale));
     if (asymmetric)
       arena.append_raw(site_tensor(layer_idx, site, "_input_floor"), &input_floor,
@@ -462,6 +468,8 @@ PlanKey cuda_plan_key(const std::string& model_hash, const CudaDeviceIdentity& i
   if (options.linear_format == LinearFormat::kInt8 && options.static_activation_scales &&
       options.int8_asymmetric_ffn_codes)
     key.build_options += ";asymmetric_ffn_codes=1";
+  if (options.linear_format == LinearFormat::kInt8 && options.static_activation_scales)
+    key.build_options += ";static_clip=searched";  // static_scale_search.h (session 13)
   return key;
 }
 

@@ -1,0 +1,106 @@
+// Clip search for calibrated per-tensor INT8 activation scales.
+#include "quant/static_scale_search.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "quant/int8_quant.h"
+
+namespace justnews {
+namespace {
+
+// Clips tried, as fractions of the percentile's absmax: 1 and 16 steps of 7% down to 0.31.
+constexpr int kClipSteps = 17;
+constexpr float kClipRatio = 0.93f;
+
+// Σ_n (W[n, k] · divisor[k])²: the GEMM multiplies input channel k (x / divisor) by W · divisor.
+std::vector<float> column_weights(const float* weight, int64_t out_features, int64_t in_features,
+                                  const std::vector<float>& divisor) {
+  std::vector<double> sums(static_cast<size_t>(in_features), 0.0);
+  for (int64_t row = 0; row < out_features; ++row)
+    for (int64_t k = 0; k < in_features; ++k) {
+      const double value = weight[row * in_features + k];
+      sums[static_cast<size_t>(k)] += value * value;
+    }
+  std::vector<float> result(static_cast<size_t>(in_features));
+  for (int64_t k = 0; k < in_features; ++k) {
+    const double scale = divisor.empty() ? 1.0 : divisor[static_cast<size_t>(k)];
+    result[static_cast<size_t>(k)] = static_cast<float>(sums[static_cast<size_t>(k)] * scale * scale);
+  }
+  return result;
+}
+
+float divided(const float* row, const std::vector<float>& divisor, int64_t k) {
+  return divisor.empty() ? row[k] : row[k] / divisor[static_cast<size_t>(k)];
+}
+
+// A row's output energy, Σ_k column_weight[k] · (x[k] / divisor[k])².
+double row_energy(const float* row, int64_t in_features, const std::vector<float>& divisor,
+                  const std::vector<float>& column_weight) {
+  double energy = 0.0;
+  for (int64_t k = 0; k < in_features; ++k) {
+    const double value = divided(row, divisor, k);
+    energy += static_cast<double>(column_weight[static_cast<size_t>(k)]) * value * value;
+  }
+  return energy;
+}
+
+}  // namespace
+
+double weighted_code_error(const float* rows, int64_t num_rows, int64_t in_features,
+                           const std::vector<float>& divisor, const std::vector<float>& offsets,
+                           const std::vector<float>& column_weight, float absmax,
+                           double mean_row_energy) {
+  const bool asymmetric = !offsets.empty();
+  const float scale =
+      asymmetric ? int8_asymmetric_scale(absmax, offsets) : int8_scale_for_absmax(absmax);
+  if (!(scale > 0.0f)) return 0.0;
+  const float inv_scale = 1.0f / scale;
+  const float lowest = asymmetric ? 0.0f : -static_cast<float>(kInt8MaxCode);
+  const float highest = static_cast<float>(asymmetric ? kInt8AsymmetricMaxCode : kInt8MaxCode);
+  double error = 0.0;
+  for (int64_t row_idx = 0; row_idx < num_rows; ++row_idx) {
+    const float* row = rows + row_idx * in_features;
+    double row_error = 0.0;
+    for (int64_t k = 0; k < in_features; ++k) {
+      const auto column = static_cast<size_t>(k);
+      const float value = divided(row, divisor, k) + (asymmetric ? offsets[column] : 0.0f);
+      const float code = std::clamp(std::nearbyint(value * inv_scale), lowest, highest);
+      const float difference = code * scale - value;
+      row_error += static_cast<double>(column_weight[column]) * difference * difference;
+    }
+    const double size = row_energy(row, in_features, divisor, column_weight) + mean_row_energy;
+    if (size > 0.0) error += row_error / size;
+  }
+  return error;
+}
+
+float searched_static_absmax(const SiteCalibration& stats, const std::vector<float>& divisor,
+                             const std::vector<float>& offsets, const float* weight,
+                             int64_t out_features, int64_t in_features) {
+  const float percentile_absmax = static_activation_absmax(stats, divisor);
+  if (percentile_absmax <= 0.0f || stats.sample_rows <= 0 ||
+      static_cast<int64_t>(stats.sample.size()) != stats.sample_rows * in_features)
+    return percentile_absmax;
+  const std::vector<float> column_weight =
+      column_weights(weight, out_features, in_features, divisor);
+  double mean_row_energy = 0.0;
+  for (int64_t row_idx = 0; row_idx < stats.sample_rows; ++row_idx)
+    mean_row_energy +=
+        row_energy(stats.sample.data() + row_idx * in_features, in_features, divisor, column_weight);
+  mean_row_energy /= static_cast<double>(stats.sample_rows);
+  float best_absmax = percentile_absmax;
+  double best_error = -1.0;
+  float clip = percentile_absmax;
+  for (int step = 0; step < kClipSteps; ++step, clip *= kClipRatio) {
+    const double error = weighted_code_error(stats.sample.data(), stats.sample_rows, in_features,
+                                             divisor, offsets, column_weight, clip, mean_row_energy);
+    if (best_error < 0.0 || error < best_error) {
+      best_error = error;
+      best_absmax = clip;
+    }
+  }
+  return best_absmax;
+}
+
+}  // namespace justnews
