@@ -186,46 +186,55 @@ Result<std::vector<PrecisionReport>> evaluate_precisions(
     const std::vector<Precision>& precisions, const ActivationCalibration* calibration,
     const QuantEvalOptions& options, ThreadPool* pool) {
   std::vector<EncoderVariant> variants;
-  auto add = [&](std::string name, Precision precision, const ActivationCalibration* calibrated,
-                 float alpha, bool ffn_out_bf16, bool static_scales, bool gptq,
-                 bool asymmetric_ffn_codes = true) {
-    CpuEncoderOptions encoder_options;
-    encoder_options.precision = precision;
+  // One row: its name and encoder options (the row's precision is theirs).
+  auto add = [&](std::string name, CpuEncoderOptions encoder_options) {
     encoder_options.group_size = options.group_size;
-    encoder_options.calibration = calibrated;
-    encoder_options.gptq = gptq;
-    encoder_options.smoothquant_alpha = alpha;
-    encoder_options.int8_ffn_out_bf16 = ffn_out_bf16;
-    encoder_options.static_activation_scales = static_scales;
-    encoder_options.int8_asymmetric_ffn_codes = asymmetric_ffn_codes;
-    variants.push_back({std::move(name), precision, ffn_out_bf16,
+    variants.push_back({std::move(name), encoder_options.precision,
+                        encoder_options.int8_ffn_out_bf16,
                         [&model, pool, encoder_options]() {
                           return make_cpu_encoder(model, pool, encoder_options);
                         }});
+  };
+  const auto plain = [](Precision precision) {
+    CpuEncoderOptions encoder_options;
+    encoder_options.precision = precision;
+    return encoder_options;
   };
   // Every code format gets a "-gptq" row beside its round-to-nearest one when the calibration
   // collected the layer inputs' Gram matrices.
   const bool has_gram = calibration && !calibration->layers.empty() &&
                         !calibration->site(0, LinearSite::kQkv).gram.empty();
-  add("fp32", Precision::kFp32, nullptr, 0.0f, false, false, false);
+  add("fp32", plain(Precision::kFp32));
   for (Precision precision : precisions) {
     if (precision == Precision::kFp32) continue;
     const std::string name = precision_name(precision);
-    add(name, precision, nullptr, 0.0f, false, false, false);
-    if (precision != Precision::kBf16 && has_gram)
-      add(name + "-gptq", precision, calibration, 0.0f, false, false, true);
-    if (precision == Precision::kInt8 && calibration) {
-      const float alpha = options.smoothquant_alpha;
-      add("int8-smooth", precision, calibration, alpha, false, false, false);
-      add("int8-mixed", precision, calibration, alpha, true, false, false);
-      add("int8-static", precision, calibration, alpha, false, true, false);
+    add(name, plain(precision));
+    if (precision != Precision::kBf16 && has_gram) {
+      CpuEncoderOptions gptq = plain(precision);
+      gptq.calibration = calibration;
+      add(name + "-gptq", gptq);
+    }
+    if (precision != Precision::kInt8 || !calibration) continue;
+    // The calibrated INT8 rows, round-to-nearest first, then with GPTQ weights.
+    for (const bool with_gptq : {false, true}) {
+      if (with_gptq && !has_gram) continue;
+      const std::string suffix = with_gptq ? "-gptq" : "";
+      CpuEncoderOptions smooth = plain(precision);
+      smooth.calibration = calibration;
+      smooth.gptq = with_gptq;
+      smooth.smoothquant_alpha = options.smoothquant_alpha;
+      add("int8-smooth" + suffix, smooth);
+      CpuEncoderOptions mixed = smooth;
+      mixed.int8_ffn_out_bf16 = true;
+      add("int8-mixed" + suffix, mixed);
+      CpuEncoderOptions static_scales = smooth;
+      static_scales.static_activation_scales = true;
+      add("int8-static" + suffix, static_scales);
+      if (with_gptq) continue;
       // Symmetric FFN codes, for comparison: the calibrated scales are where they matter.
-      add("int8-static-sym", precision, calibration, alpha, false, true, false, false);
-      if (has_gram) {
-        add("int8-smooth-gptq", precision, calibration, alpha, false, false, true);
-        add("int8-mixed-gptq", precision, calibration, alpha, true, false, true);
-        add("int8-static-gptq", precision, calibration, alpha, false, true, true);
-      }
+      CpuEncoderOptions symmetric = static_scales;
+      symmetric.int8_asymmetric_ffn_codes = false;
+      add("int8-static-sym", symmetric);
     }
   }
   return evaluate_encoders(model, tokenizer, eval, variants, options);
