@@ -12,8 +12,8 @@
 #include "core/status.h"
 
 #ifdef JUSTNEWS_WITH_CUDA
+#include <map>
 #include <optional>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -70,28 +70,38 @@ Result<float> parse_float(const CliArgs& args, const std::string& name, float fa
   }
 }
 
-// The suffix of the automatic choice's rows with calibrated per-tensor activation scales.
-constexpr std::string_view kStaticSuffix = "-static";
+// What `--precision auto` chose: the row's name, the options it was measured with, the evidence.
+struct CudaChoice {
+  std::string name;
+  CudaEncoderOptions options;
+  std::string evidence;
+};
 
 // Measures every CUDA precision against the FP32 CPU encoder on the evaluation texts and returns
-// the fastest whose agreement drop stays within `max_drop` (a name of apply_precision_name, or one
-// with kStaticSuffix), with the evidence as text.
-Result<std::pair<std::string, std::string>> choose_cuda_precision(
-    const LoadedModel& model, const tokenizer::Tokenizer& tokenizer, const LabeledTexts& eval,
-    const CudaEncoderOptions& base, double max_drop, ThreadPool* pool) {
+// the fastest whose agreement drop stays within `max_drop`.
+Result<CudaChoice> choose_cuda_precision(const LoadedModel& model,
+                                         const tokenizer::Tokenizer& tokenizer,
+                                         const LabeledTexts& eval, const CudaEncoderOptions& base,
+                                         double max_drop, ThreadPool* pool) {
   QuantEvalOptions eval_options;
+  std::map<std::string, CudaEncoderOptions> row_options;
   // Each row is `base` (the calibration and scale choices this compile will use) at one precision.
-  JN_ASSIGN_OR_RETURN(auto variants, cuda_report_variants(model, pool, all_cuda_precision_names(),
-                                                          base, nullptr, eval_options));
+  JN_ASSIGN_OR_RETURN(auto variants,
+                      cuda_report_variants(model, pool, all_cuda_precision_names(), base, nullptr,
+                                           eval_options, &row_options));
   if (base.calibration && !base.static_activation_scales) {
     // The 8-bit formats with the calibrated per-tensor scales are candidates too (faster than per
     // token, usually less accurate): rows "fp8-static" and "int8-static".
     CudaEncoderOptions calibrated = base;
     calibrated.static_activation_scales = true;
-    JN_ASSIGN_OR_RETURN(auto static_rows, cuda_report_variants(model, pool, {"fp8", "int8"},
-                                                               calibrated, nullptr, eval_options));
+    std::map<std::string, CudaEncoderOptions> static_options;
+    JN_ASSIGN_OR_RETURN(auto static_rows,
+                        cuda_report_variants(model, pool, {"fp8", "int8"}, calibrated, nullptr,
+                                             eval_options, &static_options));
     for (size_t row = 1; row < static_rows.size(); ++row) {  // row 0: the CPU reference again
-      static_rows[row].name += kStaticSuffix;
+      const std::string name = static_rows[row].name + "-static";
+      row_options[name] = static_options.at(static_rows[row].name);
+      static_rows[row].name = name;
       variants.push_back(std::move(static_rows[row]));
     }
   }
@@ -121,7 +131,7 @@ Result<std::pair<std::string, std::string>> choose_cuda_precision(
         report.tokens_per_second);
     evidence += line;
   }
-  return std::make_pair(choice, evidence);
+  return CudaChoice{choice, row_options.at(choice), evidence};
 }
 #endif
 
@@ -211,15 +221,9 @@ int run_compile_command(int argc, char** argv) {
       if (!eval.ok()) return fail(eval.status().with_context("--eval"));
       auto chosen = choose_cuda_precision(*model, *tokenizer, *eval, options, *max_drop, &pool);
       if (!chosen.ok()) return fail(chosen.status());
-      std::fputs(chosen->second.c_str(), stdout);
-      std::string name = chosen->first;
-      if (name.size() > kStaticSuffix.size() && name.ends_with(kStaticSuffix)) {
-        name.resize(name.size() - kStaticSuffix.size());
-        options.static_activation_scales = true;
-      }
-      if (Status applied = apply_precision_name(name, options); !applied.ok())
-        return fail(applied);
-      options.plan_notes += chosen->second;
+      std::fputs(chosen->evidence.c_str(), stdout);
+      options = chosen->options;
+      options.plan_notes += chosen->evidence;
     }
   }
   if (!options.calibration) {

@@ -11,11 +11,10 @@ const std::vector<std::string>& all_cuda_precision_names() {
   return kNames;
 }
 
-Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& model, ThreadPool* pool,
-                                                         const std::vector<std::string>& names,
-                                                         const CudaEncoderOptions& base,
-                                                         const ActivationCalibration* calibration,
-                                                         const QuantEvalOptions& eval_options) {
+Result<std::vector<EncoderVariant>> cuda_report_variants(
+    const LoadedModel& model, ThreadPool* pool, const std::vector<std::string>& names,
+    const CudaEncoderOptions& base, const ActivationCalibration* calibration,
+    const QuantEvalOptions& eval_options, std::map<std::string, CudaEncoderOptions>* row_options) {
   std::vector<EncoderVariant> variants;
   variants.push_back({"fp32 (cpu)", Precision::kFp32, false,
                       [&model, pool]() { return make_cpu_encoder(model, pool); }});
@@ -23,6 +22,7 @@ Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& mode
                        const CudaEncoderOptions& from) -> Status {
     CudaEncoderOptions options = from;
     JN_RETURN_IF_ERROR(apply_precision_name(name, options));
+    if (row_options) (*row_options)[row] = options;
     options.max_batch_tokens = eval_options.batch_size * eval_options.max_length;
     options.max_batch_sequences = eval_options.batch_size;
     // The weight memory column: what each precision stores per weight (fp16 / bf16: 2 bytes).

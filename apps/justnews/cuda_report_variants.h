@@ -2,6 +2,7 @@
 // FP32 CPU encoder as the reference, then one CUDA encoder per precision name. Needs a CUDA build.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,11 +21,13 @@ const std::vector<std::string>& all_cuda_precision_names();
 // batch limits from `eval_options`. With `calibration`, the calibrated variants follow their plain
 // row: fp8-static, int8-smooth, int8-static, int8-static-sym (symmetric FFN-out codes) and (with
 // Gram statistics) the -gptq rows.
-// `model`, `pool` and `calibration` must outlive the rows.
-Result<std::vector<EncoderVariant>> cuda_report_variants(const LoadedModel& model, ThreadPool* pool,
-                                                         const std::vector<std::string>& names,
-                                                         const CudaEncoderOptions& base,
-                                                         const ActivationCalibration* calibration,
-                                                         const QuantEvalOptions& eval_options);
+// `model`, `pool` and `calibration` must outlive the rows. With `row_options`, each CUDA row's
+// options are kept there by row name, before the report's batch limits (what a compile of that row
+// would use).
+Result<std::vector<EncoderVariant>> cuda_report_variants(
+    const LoadedModel& model, ThreadPool* pool, const std::vector<std::string>& names,
+    const CudaEncoderOptions& base, const ActivationCalibration* calibration,
+    const QuantEvalOptions& eval_options,
+    std::map<std::string, CudaEncoderOptions>* row_options = nullptr);
 
 }  // namespace justnews::cli
