@@ -442,12 +442,7 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
       }
       const float next_scale = static_cast<float>(largest / max_code * 0.6);  // top 40% saturate
       auto next_scale_gpu = upload_raw(std::vector<float>{next_scale});
-      std::vector<float> divisors(out, 1.f), multipliers(out);
-      std::mt19937 rng(54);
-      std::uniform_real_distribution<float> exponent(-1.f, 1.f);
-      if (!fp8)
-        for (float& divisor : divisors) divisor = std::exp2(exponent(rng));
-      for (int64_t o = 0; o < out; ++o) multipliers[o] = 1.f / (next_scale * divisors[o]);
+      const auto [divisors, multipliers] = code_multipliers(out, next_scale, 54, !fp8);
       auto multipliers_gpu = upload_raw(multipliers);
       for (const ScheduleCase& schedule : kScaledSchedules) {
         auto out_gpu = poisoned(rows * out, 1);
@@ -589,11 +584,7 @@ TEST_F(Sm90GemmTest, UnsignedGeluCodesMatchLoop) {
         largest = std::max(largest, activated[r * out + o]);
       }
     const double scale = (largest - kGeluFloor) / kInt8AsymmetricMaxCode * 0.6;  // top saturate
-    std::mt19937 rng(84);
-    std::uniform_real_distribution<float> exponent(-1.f, 1.f);
-    std::vector<float> multipliers(out);
-    for (float& multiplier : multipliers)
-      multiplier = static_cast<float>(1.0 / (scale * std::exp2(exponent(rng))));
+    const std::vector<float> multipliers = code_multipliers(out, scale, 84, true).multipliers;
     auto multipliers_gpu = upload_raw(multipliers);
     for (const ScheduleCase& schedule : kScaledSchedules) {
       auto out_gpu = poisoned(rows * out, 1);
@@ -741,12 +732,8 @@ TEST(AttentionCodes, MatchFp16Attention) {
       float largest = 0.f;
       for (float value : reference) largest = std::max(largest, std::abs(value));
       const float scale = largest / max_code * 0.8f;  // the largest 20% of the range saturate
-      std::vector<float> divisors(hidden, 1.f), multipliers(hidden);
-      std::mt19937 rng(62);
-      std::uniform_real_distribution<float> exponent(-1.f, 1.f);
-      if (!fp8)
-        for (float& divisor : divisors) divisor = std::exp2(exponent(rng));
-      for (int64_t col = 0; col < hidden; ++col) multipliers[col] = 1.f / (scale * divisors[col]);
+      const std::vector<float> multipliers =
+          code_multipliers(hidden, scale, 62, !fp8).multipliers;
       auto multipliers_gpu = upload_raw(multipliers);
       auto codes_gpu = poisoned(tokens * hidden, 1);
       const Status status = cuda::launch_attention_codes(

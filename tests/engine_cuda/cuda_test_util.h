@@ -41,6 +41,24 @@ inline std::vector<float> random_values(size_t count, uint32_t seed, float mean 
   return values;
 }
 
+// What a codes producer multiplies by: multipliers[c] = 1 / (scale x divisors[c]), with
+// SmoothQuant-like divisors 2^U(-1, 1) (in [0.5, 2]) drawn from `seed`, or all 1 when
+// `with_divisors` is false (FP8 inputs have none).
+struct CodeMultipliers {
+  std::vector<float> divisors, multipliers;
+};
+inline CodeMultipliers code_multipliers(size_t count, double scale, uint32_t seed,
+                                        bool with_divisors) {
+  CodeMultipliers result{std::vector<float>(count, 1.f), std::vector<float>(count)};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> exponent(-1.f, 1.f);
+  if (with_divisors)
+    for (float& divisor : result.divisors) divisor = std::exp2(exponent(rng));
+  for (size_t c = 0; c < count; ++c)
+    result.multipliers[c] = static_cast<float>(1.0 / (scale * result.divisors[c]));
+  return result;
+}
+
 // Rounds `values` in place to `precision` and copies them to a new device buffer.
 inline cuda::DeviceBuffer upload(std::vector<float>& values, cuda::Precision precision) {
   const size_t element = cuda::precision_size_bytes(precision);

@@ -41,6 +41,7 @@ using cuda::Precision;
 using cuda_plan::align_up;
 using cuda_plan::is_int4;
 using cuda_plan::is_w8a8;
+using cuda_plan::model_allows_codes_path;
 using cuda_plan::is_weight_only;
 using cuda_plan::layer_tensor;
 using cuda_plan::site_tensor;
@@ -240,9 +241,7 @@ Status CudaEncoder::initialize(const EnginePlan& plan) {
            (options_.linear_format == LinearFormat::kInt8 || !quant.input_divisor);
   };
   static_codes_ =
-      is_w8a8(options_.linear_format) && config_.activation == Activation::kGeluErf &&
-      !options_.gelu_erf_as_tanh &&
-      (config_.head_dim() == 32 || config_.head_dim() == 64 || config_.head_dim() == 128) &&
+      model_allows_codes_path(config_, options_) &&
       cuda::attention_kernel_writes_codes(options_.attention_kernel) &&
       std::all_of(layers_.begin(), layers_.end(), [&](const DeviceLayer& layer) {
         return static_input(layer.attention_output_quant) && static_input(layer.ffn_out_quant) &&
@@ -542,7 +541,7 @@ WorkspaceLayout workspace_layout(const EncoderConfig& config, const CudaEncoderO
   offset = std::max(offset, layers_end);
   if (is_weight_only(options.linear_format))  // the largest layer weight, decoded
     region(layout.decoded_weight_at, std::max(3 * hidden, intermediate) * hidden * element);
-  if (is_w8a8(options.linear_format))  // fp16, the FFN-out GEMMs' (the one asymmetric input)
+  if (options.linear_format == LinearFormat::kInt8)  // fp16: the FFN-out GEMMs' (asymmetric)
     region(layout.asymmetric_bias_at, static_cast<size_t>(config.num_layers) * hidden * 2);
   if (is_w8a8(options.linear_format))  // written once at load, outside the reused scratch
     region(layout.calibrated_at, static_cast<size_t>(config.num_layers) *

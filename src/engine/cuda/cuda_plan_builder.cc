@@ -110,6 +110,7 @@ using cuda::Precision;
 using cuda_plan::align_up;
 using cuda_plan::is_int4;
 using cuda_plan::is_w8a8;
+using cuda_plan::model_allows_codes_path;
 using cuda_plan::layer_tensor;
 using cuda_plan::site_tensor;
 using cuda_plan::uses_gptq;
@@ -338,14 +339,12 @@ Status fill_arena(const EncoderConfig& config, const EncoderWeights& weights,
     const auto linear = [&](Result<std::vector<float>> values, int64_t out_features,
                             int64_t in_features, LinearSite site) -> Status {
       if (!values.ok()) return values.status();
-      // Asymmetric FFN-out codes come from the FFN-in GEMM, which the encoder runs that way only
-      // on its calibrated codes path (erf-GELU, attention writing codes at these head dims).
+      // Asymmetric FFN-out codes come from the FFN-in GEMM, which writes them only on the
+      // encoder's calibrated codes path.
       const bool asymmetric = site == LinearSite::kFfnOut &&
                               options.linear_format == LinearFormat::kInt8 &&
                               options.static_activation_scales && options.int8_asymmetric_ffn_codes &&
-                              config.activation == Activation::kGeluErf &&
-                              (config.head_dim() == 32 || config.head_dim() == 64 ||
-                               config.head_dim() == 128);
+                              model_allows_codes_path(config, options);
       return append_linear(arena, std::move(values).value(), out_features, in_features,
                            static_cast<int64_t>(layer_idx), site, options,
                            asymmetric ? kGeluFloor : std::numeric_limits<float>::quiet_NaN());

@@ -32,6 +32,17 @@ inline bool is_weight_only(cuda::LinearFormat format) {
   return is_int4(format) || format == cuda::LinearFormat::kInt8WeightOnly;
 }
 
+// Whether the model and build options allow the encoder's calibrated codes path, where attention
+// and the FFN-in GEMM write the next GEMM's input codes themselves: a W8A8 format, erf-GELU (not
+// approximated by tanh) and head dims 32 / 64 / 128. The encoder also needs an attention kernel
+// that writes codes and calibrated scales at every layer; the plan builder writes what only that
+// path reads (the FFN-out input's floor for asymmetric codes) where this holds.
+inline bool model_allows_codes_path(const EncoderConfig& config, const CudaEncoderOptions& options) {
+  const int64_t head_dim = config.head_dim();
+  return is_w8a8(options.linear_format) && config.activation == Activation::kGeluErf &&
+         !options.gelu_erf_as_tanh && (head_dim == 32 || head_dim == 64 || head_dim == 128);
+}
+
 // Whether a plan's weight codes come from GPTQ: a code format, `gptq` on, and a calibration that
 // holds the layer inputs' Gram matrices. Part of the plan key.
 inline bool uses_gptq(const CudaEncoderOptions& options) {

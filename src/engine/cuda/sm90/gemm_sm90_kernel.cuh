@@ -174,28 +174,25 @@ using FoldedScaledTree =
     Sm90EVT<Sm90Compute<cutlass::multiply_add, cutlass::half_t, float, kRound>, Sm90AccFetch,
             ColumnVector<TileShape, float>, ColumnVector<TileShape, cutlass::half_t>>;
 
-// gelu_erf(x) * multiplier[n], a multiplier per column (1 / (scale x SmoothQuant divisor[n])):
-// the INT8 codes of GeluCodesTree (GELU in its cheaper form for values that become codes,
-// element_types.cuh), rounded half away from zero and clamped to +-127 here, as the row epilogue
-// and the CPU quantiser do (the conversion's round-to-nearest then has nothing to round).
-struct GeluTimesMultiplierInt8 {
-  template <class T>
-  struct Op {};  // only arrays of floats are visited
-  template <int N>
-  struct Op<cutlass::Array<float, N>> {
-    CUTLASS_DEVICE cutlass::Array<float, N> operator()(
-        cutlass::Array<float, N> const& x, cutlass::Array<float, N> const& multiplier) const {
-      cutlass::Array<float, N> out;
-      CUTLASS_PRAGMA_UNROLL
-      for (int i = 0; i < N; ++i) out[i] = int8_code(gelu_erf_for_codes(x[i]) * multiplier[i]);
-      return out;
-    }
-  };
+// The INT8 codes of GeluCodesTree, from the GELU (in its cheaper form for values that become
+// codes, element_types.cuh) and the column's multiplier (1 / (scale x SmoothQuant divisor[n])).
+// Signed: +-127 of gelu * multiplier, rounded half away from zero and clamped here, as the row
+// epilogue and the CPU quantiser do (the conversion's round-to-nearest then has nothing to round).
+struct SignedGeluCode {
+  CUTLASS_DEVICE static float of(float gelu, float multiplier) {
+    return int8_code(gelu * multiplier);
+  }
 };
-
-// (gelu_erf(x) - kGeluFloor) * multiplier[n]: the FFN-out input's asymmetric codes (0..255, about
+// Unsigned: the FFN-out input's asymmetric codes, 0..255 of (gelu - kGeluFloor) * multiplier (about
 // twice the resolution of +-127 codes; quant/int8_quant.h), rounded to nearest and clamped.
-struct GeluTimesMultiplierUint8 {
+struct UnsignedGeluCode {
+  CUTLASS_DEVICE static float of(float gelu, float multiplier) {
+    return fminf(fmaxf(rintf((gelu - kGeluFloor) * multiplier), 0.f),
+                 static_cast<float>(kInt8AsymmetricMaxCode));
+  }
+};
+template <class GeluCode>
+struct GeluTimesMultiplier {
   template <class T>
   struct Op {};  // only arrays of floats are visited
   template <int N>
@@ -204,9 +201,7 @@ struct GeluTimesMultiplierUint8 {
         cutlass::Array<float, N> const& x, cutlass::Array<float, N> const& multiplier) const {
       cutlass::Array<float, N> out;
       CUTLASS_PRAGMA_UNROLL
-      for (int i = 0; i < N; ++i)
-        out[i] = fminf(fmaxf(rintf((gelu_erf_for_codes(x[i]) - kGeluFloor) * multiplier[i]), 0.f),
-                       static_cast<float>(kInt8AsymmetricMaxCode));
+      for (int i = 0; i < N; ++i) out[i] = GeluCode::of(gelu_erf_for_codes(x[i]), multiplier[i]);
       return out;
     }
   };
@@ -239,16 +234,15 @@ struct GeluOverScaleFp16x2 {
 // FFN-in GEMM writes the FFN-out GEMM's input this way, so no row pass (GELU, absmax, codes)
 // follows it. Its own input has a calibrated per-tensor scale too, so the caller folds that into
 // col_scale: one FMA per value before the GELU, no row vector.
-// OutCodes uint8_t: the INT8 path's asymmetric codes (GeluTimesMultiplierUint8), multipliers as
-// for INT8.
+// OutCodes uint8_t: the INT8 path's asymmetric codes (UnsignedGeluCode), multipliers as for INT8.
 template <class OutCodes>
 struct GeluCodesTree {
   static constexpr bool kFp8 = std::is_same_v<OutCodes, cutlass::float_e4m3_t>;
   template <class T>
   using Op = typename std::conditional_t<
       kFp8, GeluOverScaleFp16x2,
-      std::conditional_t<std::is_same_v<OutCodes, uint8_t>, GeluTimesMultiplierUint8,
-                         GeluTimesMultiplierInt8>>::template Op<T>;
+      GeluTimesMultiplier<std::conditional_t<std::is_same_v<OutCodes, uint8_t>, UnsignedGeluCode,
+                                             SignedGeluCode>>>::template Op<T>;
   template <class TileShape>
   using For = Sm90EVT<
       Sm90Compute<Op, OutCodes, float, kRound>,
