@@ -158,9 +158,13 @@ int run_quantize_command(int argc, char** argv) {
     auto calibrated = calibrate_activations(*model, *tokenizer, texts->texts, options, &pool);
     if (!calibrated.ok()) return fail(calibrated.status());
     calibration = std::move(*calibrated);
-    std::printf("calibration: %zu texts, %lld tokens, per-layer absmax and p%.1f\n",
-                texts->texts.size(), static_cast<long long>(calibration->num_tokens),
-                options.percentile);
+    std::printf(
+        "calibration: %zu texts, %lld tokens, per-layer absmax, p%.1f and %lld sampled rows "
+        "(static INT8 scales: the clip with the least error on them)\n",
+        texts->texts.size(), static_cast<long long>(calibration->num_tokens), options.percentile,
+        static_cast<long long>(calibration->layers.empty()
+                                       ? 0
+                                       : calibration->site(0, LinearSite::kQkv).sample_rows));
   }
   const std::string eval_path = args->get("eval", "../shared/data/news/agnews_test.jsonl");
   auto eval =

@@ -61,7 +61,8 @@ struct ActivationCalibration {
 using GramAccumulator =
     std::function<void(const float* input, int64_t rows, int64_t columns, float* gram)>;
 
-// Thread-safe recorder (the encoder may call observe from pool threads).
+// Thread-safe recorder (the encoder may call observe from pool threads). The row sample depends on
+// the order of observe calls: calibration runs its batches one after another, so it is repeatable.
 class ActivationStatsRecorder final : public ActivationObserver {
  public:
   // With `accumulate_gram`, every site's second-moment matrix is collected too (GPTQ's input).
