@@ -57,6 +57,19 @@ std::vector<float> asymmetric_input_offsets(float floor, const std::vector<float
   return offsets;
 }
 
+std::vector<float> asymmetric_offset_bias(const int8_t* codes, const float* scales,
+                                          int64_t out_features, int64_t in_features,
+                                          const std::vector<float>& offsets) {
+  std::vector<float> result(static_cast<size_t>(out_features));
+  for (int64_t col = 0; col < out_features; ++col) {
+    double sum = 0.0;
+    for (int64_t k = 0; k < in_features; ++k)
+      sum += static_cast<double>(offsets[static_cast<size_t>(k)]) * codes[col * in_features + k];
+    result[static_cast<size_t>(col)] = static_cast<float>(-sum * scales[col]);
+  }
+  return result;
+}
+
 float int8_asymmetric_scale(float absmax, const std::vector<float>& offsets) {
   float largest_offset = 0.0f;
   for (float offset : offsets) largest_offset = std::max(largest_offset, offset);

@@ -46,5 +46,11 @@ std::vector<float> asymmetric_input_offsets(float floor, const std::vector<float
                                             int64_t columns);
 // The calibrated scale of asymmetric codes whose input (after division) reaches `absmax` at most.
 float int8_asymmetric_scale(float absmax, const std::vector<float>& offsets);
+// What the offsets add to a layer with per-row weight codes `codes` ([out_features, in_features])
+// and `scales` ([out_features]): -scales[n] · Σ_k offsets[k] · codes[n, k], per output column, to be
+// added to its bias.
+std::vector<float> asymmetric_offset_bias(const int8_t* codes, const float* scales,
+                                          int64_t out_features, int64_t in_features,
+                                          const std::vector<float>& offsets);
 
 }  // namespace justnews

@@ -352,15 +352,8 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
         input_floor,
         smoothing ? std::vector<float>(smoothing, smoothing + in_features) : std::vector<float>{},
         in_features);
-    prepared.offset_bias.resize(static_cast<size_t>(out_features));
-    for (int64_t col = 0; col < out_features; ++col) {
-      double sum = 0.0;
-      for (int64_t k = 0; k < in_features; ++k)
-        sum += static_cast<double>(prepared.input_offset[static_cast<size_t>(k)]) *
-               matrix.codes[static_cast<size_t>(col * in_features + k)];
-      prepared.offset_bias[static_cast<size_t>(col)] =
-          static_cast<float>(-sum * matrix.scales[static_cast<size_t>(col)]);
-    }
+    prepared.offset_bias = asymmetric_offset_bias(matrix.codes.data(), matrix.scales.data(),
+                                                  out_features, in_features, prepared.input_offset);
   }
   if (static_activation_absmax > 0.0f)
     prepared.static_activation_scale =

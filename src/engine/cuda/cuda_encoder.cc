@@ -487,17 +487,17 @@ Status CudaEncoder::fold_asymmetric_bias(const EnginePlan& plan, int64_t layer_i
   if (!bias || bias->size_bytes != static_cast<uint64_t>(out_features) * sizeof(uint16_t))
     return invalid_argument("cuda encoder: plan has no fp16 FFN output bias for layer " +
                             std::to_string(layer_idx));
-  const auto* codes = reinterpret_cast<const int8_t*>(host("_weight"));
+  const std::vector<float> offset_bias =
+      asymmetric_offset_bias(reinterpret_cast<const int8_t*>(host("_weight")), weight_scales.data(),
+                             out_features, in_features, offsets);
   quant.asymmetric = true;
   quant.asymmetric_bias_at = asymmetric_bias_host_.size();
   for (int64_t col = 0; col < out_features; ++col) {
-    double share = 0.0;
-    for (int64_t k = 0; k < in_features; ++k) share += offsets[k] * codes[col * in_features + k];
     uint16_t bias_bits;
     std::memcpy(&bias_bits, plan.weights.data + bias->offset + col * sizeof(uint16_t),
                 sizeof(bias_bits));
-    asymmetric_bias_host_.push_back(f32_to_f16(static_cast<float>(
-        f16_to_f32(bias_bits) - weight_scales[static_cast<size_t>(col)] * share)));
+    asymmetric_bias_host_.push_back(
+        f32_to_f16(f16_to_f32(bias_bits) + offset_bias[static_cast<size_t>(col)]));
   }
   return ok_status();
 }
