@@ -34,23 +34,34 @@ float divided(const float* row, const std::vector<float>& divisor, int64_t k) {
   return divisor.empty() ? row[k] : row[k] / divisor[static_cast<size_t>(k)];
 }
 
-// A row's output energy, Σ_k column_weight[k] · (x[k] / divisor[k])².
-double row_energy(const float* row, int64_t in_features, const std::vector<float>& divisor,
-                  const std::vector<float>& column_weight) {
-  double energy = 0.0;
-  for (int64_t k = 0; k < in_features; ++k) {
-    const double value = divided(row, divisor, k);
-    energy += static_cast<double>(column_weight[static_cast<size_t>(k)]) * value * value;
+// What each sampled row's error is divided by: its output energy, Σ_k column_weight[k] ·
+// (x[k] / divisor[k])², plus the mean row's.
+std::vector<double> row_sizes(const SiteCalibration& stats, int64_t in_features,
+                              const std::vector<float>& divisor,
+                              const std::vector<float>& column_weight) {
+  std::vector<double> sizes(static_cast<size_t>(stats.sample_rows), 0.0);
+  double total = 0.0;
+  for (int64_t row_idx = 0; row_idx < stats.sample_rows; ++row_idx) {
+    const float* row = stats.sample.data() + row_idx * in_features;
+    double energy = 0.0;
+    for (int64_t k = 0; k < in_features; ++k) {
+      const double value = divided(row, divisor, k);
+      energy += static_cast<double>(column_weight[static_cast<size_t>(k)]) * value * value;
+    }
+    sizes[static_cast<size_t>(row_idx)] = energy;
+    total += energy;
   }
-  return energy;
+  const double mean = total / static_cast<double>(stats.sample_rows);
+  for (double& size : sizes) size += mean;
+  return sizes;
 }
 
-}  // namespace
-
-double weighted_code_error(const float* rows, int64_t num_rows, int64_t in_features,
+// The quantity the search minimises for one clip: Σ_rows (Σ_k column_weight[k] · (code error of
+// x[k] / divisor[k])²) / row_sizes[row], under the scale `absmax` gives.
+double weighted_code_error(const SiteCalibration& stats, int64_t in_features,
                            const std::vector<float>& divisor, const std::vector<float>& offsets,
-                           const std::vector<float>& column_weight, float absmax,
-                           double mean_row_energy) {
+                           const std::vector<float>& column_weight,
+                           const std::vector<double>& sizes, float absmax) {
   const bool asymmetric = !offsets.empty();
   const float scale =
       asymmetric ? int8_asymmetric_scale(absmax, offsets) : int8_scale_for_absmax(absmax);
@@ -59,8 +70,8 @@ double weighted_code_error(const float* rows, int64_t num_rows, int64_t in_featu
   const float lowest = asymmetric ? 0.0f : -static_cast<float>(kInt8MaxCode);
   const float highest = static_cast<float>(asymmetric ? kInt8AsymmetricMaxCode : kInt8MaxCode);
   double error = 0.0;
-  for (int64_t row_idx = 0; row_idx < num_rows; ++row_idx) {
-    const float* row = rows + row_idx * in_features;
+  for (int64_t row_idx = 0; row_idx < stats.sample_rows; ++row_idx) {
+    const float* row = stats.sample.data() + row_idx * in_features;
     double row_error = 0.0;
     for (int64_t k = 0; k < in_features; ++k) {
       const auto column = static_cast<size_t>(k);
@@ -69,11 +80,13 @@ double weighted_code_error(const float* rows, int64_t num_rows, int64_t in_featu
       const float difference = code * scale - value;
       row_error += static_cast<double>(column_weight[column]) * difference * difference;
     }
-    const double size = row_energy(row, in_features, divisor, column_weight) + mean_row_energy;
+    const double size = sizes[static_cast<size_t>(row_idx)];
     if (size > 0.0) error += row_error / size;
   }
   return error;
 }
+
+}  // namespace
 
 float searched_static_absmax(const SiteCalibration& stats, const std::vector<float>& divisor,
                              const std::vector<float>& offsets, const float* weight,
@@ -84,17 +97,13 @@ float searched_static_absmax(const SiteCalibration& stats, const std::vector<flo
     return percentile_absmax;
   const std::vector<float> column_weight =
       column_weights(weight, out_features, in_features, divisor);
-  double mean_row_energy = 0.0;
-  for (int64_t row_idx = 0; row_idx < stats.sample_rows; ++row_idx)
-    mean_row_energy +=
-        row_energy(stats.sample.data() + row_idx * in_features, in_features, divisor, column_weight);
-  mean_row_energy /= static_cast<double>(stats.sample_rows);
+  const std::vector<double> sizes = row_sizes(stats, in_features, divisor, column_weight);
   float best_absmax = percentile_absmax;
   double best_error = -1.0;
   float clip = percentile_absmax;
   for (int step = 0; step < kClipSteps; ++step, clip *= kClipRatio) {
-    const double error = weighted_code_error(stats.sample.data(), stats.sample_rows, in_features,
-                                             divisor, offsets, column_weight, clip, mean_row_energy);
+    const double error =
+        weighted_code_error(stats, in_features, divisor, offsets, column_weight, sizes, clip);
     if (best_error < 0.0 || error < best_error) {
       best_error = error;
       best_absmax = clip;

@@ -28,12 +28,4 @@ float searched_static_absmax(const SiteCalibration& stats, const std::vector<flo
                              const std::vector<float>& offsets, const float* weight,
                              int64_t out_features, int64_t in_features);
 
-// The quantity the search minimises for one clip (exposed for its test): Σ_rows (Σ_k
-// column_weight[k] · (code error of x[k] / divisor[k])²) / (that row's energy + mean_row_energy),
-// under the scale `absmax` gives.
-double weighted_code_error(const float* rows, int64_t num_rows, int64_t in_features,
-                           const std::vector<float>& divisor, const std::vector<float>& offsets,
-                           const std::vector<float>& column_weight, float absmax,
-                           double mean_row_energy);
-
 }  // namespace justnews
