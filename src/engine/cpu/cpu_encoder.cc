@@ -170,6 +170,9 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
                                                        const std::string& name) const {
   LinearQuantOptions quant;
   quant.group_size = options_.group_size;
+  if (options_.precision == Precision::kInt8 && options_.int8_ffn_out_bf16 &&
+      site == LinearSite::kFfnOut)  // int8-mixed: no codes, so no calibrated choices either
+    return QuantizedLinearCpu::prepare(weight, Precision::kBf16, quant, name);
   if (options_.precision == Precision::kInt8 && options_.int8_asymmetric_ffn_codes &&
       site == LinearSite::kFfnOut)
     quant.input_floor = config_.activation == Activation::kRelu ? 0.0f : kGeluFloor;
@@ -190,9 +193,6 @@ Result<QuantizedLinearCpu> CpuEncoder::quantize_linear(const Tensor& weight, int
           stats, smoothing, offsets, weight.data_as<float>(), weight.dim(0), weight.dim(1));
     }
   }
-  if (options_.precision == Precision::kInt8 && options_.int8_ffn_out_bf16 &&
-      site == LinearSite::kFfnOut)
-    return QuantizedLinearCpu::prepare(weight, Precision::kBf16, quant, name);
   const bool codes = options_.precision != Precision::kFp32 && options_.precision != Precision::kBf16;
   if (codes && options_.gptq && options_.calibration &&
       !options_.calibration->site(layer_idx, site).gram.empty())
