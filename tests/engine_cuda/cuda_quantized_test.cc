@@ -277,6 +277,15 @@ class Sm90GemmTest : public ::testing::Test {
     ASSERT_TRUE(scratch.ok());
     workspace_ = std::move(*scratch);
   }
+  // Runs one scaled GEMM on the default stream and waits for it.
+  Status run_scaled_gemm(const cuda::Sm90ScaledGemmArgs& args, bool autotune) {
+    JN_RETURN_IF_ERROR(cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
+                                                     nullptr, autotune));
+    const cudaError_t synced = cudaDeviceSynchronize();
+    return synced == cudaSuccess ? ok_status()
+                                 : internal_error(std::string("sm90 GEMM: ") +
+                                                  cudaGetErrorString(synced));
+  }
   static constexpr size_t kWorkspaceBytes = 32 << 20;
   cuda::DeviceBuffer workspace_;
 };
@@ -386,10 +395,8 @@ TEST_F(Sm90GemmTest, ScaledCodesMatchLoop) {
           args.col_scales = static_cast<const float*>(folded_gpu.data());
         }
         args.schedule = schedule.schedule;
-        const Status status =
-            cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes, nullptr, autotune);
+        const Status status = run_scaled_gemm(args, autotune);
         ASSERT_TRUE(status.ok()) << status.to_string();
-        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         const std::vector<float> actual = download_half(out_gpu, rows * out);
         std::vector<float> expected(rows * out);
         for (int64_t r = 0; r < rows; ++r)
@@ -463,10 +470,8 @@ TEST_F(Sm90GemmTest, GeluCodesMatchLoop) {
                   StatusCode::kInvalidArgument);
         args.row_scales = nullptr;
         args.col_scales = static_cast<const float*>(folded_gpu.data());
-        const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
-                                                            nullptr, schedule.autotune);
+        const Status status = run_scaled_gemm(args, schedule.autotune);
         ASSERT_TRUE(status.ok()) << status.to_string();
-        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
         const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
         size_t exact = 0, saturated = 0;
         for (size_t idx = 0; idx < codes.size(); ++idx) {
@@ -547,10 +552,8 @@ TEST_F(Sm90GemmTest, UnsignedCodesMatchLoop) {
                     .code(),
                 StatusCode::kInvalidArgument);
       args.row_scales = nullptr;
-      const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
-                                                          nullptr, schedule.autotune);
+      const Status status = run_scaled_gemm(args, schedule.autotune);
       ASSERT_TRUE(status.ok()) << status.to_string();
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const std::vector<float> actual = download_half(out_gpu, rows * out);
       for (size_t idx = 0; idx < expected.size(); ++idx)
         ASSERT_NEAR(actual[idx], expected[idx], 2e-3 * largest + 1e-3 * std::abs(expected[idx]))
@@ -595,10 +598,8 @@ TEST_F(Sm90GemmTest, UnsignedGeluCodesMatchLoop) {
       args.gelu_code_multipliers = static_cast<const float*>(multipliers_gpu.data());
       args.gelu_codes_unsigned = true;
       args.schedule = schedule.schedule;
-      const Status status = cuda::launch_sm90_scaled_gemm(args, workspace_.data(), kWorkspaceBytes,
-                                                          nullptr, schedule.autotune);
+      const Status status = run_scaled_gemm(args, schedule.autotune);
       ASSERT_TRUE(status.ok()) << status.to_string();
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const std::vector<uint8_t> codes = download<uint8_t>(out_gpu, rows * out);
       size_t exact = 0, saturated = 0;
       for (size_t idx = 0; idx < codes.size(); ++idx) {
