@@ -11,23 +11,19 @@
 #include <cstring>
 
 #include "engine/cpu/amx_cpu.h"
+#include "engine/cpu/linear_cpu.h"
 #include "tensor/dtype.h"
 
 namespace justnews {
 namespace {
 
-constexpr int64_t kTileColumns = 64;
+constexpr int64_t kTileColumns = kPackedTileColumns;
 constexpr int64_t kTileRows = 4;
 constexpr int64_t kRowChunk = 192;
-
-int64_t round_up(int64_t value, int64_t multiple) {
-  return (value + multiple - 1) / multiple * multiple;
-}
+constexpr int64_t kPair = 2;  // vdpbf16ps multiplies pairs of k
 
 int64_t packed_index(int64_t column, int64_t k, int64_t padded_in) {
-  const int64_t tile = column / kTileColumns, lane_block = (column % kTileColumns) / 16;
-  const int64_t lane = column % 16, pair = k / 2, within = k % 2;
-  return (((tile * (padded_in / 2) + pair) * 4 + lane_block) * 16 + lane) * 2 + within;
+  return packed_weight_index(column, k, padded_in, kPair);
 }
 
 void round_rows_scalar(const float* input, int64_t row_begin, int64_t row_end,
@@ -215,8 +211,8 @@ Result<Bf16LinearWeights> prepare_bf16_linear(const float* weight, int64_t out_f
   Bf16LinearWeights prepared;
   prepared.out_features = out_features;
   prepared.in_features = in_features;
-  prepared.padded_in = round_up(in_features, 32);
-  prepared.padded_out = round_up(out_features, kTileColumns);
+  prepared.padded_in = round_up_to(in_features, 32);
+  prepared.padded_out = round_up_to(out_features, kTileColumns);
   prepared.packed.assign(static_cast<size_t>(prepared.padded_out * prepared.padded_in), 0);
   for (int64_t col = 0; col < out_features; ++col)
     for (int64_t k = 0; k < in_features; ++k)

@@ -42,6 +42,19 @@ struct TiledLinearShape {
   int64_t row_chunk = 0;
   int64_t row_grain = 0;
 };
+// The packed linears (BF16, INT8) keep their weights in tiles of kPackedTileColumns output columns.
+// In a tile, `k_group` consecutive k (the dot-product instruction's width: 2 for vdpbf16ps, 4 for
+// vpdpbusd) of 16 columns lie side by side, four such 16-column blocks a group.
+inline constexpr int64_t kPackedTileColumns = 64;
+inline int64_t packed_weight_index(int64_t column, int64_t k, int64_t padded_in, int64_t k_group) {
+  const int64_t tile = column / kPackedTileColumns, lane_block = (column % kPackedTileColumns) / 16;
+  const int64_t lane = column % 16, group = k / k_group, within = k % k_group;
+  return (((tile * (padded_in / k_group) + group) * 4 + lane_block) * 16 + lane) * k_group + within;
+}
+inline int64_t round_up_to(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
 void run_tiled_linear(
     const TiledLinearShape& shape, Epilogue epilogue, float* output, ThreadPool* pool,
     const std::function<void(int64_t row_begin, int64_t row_end)>& convert_rows,

@@ -11,28 +11,23 @@
 #include <cstring>
 
 #include "engine/cpu/amx_cpu.h"
+#include "engine/cpu/linear_cpu.h"
 #include "quant/gptq.h"
 #include "quant/int8_quant.h"
 
 namespace justnews {
 namespace {
 
-constexpr int64_t kTileColumns = 64;    // four 16-lane int32 accumulators per row
+constexpr int64_t kTileColumns = kPackedTileColumns;  // four 16-lane int32 accumulators per row
 constexpr int64_t kTileRows = 6;        // 24 accumulators + 4 weight registers + 1 broadcast
 constexpr int64_t kQuadsPerBlock = 96;  // K block of 384: a 24 KB weight panel that stays in L1
 constexpr int64_t kRowChunk = 192;      // rows whose activations stay in L2 while tiles sweep them
 constexpr uint8_t kActivationShift = 128;
 constexpr float kAsymmetricMaxCode = kInt8AsymmetricMaxCode;
 
-int64_t round_up(int64_t value, int64_t multiple) {
-  return (value + multiple - 1) / multiple * multiple;
-}
-
-// Byte offset of weight (column, k) in the packed layout.
+// Byte offset of weight (column, k) in the packed layout (vpdpbusd multiplies quads of k).
 int64_t packed_index(int64_t column, int64_t k, int64_t padded_in) {
-  const int64_t tile = column / kTileColumns, lane_block = (column % kTileColumns) / 16;
-  const int64_t lane = column % 16, quad = k / 4, within = k % 4;
-  return (((tile * (padded_in / 4) + quad) * 4 + lane_block) * 16 + lane) * 4 + within;
+  return packed_weight_index(column, k, padded_in, 4);
 }
 
 // The per-token scale of a row whose largest value is `absmax`: symmetric codes span +-127,
@@ -326,8 +321,8 @@ Result<Int8LinearWeights> prepare_int8_linear(const float* weight, int64_t out_f
   Int8LinearWeights prepared;
   prepared.out_features = out_features;
   prepared.in_features = in_features;
-  prepared.padded_in = round_up(in_features, 64);
-  prepared.padded_out = round_up(out_features, kTileColumns);
+  prepared.padded_in = round_up_to(in_features, 64);
+  prepared.padded_out = round_up_to(out_features, kTileColumns);
   prepared.packed.assign(static_cast<size_t>(prepared.padded_out * prepared.padded_in), 0);
   prepared.weight_scales.assign(static_cast<size_t>(prepared.padded_out), 0.0f);
   prepared.shift_correction.assign(static_cast<size_t>(prepared.padded_out), 0);
