@@ -1,7 +1,6 @@
 // FP8 E4M3 encode / decode and per-row quantisation.
 #include "quant/fp8_e4m3.h"
-#include "quant/gptq.h"
-#include "quant/row_absmax.h"
+#include "quant/per_row_codes.h"
 
 #include <algorithm>
 #include <array>
@@ -69,24 +68,9 @@ float fp8_scale_for_absmax(float absmax) { return absmax > 0.0f ? absmax / kFp8E
 
 Result<Fp8Matrix> quantize_fp8_per_row(const float* values, int64_t rows, int64_t columns,
                                        const std::string& name, const float* gram) {
-  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
-                      row_absmax(values, rows, columns, "fp8", name));
-  Fp8Matrix matrix;
-  matrix.rows = rows;
-  matrix.columns = columns;
-  matrix.codes.resize(static_cast<size_t>(rows * columns));
-  matrix.scales.resize(static_cast<size_t>(rows));
-  for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
-    matrix.scales[static_cast<size_t>(row_idx)] =
-        fp8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
-  const auto round = [&matrix, columns](int64_t row, int64_t col, float value) {
-    const float scale = matrix.scales[static_cast<size_t>(row)];
-    const uint8_t code = float_to_fp8_e4m3(value / scale);
-    matrix.codes[static_cast<size_t>(row * columns + col)] = code;
-    return fp8_e4m3_to_float(code) * scale;
-  };
-  JN_RETURN_IF_ERROR(round_weights(values, rows, columns, gram, "fp8", name, round));
-  return matrix;
+  return quantize_per_row_codes<Fp8Matrix>(
+      values, rows, columns, gram, "fp8", name, fp8_scale_for_absmax,
+      [](float value, float scale) { return float_to_fp8_e4m3(value / scale); }, fp8_e4m3_to_float);
 }
 
 std::vector<float> dequantize_fp8(const Fp8Matrix& matrix) {

@@ -1,7 +1,6 @@
 // INT8 per-row quantisation.
 #include "quant/int8_quant.h"
-#include "quant/gptq.h"
-#include "quant/row_absmax.h"
+#include "quant/per_row_codes.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,24 +17,12 @@ int8_t quantize_int8_value(float value, float inv_scale) {
 
 Result<Int8Matrix> quantize_int8_per_row(const float* values, int64_t rows, int64_t columns,
                                          const std::string& name, const float* gram) {
-  JN_ASSIGN_OR_RETURN(const std::vector<float> absmax_per_row,
-                      row_absmax(values, rows, columns, "int8", name));
-  Int8Matrix matrix;
-  matrix.rows = rows;
-  matrix.columns = columns;
-  matrix.codes.resize(static_cast<size_t>(rows * columns));
-  matrix.scales.resize(static_cast<size_t>(rows));
-  for (int64_t row_idx = 0; row_idx < rows; ++row_idx)
-    matrix.scales[static_cast<size_t>(row_idx)] =
-        int8_scale_for_absmax(absmax_per_row[static_cast<size_t>(row_idx)]);
-  const auto round = [&matrix, columns](int64_t row, int64_t col, float value) {
-    const float scale = matrix.scales[static_cast<size_t>(row)];
-    const int8_t code = scale > 0.0f ? quantize_int8_value(value, 1.0f / scale) : 0;
-    matrix.codes[static_cast<size_t>(row * columns + col)] = code;
-    return static_cast<float>(code) * scale;
-  };
-  JN_RETURN_IF_ERROR(round_weights(values, rows, columns, gram, "int8", name, round));
-  return matrix;
+  return quantize_per_row_codes<Int8Matrix>(
+      values, rows, columns, gram, "int8", name, int8_scale_for_absmax,
+      [](float value, float scale) {
+        return scale > 0.0f ? quantize_int8_value(value, 1.0f / scale) : int8_t{0};
+      },
+      [](int8_t code) { return static_cast<float>(code); });
 }
 
 std::vector<float> dequantize_int8(const Int8Matrix& matrix) {
@@ -53,7 +40,8 @@ std::vector<float> asymmetric_input_offsets(float floor, const std::vector<float
                                             int64_t columns) {
   std::vector<float> offsets(static_cast<size_t>(columns));
   for (int64_t k = 0; k < columns; ++k)
-    offsets[static_cast<size_t>(k)] = -floor / (divisor.empty() ? 1.0f : divisor[static_cast<size_t>(k)]);
+    offsets[static_cast<size_t>(k)] =
+        -floor / (divisor.empty() ? 1.0f : divisor[static_cast<size_t>(k)]);
   return offsets;
 }
 
