@@ -15,6 +15,26 @@ struct Match {
   bool is_match;
 };
 
+// Walking matches in [begin, end): a match for which joins(is_match, previous is_match) holds is
+// folded into the last merged one (`extend`); any other starts a new one.
+template <class Iterator, class Joins, class Extend>
+std::vector<Match> merge_matches(Iterator begin, Iterator end, Joins joins, Extend extend) {
+  std::vector<Match> merged;
+  bool previous_match = false;
+  for (Iterator it = begin; it != end; ++it) {
+    if (!merged.empty() && joins(it->is_match, previous_match))
+      extend(merged.back(), *it);
+    else
+      merged.push_back(*it);
+    previous_match = it->is_match;
+  }
+  return merged;
+}
+bool same_kind(bool is_match, bool previous_match) { return is_match == previous_match; }
+bool delimiter_after_text(bool is_match, bool previous_match) { return is_match && !previous_match; }
+void extend_end(Match& merged, const Match& match) { merged.end = match.end; }
+void extend_start(Match& merged, const Match& match) { merged.start = match.start; }
+
 // Applies an HF SplitDelimiterBehavior to a list of matches covering [piece.start, piece.end).
 void apply_behavior(const std::vector<Match>& matches, SplitBehavior behavior, std::vector<Piece>& out) {
   auto push = [&out](uint32_t start, uint32_t end) {
@@ -29,45 +49,18 @@ void apply_behavior(const std::vector<Match>& matches, SplitBehavior behavior, s
     case SplitBehavior::kIsolated:
       for (const Match& match : matches) push(match.start, match.end);
       return;
-    case SplitBehavior::kContiguous: {
-      std::vector<Match> merged;
-      bool previous_match = false;
-      for (const Match& match : matches) {
-        if (match.is_match == previous_match && !merged.empty()) {
-          merged.back().end = match.end;
-        } else {
-          merged.push_back(match);
-        }
-        previous_match = match.is_match;
-      }
-      for (const Match& match : merged) push(match.start, match.end);
+    case SplitBehavior::kContiguous:
+      for (const Match& match : merge_matches(matches.begin(), matches.end(), same_kind, extend_end))
+        push(match.start, match.end);
       return;
-    }
-    case SplitBehavior::kMergedWithPrevious: {
-      std::vector<Match> merged;
-      bool previous_match = false;
-      for (const Match& match : matches) {
-        if (match.is_match && !previous_match && !merged.empty()) {
-          merged.back().end = match.end;
-        } else {
-          merged.push_back(match);
-        }
-        previous_match = match.is_match;
-      }
-      for (const Match& match : merged) push(match.start, match.end);
+    case SplitBehavior::kMergedWithPrevious:
+      for (const Match& match : merge_matches(matches.begin(), matches.end(), delimiter_after_text, extend_end))
+        push(match.start, match.end);
       return;
-    }
     case SplitBehavior::kMergedWithNext: {
-      std::vector<Match> merged;
-      bool previous_match = false;
-      for (auto it = matches.rbegin(); it != matches.rend(); ++it) {
-        if (it->is_match && !previous_match && !merged.empty()) {
-          merged.back().start = it->start;
-        } else {
-          merged.push_back(*it);
-        }
-        previous_match = it->is_match;
-      }
+      // Walked backwards, so a delimiter joins the piece after it.
+      const std::vector<Match> merged =
+          merge_matches(matches.rbegin(), matches.rend(), delimiter_after_text, extend_start);
       for (auto it = merged.rbegin(); it != merged.rend(); ++it) push(it->start, it->end);
       return;
     }
