@@ -11,6 +11,7 @@
 #include "engine/cpu/cpu_encoder.h"
 #include "engine/cpu/linear_cpu.h"
 #include "quant/weight_memory.h"
+#include "tensor/vector_math.h"
 
 namespace justnews {
 namespace {
@@ -67,16 +68,6 @@ Result<Outputs> run_encoder(Encoder& encoder, const std::vector<PackedBatch>& ba
   return outputs;
 }
 
-double cosine(const float* a, const float* b, int64_t count) {
-  double dot = 0, norm_a = 0, norm_b = 0;
-  for (int64_t idx = 0; idx < count; ++idx) {
-    dot += static_cast<double>(a[idx]) * b[idx];
-    norm_a += static_cast<double>(a[idx]) * a[idx];
-    norm_b += static_cast<double>(b[idx]) * b[idx];
-  }
-  return dot / std::sqrt(norm_a * norm_b + 1e-30);
-}
-
 // Per text: argmax of its logits, or (embeddings) the index of the most similar other text.
 std::vector<int64_t> top1(const Outputs& outputs, bool use_logits) {
   const int64_t count = static_cast<int64_t>(outputs.rows.size()) / outputs.width;
@@ -91,7 +82,7 @@ std::vector<int64_t> top1(const Outputs& outputs, bool use_logits) {
     for (int64_t other = 0; other < count; ++other) {
       if (other == row) continue;
       const double similarity =
-          cosine(values, outputs.rows.data() + other * outputs.width, outputs.width);
+          cosine_similarity(values, outputs.rows.data() + other * outputs.width, outputs.width);
       if (similarity > best) {
         best = similarity;
         picks[static_cast<size_t>(row)] = other;
@@ -285,7 +276,7 @@ Result<std::vector<PrecisionReport>> evaluate_encoders(const LoadedModel& model,
       for (int64_t row = 0; row < count; ++row) {
         const float* a = reference.rows.data() + row * outputs.width;
         const float* b = outputs.rows.data() + row * outputs.width;
-        const double similarity = cosine(a, b, outputs.width);
+        const double similarity = cosine_similarity(a, b, outputs.width);
         sum += similarity;
         report.min_cosine = std::min(report.min_cosine, similarity);
         if (use_logits)

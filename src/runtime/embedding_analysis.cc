@@ -2,6 +2,7 @@
 #include "runtime/embedding_analysis.h"
 
 #include "runtime/similarity_kernels.h"
+#include "tensor/vector_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,17 +20,8 @@ const std::map<std::string, std::string>& default_news_topics() {
 }
 
 float cosine_similarity(const std::vector<float>& a, const std::vector<float>& b) {
-  const size_t dim = std::min(a.size(), b.size());
-  double dot = 0;
-  double norm_a = 0;
-  double norm_b = 0;
-  for (size_t idx = 0; idx < dim; ++idx) {
-    dot += double(a[idx]) * b[idx];
-    norm_a += double(a[idx]) * a[idx];
-    norm_b += double(b[idx]) * b[idx];
-  }
-  if (norm_a == 0 || norm_b == 0) return 0;
-  return static_cast<float>(dot / std::sqrt(norm_a * norm_b));
+  const auto dim = static_cast<int64_t>(std::min(a.size(), b.size()));
+  return static_cast<float>(cosine_similarity(a.data(), b.data(), dim));
 }
 
 Result<TopicClassifier> TopicClassifier::create(Agent& agent, const std::map<std::string, std::string>& topics) {

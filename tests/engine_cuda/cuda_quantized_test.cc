@@ -25,6 +25,7 @@
 #include "quant/fp8_e4m3.h"
 #include "quant/int8_quant.h"
 #include "random_model.h"
+#include "tensor/vector_math.h"
 
 namespace justnews::testing {
 namespace {
@@ -57,13 +58,7 @@ std::vector<float> download_half(const cuda::DeviceBuffer& buffer, size_t count)
 }
 
 double cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double dot = 0, norm_a = 0, norm_b = 0;
-  for (size_t idx = 0; idx < a.size(); ++idx) {
-    dot += static_cast<double>(a[idx]) * b[idx];
-    norm_a += static_cast<double>(a[idx]) * a[idx];
-    norm_b += static_cast<double>(b[idx]) * b[idx];
-  }
-  return dot / std::sqrt(std::max(norm_a * norm_b, 1e-60));
+  return cosine_similarity(a.data(), b.data(), static_cast<int64_t>(a.size()));
 }
 
 float activate(float x, RowActivation activation) {

@@ -17,6 +17,7 @@
 #include "model/model_dir.h"
 #include "model/weight_file.h"
 #include "quant/activation_stats.h"
+#include "tensor/vector_math.h"
 
 namespace justnews {
 namespace {
@@ -56,22 +57,12 @@ Result<PackedBatch> reference_batch(const fs::path& path) {
   return batch;
 }
 
-double row_cosine(const float* a, const float* b, int64_t count) {
-  double dot = 0, norm_a = 0, norm_b = 0;
-  for (int64_t idx = 0; idx < count; ++idx) {
-    dot += static_cast<double>(a[idx]) * b[idx];
-    norm_a += static_cast<double>(a[idx]) * a[idx];
-    norm_b += static_cast<double>(b[idx]) * b[idx];
-  }
-  return dot / std::sqrt(norm_a * norm_b + 1e-30);
-}
-
-double mean_row_cosine(const Tensor& a, const Tensor& b) {
+double mean_cosine_similarity(const Tensor& a, const Tensor& b) {
   const int64_t rows = a.dim(0), columns = a.dim(1);
   double sum = 0;
   for (int64_t row = 0; row < rows; ++row)
     sum +=
-        row_cosine(a.data_as<float>() + row * columns, b.data_as<float>() + row * columns, columns);
+        cosine_similarity(a.data_as<float>() + row * columns, b.data_as<float>() + row * columns, columns);
   return sum / static_cast<double>(rows);
 }
 
@@ -122,7 +113,7 @@ TEST_P(QuantEncoderFixture, StaysCloseToFp32) {
                               << encoder.status().to_string();
     auto actual = (*encoder)->forward(*batch, request);
     ASSERT_TRUE(actual.ok());
-    const double cosine = mean_row_cosine(expected->hidden_states, actual->hidden_states);
+    const double cosine = mean_cosine_similarity(expected->hidden_states, actual->hidden_states);
     EXPECT_GE(cosine, bars.min_token_cosine) << precision_name(bars.precision);
     if (request.logits)
       EXPECT_GE(top1_agreement(expected->logits, actual->logits), bars.min_top1_agreement)
@@ -177,7 +168,7 @@ TEST(QuantEncoderMiniLm, EmbeddingsMeetTheAccuracyGoals) {
     const int64_t rows = expected->embeddings.dim(0), hidden = expected->embeddings.dim(1);
     double worst = 1.0, sum = 0.0;
     for (int64_t row = 0; row < rows; ++row) {
-      const double cosine = row_cosine(expected->embeddings.data_as<float>() + row * hidden,
+      const double cosine = cosine_similarity(expected->embeddings.data_as<float>() + row * hidden,
                                        actual->embeddings.data_as<float>() + row * hidden, hidden);
       worst = std::min(worst, cosine);
       sum += cosine;
