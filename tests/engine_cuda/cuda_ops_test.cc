@@ -257,6 +257,30 @@ TEST_P(CudaOpsTest, AttentionHandlesLongSequences) {
   }
 }
 
+TEST_P(CudaOpsTest, AttentionAutoPicksMatchCpuOnManyShortSequences) {
+  // 12 heads x 16 sequences of up to 128 tokens: on an H200 (132 SMs) kAuto runs v4 here.
+  std::vector<int32_t> lengths;
+  for (int32_t idx = 0; idx < 16; ++idx) lengths.push_back(128 - 7 * idx);
+  check_attention(precision(), 12, 64, lengths, cuda::AttentionKernel::kAuto, 84);
+}
+
+TEST(AttentionKernelChoice, WideKernelWhenItsBlocksFillTheDevice) {
+  using cuda::AttentionKernel;
+  using cuda::auto_attention_kernel;
+  // head_dim 64 beyond 128 tokens: v4 whatever the batch.
+  EXPECT_EQ(auto_attention_kernel(64, 512, 1, 12, 132), AttentionKernel::kMmaWide);
+  EXPECT_EQ(auto_attention_kernel(64, 129, 1, 1, 132), AttentionKernel::kMmaWide);
+  // 65 to 128 tokens: v4 once sequences x heads blocks reach the SMs.
+  EXPECT_EQ(auto_attention_kernel(64, 128, 32, 12, 132), AttentionKernel::kMmaWide);
+  EXPECT_EQ(auto_attention_kernel(64, 65, 11, 12, 132), AttentionKernel::kMmaWide);  // 132 blocks
+  EXPECT_EQ(auto_attention_kernel(64, 128, 10, 12, 132), AttentionKernel::kMma);     // 120 blocks
+  EXPECT_EQ(auto_attention_kernel(64, 128, 1, 12, 132), AttentionKernel::kMma);
+  // 64 tokens and below, and the other head dims: v3.
+  EXPECT_EQ(auto_attention_kernel(64, 64, 128, 12, 132), AttentionKernel::kMma);
+  EXPECT_EQ(auto_attention_kernel(32, 512, 32, 12, 132), AttentionKernel::kMma);
+  EXPECT_EQ(auto_attention_kernel(128, 512, 32, 12, 132), AttentionKernel::kMma);
+}
+
 TEST(AttentionKernelNames, SelectKernelsAndRefuseOthers) {
   EXPECT_EQ(cuda::attention_kernel_from_name("auto"), cuda::AttentionKernel::kAuto);
   EXPECT_EQ(cuda::attention_kernel_from_name("v4"), cuda::AttentionKernel::kMmaWide);

@@ -662,14 +662,15 @@ Status launch_scalar(const T* qkv, const int32_t* seq_offsets, int64_t num_seque
                        scale_log2, out);
 }
 
-// kAuto's choice among the mma.sync kernels (fp16 / bf16, head_dim 32 / 64 / 128).
-AttentionKernel auto_mma_kernel(int64_t head_dim, int64_t max_sequence_length) {
-  // v4 at head_dim 64 for sequences longer than 128 tokens (BERT-base 32x512 forward 7.38 vs 7.63
-  // ms); v3 at 128 tokens and below, where v4 was 2.6-8% slower per layer (session 6,
-  // dev/cuda/attention_forward; session 9: within 1% in the forward), and at head_dims 32 (MiniLM:
-  // v4 3-5% slower) and 128 (v4 fits one block per SM there).
-  return head_dim == 64 && max_sequence_length > 128 ? AttentionKernel::kMmaWide
-                                                      : AttentionKernel::kMma;
+// kAuto's pick for the current device.
+AttentionKernel auto_mma_kernel(int64_t head_dim, int64_t max_sequence_length, int64_t num_sequences,
+                                int64_t num_heads) {
+  int device = 0, multiprocessors = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    multiprocessors = 0;  // unknown: v4's full-wave condition then holds for any batch
+  return auto_attention_kernel(head_dim, max_sequence_length, num_sequences, num_heads,
+                               multiprocessors);
 }
 
 template <typename T>
@@ -679,7 +680,7 @@ Status dispatch_kernel(AttentionKernel kernel, const T* qkv, const int32_t* seq_
   const bool tensor_core_dim = head_dim == 32 || head_dim == 64 || head_dim == 128;
   if constexpr (!std::is_same_v<T, float>) {
     if (kernel == AttentionKernel::kAuto && tensor_core_dim)
-      kernel = auto_mma_kernel(head_dim, max_sequence_length);
+      kernel = auto_mma_kernel(head_dim, max_sequence_length, num_sequences, num_heads);
     if (kernel == AttentionKernel::kTensorCore)
       return with_tensor_core_head_dim(head_dim, [&](auto dim) {
         return launch_tensor_core<T, decltype(dim)::value>(
@@ -702,6 +703,19 @@ Status dispatch_kernel(AttentionKernel kernel, const T* qkv, const int32_t* seq_
 }
 
 }  // namespace
+
+AttentionKernel auto_attention_kernel(int64_t head_dim, int64_t max_sequence_length,
+                                      int64_t num_sequences, int64_t num_heads, int multiprocessors) {
+  // v4 at head_dim 64 beyond 128 tokens (BERT-base 32x512 forward 7.38 vs 7.63 ms), and from 65 to
+  // 128 tokens once its blocks (one per sequence and head) fill every SM: session 14, BERT-base
+  // forwards in interleaved rounds, 32x128 and 128x128 1-1.7% faster in fp16 and fp8, while 1x128
+  // (12 blocks) ran 1% slower. v3 elsewhere: few sequences, 64 tokens and below (half of v4's
+  // 128-query block idle), head_dims 32 (MiniLM: v4 3-5% slower) and 128 (one v4 block an SM).
+  if (head_dim != 64) return AttentionKernel::kMma;
+  if (max_sequence_length > 128) return AttentionKernel::kMmaWide;
+  const bool fills_device = num_sequences * num_heads >= multiprocessors;
+  return max_sequence_length > 64 && fills_device ? AttentionKernel::kMmaWide : AttentionKernel::kMma;
+}
 
 std::optional<AttentionKernel> attention_kernel_from_name(std::string_view name) {
   if (name == "auto") return AttentionKernel::kAuto;
@@ -728,7 +742,8 @@ Status launch_attention_codes(const void* qkv, const int32_t* seq_offsets, int64
     return unsupported("attention (codes): only the mma.sync kernels write codes");
   if (num_sequences <= 0 || max_sequence_length <= 0) return ok_status();
   const float scale_log2 = kLog2e / std::sqrt(static_cast<float>(head_dim));
-  if (kernel == AttentionKernel::kAuto) kernel = auto_mma_kernel(head_dim, max_sequence_length);
+  if (kernel == AttentionKernel::kAuto)
+    kernel = auto_mma_kernel(head_dim, max_sequence_length, num_sequences, num_heads);
   MmaLaunch<__half> args{static_cast<const __half*>(qkv), seq_offsets, num_sequences,
                          max_sequence_length, num_heads, scale_log2, nullptr, stream};
   args.codes = codes;

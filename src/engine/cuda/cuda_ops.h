@@ -37,12 +37,18 @@ Status launch_bias_gelu_erf(Precision precision, void* data, const void* bias, i
                             int64_t cols, cudaStream_t stream);
 
 enum class AttentionKernel {
-  kAuto,        // fp16/bf16: kMmaWide at head_dim 64 beyond 128 tokens, else kMma; fp32: kScalar
+  kAuto,        // fp16/bf16: auto_attention_kernel's pick (kMma or kMmaWide); fp32: kScalar
   kScalar,      // fp32 FMA, any precision, head_dim 8/16/32/64/128
   kTensorCore,  // v2: wmma flash attention, softmax through shared memory, fp16/bf16, head_dim 32/64/128
   kMma,         // v3: mma.sync flash attention, S/P/O in registers, fp16/bf16, head_dim 32/64/128
   kMmaWide,     // v4: v3 with 8 warps, 128 queries a block (K/V tiles read once for twice the queries)
 };
+
+// kAuto's mma.sync kernel for a batch on a device with `multiprocessors` SMs: kMmaWide at head_dim
+// 64 beyond 128 tokens, and beyond 64 when its blocks (one per sequence and head) fill the device;
+// kMma otherwise.
+AttentionKernel auto_attention_kernel(int64_t head_dim, int64_t max_sequence_length,
+                                      int64_t num_sequences, int64_t num_heads, int multiprocessors);
 
 // The kernel a command-line name selects: "auto", "v4", "v3", "v2" or "scalar"; nullopt otherwise.
 std::optional<AttentionKernel> attention_kernel_from_name(std::string_view name);
