@@ -13,8 +13,9 @@ Variants: the whole model in float16 / bfloat16 (what any fp16 / bf16 engine mus
 fake-quantised weights of every encoder linear computed in float32 (round to nearest, no GPTQ:
 the format alone): INT8 per output channel, FP8 E4M3 per output channel, INT4 and NF4 in groups
 of 64 along the input (scales kept in float32, i.e. without double quantisation: an upper bound);
-and per-token dynamic 8-bit activations on top of the 8-bit weights (W8A8, the most accurate
-activation scaling; calibrated per-tensor scales can only do worse).
+and per-token dynamic 8-bit activations on top of the 8-bit weights (W8A8, each row scaled by its own
+absmax and rounded to nearest: the plain reference for activation scaling, not a bound; clipped
+calibrated scales with GPTQ weights can land above it).
 
 Usage (GPU machine): python3 bench/peers/format_limits.py --model DIR --texts agnews_test.jsonl
                      [--field title] [--label-field label] [--limit 1000] [--device cuda]

@@ -61,8 +61,8 @@ double mean_cosine_similarity(const Tensor& a, const Tensor& b) {
   const int64_t rows = a.dim(0), columns = a.dim(1);
   double sum = 0;
   for (int64_t row = 0; row < rows; ++row)
-    sum +=
-        cosine_similarity(a.data_as<float>() + row * columns, b.data_as<float>() + row * columns, columns);
+    sum += cosine_similarity(a.data_as<float>() + row * columns, b.data_as<float>() + row * columns,
+                             columns);
   return sum / static_cast<double>(rows);
 }
 
@@ -168,8 +168,9 @@ TEST(QuantEncoderMiniLm, EmbeddingsMeetTheAccuracyGoals) {
     const int64_t rows = expected->embeddings.dim(0), hidden = expected->embeddings.dim(1);
     double worst = 1.0, sum = 0.0;
     for (int64_t row = 0; row < rows; ++row) {
-      const double cosine = cosine_similarity(expected->embeddings.data_as<float>() + row * hidden,
-                                       actual->embeddings.data_as<float>() + row * hidden, hidden);
+      const double cosine =
+          cosine_similarity(expected->embeddings.data_as<float>() + row * hidden,
+                            actual->embeddings.data_as<float>() + row * hidden, hidden);
       worst = std::min(worst, cosine);
       sum += cosine;
     }
